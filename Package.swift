@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+// hmmkit: a test harness for Linux HMM (test_hmm), a reference model of it, and kernel CI VM runs.
+import PackageDescription
+
+let package = Package(
+    name: "hmmkit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hmmkit", targets: ["hmmkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, reached through pkg-config like swift-nio does.
+        .systemLibrary(name: "CKmod", pkgConfig: "libkmod", providers: [.apt(["libkmod-dev"])]),
+        .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+        // Small C helpers Swift cannot express (fork in a threaded process, errno, sysconf).
+        .target(name: "CSysShims"),
+
+        // Pure: the test module's UAPI (struct, ioctl numbers per generation, snapshot bytes).
+        .target(name: "HMMUAPI"),
+        // Pure: KTAP/TAP writer and parser.
+        .target(name: "KTAP"),
+        // Pure: the reference model of what a correct kernel may answer.
+        .target(name: "HMMModel", dependencies: ["HMMUAPI"]),
+        // Pure: the fixture format and generator.
+        .target(name: "HMMFixtures", dependencies: ["HMMModel", "HMMUAPI"]),
+        // The kernel interface: syscalls, dmirror ioctls, memory, libkmod, libnuma, health.
+        .target(name: "HMMKernel", dependencies: ["HMMUAPI", "CKmod", "CNuma", "CSysShims"]),
+        // Tests of a real kernel: declarations, needs, isolation (fork + timeout).
+        .target(name: "HMMSuite", dependencies: ["HMMKernel", "HMMModel", "HMMFixtures", "KTAP"]),
+        // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
+        .target(name: "HMMVM", dependencies: ["KTAP"]),
+        .executableTarget(name: "hmmkit", dependencies: [
+            "HMMSuite", "HMMVM", "KTAP", "HMMFixtures",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "HMMUAPITests", dependencies: ["HMMUAPI"]),
+        .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
+        .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
+        .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
+        .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "KTAP"]),
+        .testTarget(name: "CLITests", dependencies: ["hmmkit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,11 @@
+#ifndef HMMKIT_CSYSSHIMS_H
+#define HMMKIT_CSYSSHIMS_H
+#include <sys/types.h>
+
+/* fork(2) for a test child: Swift marks fork unavailable; the child only runs
+ * async-signal-safe work or exits. Returns the pid, 0 in the child, -1 with errno. */
+pid_t hmmkit_fork(void);
+/* errno as an int, for code that cannot reach the thread-local macro. */
+int hmmkit_errno(void);
+void hmmkit_set_errno(int value);
+#endif

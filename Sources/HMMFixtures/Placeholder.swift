@@ -1,0 +1,1 @@
+// HMMFixtures: placeholder until the layer lands.

@@ -1,0 +1,1 @@
+// HMMKernel: placeholder until the layer lands.

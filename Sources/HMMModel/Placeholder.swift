@@ -1,0 +1,1 @@
+// HMMModel: placeholder until the layer lands.

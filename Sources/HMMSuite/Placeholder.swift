@@ -1,0 +1,1 @@
+// HMMSuite: placeholder until the layer lands.

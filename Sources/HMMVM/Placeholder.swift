@@ -1,0 +1,1 @@
+// HMMVM: placeholder until the layer lands.

@@ -1,0 +1,1 @@
+// KTAP: placeholder until the layer lands.
