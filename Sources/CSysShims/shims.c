@@ -1,7 +1,17 @@
+#define _GNU_SOURCE
 #include "CSysShims.h"
 #include <errno.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 
 pid_t hmmkit_fork(void) { return fork(); }
 int hmmkit_errno(void) { return errno; }
 void hmmkit_set_errno(int value) { errno = value; }
+
+int hmmkit_fallocate(int fd, int mode, long offset, long length) { return fallocate(fd, mode, offset, length); }
+int hmmkit_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new_size,
+                    int flags, void *new_address) {
+    return mremap(old_address, old_size, new_size, flags, new_address);
+}

@@ -8,4 +8,10 @@ pid_t hmmkit_fork(void);
 /* errno as an int, for code that cannot reach the thread-local macro. */
 int hmmkit_errno(void);
 void hmmkit_set_errno(int value);
+
+/* Calls whose glibc prototypes need _GNU_SOURCE, which Swift's Glibc module lacks. */
+int hmmkit_fallocate(int fd, int mode, long offset, long length);
+int hmmkit_pipe2(int fds[2], int flags);
+void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new_size,
+                    int flags, void *new_address);
 #endif

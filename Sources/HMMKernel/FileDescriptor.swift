@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An owned file descriptor, closed when its owner goes away.
+public struct FileDescriptor: ~Copyable {
+    public let rawValue: Int32
+
+    public init(adopting fd: Int32) { rawValue = fd }
+
+    public static func open(_ path: String, writable: Bool = true) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(adopting: try Sys.open(path, writable ? O_RDWR : O_RDONLY))
+    }
+
+    /// An unnamed temporary file (O_TMPFILE) of `size` bytes, as hm-tests uses for file mappings.
+    public static func temporaryFile(in directory: String = "/tmp", size: Int) throws(SystemError) -> FileDescriptor {
+        let fd = FileDescriptor(adopting: try Sys.open(directory, Sys.O_TMPFILE | O_EXCL | O_RDWR, 0o600))
+        try Sys.ftruncate(fd.rawValue, size)
+        return fd
+    }
+
+    public func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(SystemError) -> Int {
+        try Sys.pread(rawValue, buffer, offset)
+    }
+
+    public func pwrite(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) -> Int {
+        try Sys.pwrite(rawValue, buffer, offset)
+    }
+
+    public func truncate(to length: Int) throws(SystemError) { try Sys.ftruncate(rawValue, length) }
+
+    /// Deallocates [offset, offset+length) keeping the size (FALLOC_FL_PUNCH_HOLE|KEEP_SIZE).
+    public func punchHole(offset: Int, length: Int) throws(SystemError) {
+        try Sys.fallocate(rawValue, 0x02 | 0x01, offset, length)
+    }
+
+    /// Closes now and reports the error, which `deinit` cannot.
+    public consuming func close() throws(SystemError) {
+        let fd = rawValue
+        discard self
+        try Sys.close(fd)
+    }
+
+    deinit { _ = Glibc.close(rawValue) }
+}
+
+/// Reads a whole small file (procfs, sysfs) as text.
+public func readTextFile(_ path: String) throws(SystemError) -> String {
+    let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
+    var bytes: [UInt8] = []
+    while true {
+        let chunk = try Sys.readBytes(fd.rawValue, count: 4096)
+        if chunk.isEmpty { break }
+        bytes += chunk
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes text to a procfs/sysfs file (e.g. the THP `enabled` knob).
+public func writeTextFile(_ path: String, _ text: String) throws(SystemError) {
+    let fd = FileDescriptor(adopting: try Sys.open(path, O_WRONLY))
+    _ = try Sys.writeBytes(fd.rawValue, Array(text.utf8))
+}
+
+extension String {
+    /// The text without leading and trailing whitespace (procfs values end in a newline).
+    public var trimmed: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}
+
+/// Whether a path exists (access(2), F_OK); opens nothing.
+public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Page protection bits for mmap/mprotect.
+public struct Protection: OptionSet, Sendable, Hashable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let read = Protection(rawValue: PROT_READ)
+    public static let write = Protection(rawValue: PROT_WRITE)
+    public static let none: Protection = []
+    public static let readWrite: Protection = [.read, .write]
+}
+
+/// How a region is backed.
+public enum MappingKind: Sendable, Hashable {
+    case anonymousPrivate
+    case anonymousShared
+    /// hugetlbfs-backed anonymous memory (MAP_HUGETLB) of the default huge page size.
+    case hugetlb
+}
+
+/// madvise(2) advice values hmmkit uses.
+public enum Advice: Int32, Sendable {
+    case dontNeed = 4      // MADV_DONTNEED
+    case free = 8          // MADV_FREE
+    case hugePage = 14     // MADV_HUGEPAGE
+    case noHugePage = 15   // MADV_NOHUGEPAGE
+    case collapse = 25     // MADV_COLLAPSE
+}
+
+/// An mmap'd region, unmapped when its owner goes away.
+///
+/// Addresses are exposed as integers for the ioctl command struct; byte access goes
+/// through the few `withUnsafe...` methods below so pointer code stays here.
+public struct MappedRegion: ~Copyable {
+    public let base: UnsafeMutableRawPointer
+    public let length: Int
+
+    public var address: UInt64 { UInt64(UInt(bitPattern: base)) }
+    public var pageCount: Int { length / Sys.pageSize }
+
+    init(base: UnsafeMutableRawPointer, length: Int) {
+        self.base = base
+        self.length = length
+    }
+
+    /// Maps `length` bytes (rounded to pages) of anonymous memory.
+    public static func anonymous(length: Int, protection: Protection = .readWrite,
+                                 kind: MappingKind = .anonymousPrivate) throws(SystemError) -> MappedRegion {
+        var flags = MAP_ANONYMOUS
+        switch kind {
+        case .anonymousPrivate: flags |= MAP_PRIVATE
+        case .anonymousShared: flags |= MAP_SHARED
+        case .hugetlb: flags |= MAP_PRIVATE | MAP_HUGETLB
+        }
+        let base = try Sys.mmap(nil, length, protection.rawValue, flags, -1, 0)
+        return MappedRegion(base: base, length: length)
+    }
+
+    /// Maps a file (shared or private).
+    public static func file(_ fd: borrowing FileDescriptor, length: Int, protection: Protection,
+                            shared: Bool, offset: Int = 0) throws(SystemError) -> MappedRegion {
+        let base = try Sys.mmap(nil, length, protection.rawValue, shared ? MAP_SHARED : MAP_PRIVATE, fd.rawValue, offset)
+        return MappedRegion(base: base, length: length)
+    }
+
+    /// Maps `fd` at `offset` with the given flags (e.g. a dmirror device for `mixedmap`).
+    public static func device(_ fd: borrowing FileDescriptor, length: Int, protection: Protection) throws(SystemError) -> MappedRegion {
+        let base = try Sys.mmap(nil, length, protection.rawValue, MAP_PRIVATE, fd.rawValue, 0)
+        return MappedRegion(base: base, length: length)
+    }
+
+    /// Address of page `index`.
+    public func address(ofPage index: Int) -> UInt64 { address + UInt64(index * Sys.pageSize) }
+
+    private func pointer(page: Int, count: Int) -> (UnsafeMutableRawPointer, Int) {
+        precondition(page >= 0 && count >= 0 && (page + count) * Sys.pageSize <= length, "page range outside the region")
+        return (base + page * Sys.pageSize, count * Sys.pageSize)
+    }
+
+    public func protect(pages: Range<Int>? = nil, _ protection: Protection) throws(SystemError) {
+        let r = pages ?? 0..<pageCount
+        let (p, n) = pointer(page: r.lowerBound, count: r.count)
+        try Sys.mprotect(p, n, protection.rawValue)
+    }
+
+    public func advise(pages: Range<Int>? = nil, _ advice: Advice) throws(SystemError) {
+        let r = pages ?? 0..<pageCount
+        let (p, n) = pointer(page: r.lowerBound, count: r.count)
+        try Sys.madvise(p, n, advice.rawValue)
+    }
+
+    /// Unmaps part of the region; the owner still unmaps the whole range at the end
+    /// (munmap of an already-unmapped range is harmless).
+    public func unmap(pages: Range<Int>) throws(SystemError) {
+        let (p, n) = pointer(page: pages.lowerBound, count: pages.count)
+        try Sys.munmap(p, n)
+    }
+
+    /// Moves pages to `destination` (an address inside a reservation this process owns),
+    /// with MREMAP_MAYMOVE|MREMAP_FIXED, optionally MREMAP_DONTUNMAP.
+    public func remap(pages: Range<Int>, to destination: UInt64, dontUnmap: Bool = false) throws(SystemError) {
+        let (p, n) = pointer(page: pages.lowerBound, count: pages.count)
+        let flags: Int32 = 1 | 2 | (dontUnmap ? 4 : 0)
+        _ = try Sys.mremap(p, n, n, flags, UnsafeMutableRawPointer(bitPattern: UInt(destination)))
+    }
+
+    /// CPU access to raw bytes of pages (the CPU faults pages back as needed).
+    public func withBytes<R>(pages: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        let (p, n) = pointer(page: pages.lowerBound, count: pages.count)
+        return try body(UnsafeMutableRawBufferPointer(start: p, count: n))
+    }
+
+    /// Unmaps now, reporting errors; `deinit` does the same silently.
+    public consuming func unmap() throws(SystemError) {
+        let (b, l) = (base, length)
+        discard self
+        try Sys.munmap(b, l)
+    }
+
+    deinit { _ = Glibc.munmap(base, length) }
+}
+
+/// A page-aligned heap buffer the simulated device copies to and from (`cmd.ptr`).
+public struct DeviceBuffer: ~Copyable {
+    public let base: UnsafeMutableRawPointer
+    public let count: Int
+
+    public init(bytes: Int) {
+        count = max(bytes, 1)
+        base = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: Sys.pageSize)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    }
+
+    public var address: UInt64 { UInt64(UInt(bitPattern: base)) }
+    public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: count) }
+
+    deinit { base.deallocate() }
+}
+
+/// Machine facts the tests size themselves by.
+public enum Machine {
+    public static var pageSize: Int { Sys.pageSize }
+    public static var isRoot: Bool { Sys.geteuid() == 0 }
+    public static var kernelRelease: String { Sys.uname().release }
+}

@@ -1,1 +1,0 @@
-// HMMKernel: placeholder until the layer lands.

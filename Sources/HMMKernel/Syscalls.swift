@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSysShims
+
+/// Every raw system call hmmkit makes, in one place (swift-system's pattern).
+///
+/// EINTR policy: calls that only inspect or change memory state (ioctl on a dmirror
+/// device, mprotect, read) are retried on EINTR, as hmm-tests.c does for its ioctls;
+/// nothing here is interruptible by design, and no signal handlers are installed.
+/// Each wrapper returns the raw result or throws `SystemError` naming the call.
+enum Sys {
+    @inline(__always)
+    static func retryingEINTR<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SystemError) -> T {
+        while true {
+            let result = body()
+            if result != -1 { return result }
+            let err = Errno.current
+            if err == .EINTR { continue }
+            throw SystemError(call, err)
+        }
+    }
+
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws(SystemError) -> Int32 {
+        try retryingEINTR("open(\(path))") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// close(2) is never retried: on Linux the descriptor is gone even when it reports EINTR.
+    static func close(_ fd: Int32) throws(SystemError) {
+        if Glibc.close(fd) == -1 { throw SystemError("close", .current) }
+    }
+
+    /// ioctl(2) with a pointer to `arg`, which the kernel may update in place.
+    static func ioctl<T>(_ fd: Int32, _ request: UInt, _ arg: inout T, name: String) throws(SystemError) {
+        _ = try retryingEINTR("ioctl(\(name))") {
+            withUnsafeMutableBytes(of: &arg) { raw in Glibc.ioctl(fd, request, raw.baseAddress!) }
+        }
+    }
+
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        try retryingEINTR("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Reads up to `count` bytes from the current offset (`pread` when `offset` is given).
+    static func readBytes(_ fd: Int32, count: Int, offset: Int? = nil) throws(SystemError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try retryingEINTR(offset == nil ? "read" : "pread") {
+            bytes.withUnsafeMutableBytes { raw in
+                offset.map { Glibc.pread(fd, raw.baseAddress, raw.count, off_t($0)) } ?? Glibc.read(fd, raw.baseAddress, raw.count)
+            }
+        }
+        bytes.removeSubrange(n...)
+        return bytes
+    }
+
+    static func writeBytes(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) -> Int {
+        try retryingEINTR("write") { bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress, raw.count) } }
+    }
+
+    /// O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`); not exported by Swift's Glibc module.
+    static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY
+
+    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
+        try retryingEINTR("pread") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
+        try retryingEINTR("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        try retryingEINTR("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func lseek(_ fd: Int32, _ offset: Int, _ whence: Int32) throws(SystemError) -> Int {
+        Int(try retryingEINTR("lseek") { Glibc.lseek(fd, off_t(offset), whence) })
+    }
+
+    static func ftruncate(_ fd: Int32, _ length: Int) throws(SystemError) {
+        _ = try retryingEINTR("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
+    }
+
+    static func fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) throws(SystemError) {
+        _ = try retryingEINTR("fallocate") { hmmkit_fallocate(fd, mode, offset, length) }
+    }
+
+    static func mmap(_ address: UnsafeMutableRawPointer?, _ length: Int, _ prot: Int32, _ flags: Int32,
+                     _ fd: Int32, _ offset: Int) throws(SystemError) -> UnsafeMutableRawPointer {
+        guard let p = Glibc.mmap(address, length, prot, flags, fd, off_t(offset)), p != MAP_FAILED else {
+            throw SystemError("mmap", .current)
+        }
+        return p
+    }
+
+    static func munmap(_ address: UnsafeMutableRawPointer, _ length: Int) throws(SystemError) {
+        if Glibc.munmap(address, length) == -1 { throw SystemError("munmap", .current) }
+    }
+
+    static func mprotect(_ address: UnsafeMutableRawPointer, _ length: Int, _ prot: Int32) throws(SystemError) {
+        _ = try retryingEINTR("mprotect") { Glibc.mprotect(address, length, prot) }
+    }
+
+    static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) throws(SystemError) {
+        _ = try retryingEINTR("madvise") { Glibc.madvise(address, length, advice) }
+    }
+
+    /// mremap(2) with an explicit destination (MREMAP_MAYMOVE|MREMAP_FIXED[|MREMAP_DONTUNMAP]).
+    static func mremap(_ old: UnsafeMutableRawPointer, _ oldSize: Int, _ newSize: Int, _ flags: Int32,
+                       _ newAddress: UnsafeMutableRawPointer?) throws(SystemError) -> UnsafeMutableRawPointer {
+        guard let p = hmmkit_mremap(old, UInt(oldSize), UInt(newSize), flags, newAddress), p != MAP_FAILED else {
+            throw SystemError("mremap", .current)
+        }
+        return p
+    }
+
+    static func fork() throws(SystemError) -> pid_t {
+        let pid = hmmkit_fork()
+        if pid == -1 { throw SystemError("fork", .current) }
+        return pid
+    }
+
+    /// waitpid(2), retried on EINTR; WNOHANG returns 0 while the child runs.
+    static func waitpid(_ pid: pid_t, _ options: Int32) throws(SystemError) -> (pid: pid_t, status: Int32) {
+        var status: Int32 = 0
+        let r = try retryingEINTR("waitpid") { Glibc.waitpid(pid, &status, options) }
+        return (r, status)
+    }
+
+    static func kill(_ pid: pid_t, _ signal: Int32) {
+        _ = Glibc.kill(pid, signal)
+    }
+
+    static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        _ = try retryingEINTR("pipe2") { hmmkit_pipe2(&fds, O_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) throws(SystemError) -> Int16 {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        let r = Glibc.poll(&p, 1, timeoutMilliseconds)
+        if r == -1 {
+            if Errno.current == .EINTR { return 0 }
+            throw SystemError("poll", .current)
+        }
+        return r == 0 ? 0 : p.revents
+    }
+
+    static func uname() -> (release: String, machine: String) {
+        var u = utsname()
+        _ = Glibc.uname(&u)
+        func field<T>(_ value: inout T) -> String {
+            withUnsafeBytes(of: &value) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        return (field(&u.release), field(&u.machine))
+    }
+
+    static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+    static func geteuid() -> uid_t { Glibc.geteuid() }
+
+    static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
+}

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system or library call: which call, what it was doing, and the errno.
+///
+/// Like swift-system's `Errno`, but carries the call so a test log says
+/// `ioctl(HMM_DMIRROR_MIGRATE_TO_DEV) failed: ENOENT (No such file or directory)`.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var call: String
+    public var errno: Errno
+
+    public init(_ call: String, _ errno: Errno) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String { "\(call) failed: \(errno)" }
+}
+
+/// An errno value with its symbolic name.
+public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let EPERM = Errno(rawValue: 1)
+    public static let ENOENT = Errno(rawValue: 2)
+    public static let EINTR = Errno(rawValue: 4)
+    public static let EIO = Errno(rawValue: 5)
+    public static let ENOEXEC = Errno(rawValue: 8)
+    public static let EAGAIN = Errno(rawValue: 11)
+    public static let ENOMEM = Errno(rawValue: 12)
+    public static let EACCES = Errno(rawValue: 13)
+    public static let EFAULT = Errno(rawValue: 14)
+    public static let EBUSY = Errno(rawValue: 16)
+    public static let EEXIST = Errno(rawValue: 17)
+    public static let ENODEV = Errno(rawValue: 19)
+    public static let EINVAL = Errno(rawValue: 22)
+    public static let ENOSPC = Errno(rawValue: 28)
+    public static let ERANGE = Errno(rawValue: 34)
+    public static let ENOSYS = Errno(rawValue: 38)
+    public static let ENOTTY = Errno(rawValue: 25)
+    public static let EPIPE = Errno(rawValue: 32)
+
+    /// The errno of the calling thread right now.
+    static var current: Errno { Errno(rawValue: Glibc.errno) }
+
+    /// "ENOENT", or "errno 123" for values without a short name here.
+    public var name: String {
+        switch self {
+        case .EPERM: "EPERM"
+        case .ENOENT: "ENOENT"
+        case .EINTR: "EINTR"
+        case .EIO: "EIO"
+        case .ENOEXEC: "ENOEXEC"
+        case .EAGAIN: "EAGAIN"
+        case .ENOMEM: "ENOMEM"
+        case .EACCES: "EACCES"
+        case .EFAULT: "EFAULT"
+        case .EBUSY: "EBUSY"
+        case .EEXIST: "EEXIST"
+        case .ENODEV: "ENODEV"
+        case .EINVAL: "EINVAL"
+        case .ENOSPC: "ENOSPC"
+        case .ERANGE: "ERANGE"
+        case .ENOSYS: "ENOSYS"
+        case .ENOTTY: "ENOTTY"
+        case .EPIPE: "EPIPE"
+        default: "errno \(rawValue)"
+        }
+    }
+
+    /// Looks a symbolic name up ("EBUSY" → 16); used by fixtures and model text.
+    public init?(name: String) {
+        for candidate in Errno.named where candidate.name == name {
+            self = candidate
+            return
+        }
+        return nil
+    }
+
+    static let named: [Errno] = [.EPERM, .ENOENT, .EINTR, .EIO, .ENOEXEC, .EAGAIN, .ENOMEM, .EACCES, .EFAULT,
+                                 .EBUSY, .EEXIST, .ENODEV, .EINVAL, .ENOSPC, .ERANGE, .ENOSYS, .ENOTTY, .EPIPE]
+
+    public var description: String {
+        "\(name) (\(String(cString: strerror(rawValue))))"
+    }
+}

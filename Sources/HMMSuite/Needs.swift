@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HMMKernel
+import HMMUAPI
+
+/// What a test needs from the machine, declared as data (LTP's tst_test style).
+/// An unmet need turns the test into a SKIP with the need's reason, never a failure.
+public enum TestNeed: Hashable, Sendable, CustomStringConvertible {
+    case root
+    /// `/dev/hmm_dmirrorN` exists (the module is loaded; coherent minors need SPM parameters).
+    case device(minor: Int)
+    /// The running kernel's test_hmm UAPI has this command.
+    case operation(DmirrorOperation)
+    /// At least this many free default-size huge pages.
+    case freeHugePages(Int)
+    /// A kernel config option is set (y or m), read from the running kernel's config.
+    case config(String)
+    /// At least this many NUMA nodes with memory.
+    case numaNodes(Int)
+    /// A NUMA node with memory and no CPUs.
+    case memoryOnlyNode
+    /// /sys/kernel/debug/gup_test can be opened.
+    case gupTest
+
+    public var description: String {
+        switch self {
+        case .root: "root"
+        case let .device(m): DmirrorDevice.path(minor: m)
+        case let .operation(op): op.uapiName
+        case let .freeHugePages(n): "\(n) free huge page(s)"
+        case let .config(o): o
+        case let .numaNodes(n): "\(n) NUMA nodes"
+        case .memoryOnlyNode: "a memory-only NUMA node"
+        case .gupTest: "gup_test"
+        }
+    }
+}
+
+/// Facts about the running system that needs are checked against; gathered once per run.
+public struct SystemFacts: Sendable {
+    public var isRoot: Bool
+    public var devices: Set<Int>
+    public var generation: UAPIGeneration
+    public var generationReason: String
+    public var freeHugePages: Int
+    public var kernelConfig: [String: String]?
+    public var numaNodes: [NumaNode]
+    public var numaUnavailableReason: String?
+    public var hasGupTest: Bool
+
+    public static func gather(generation: UAPIDetection? = nil) -> SystemFacts {
+        let detection = generation ?? UAPIDetection.detect()
+        var devices: Set<Int> = []
+        // Only look at the nodes: opening one and closing it again evicts the device's memory.
+        for minor in 0..<4 where fileExists(DmirrorDevice.path(minor: minor)) {
+            devices.insert(minor)
+        }
+        var numaNodes: [NumaNode] = []
+        var numaReason: String?
+        do { numaNodes = try Numa.nodes() } catch { numaReason = error.description }
+        return SystemFacts(
+            isRoot: Machine.isRoot, devices: devices, generation: detection.generation,
+            generationReason: detection.reason, freeHugePages: Self.meminfo("HugePages_Free") ?? 0,
+            kernelConfig: KernelConfig.load(), numaNodes: numaNodes, numaUnavailableReason: numaReason,
+            hasGupTest: fileExists("/sys/kernel/debug/gup_test"))
+    }
+
+    static func meminfo(_ key: String) -> Int? {
+        guard let text = try? readTextFile("/proc/meminfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+            return Int(line.dropFirst(key.count + 1).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+
+    /// nil when met; otherwise the SKIP reason.
+    public func unmet(_ need: TestNeed) -> String? {
+        switch need {
+        case .root:
+            return isRoot ? nil : "must be run as root"
+        case let .device(minor):
+            if devices.contains(minor) { return nil }
+            if DeviceMemoryType.forMinor(minor) == .deviceCoherent {
+                return "DEVICE_COHERENT not available (\(DmirrorDevice.path(minor: minor)) missing: load test_hmm with spm_addr_dev0/1)"
+            }
+            return "\(DmirrorDevice.path(minor: minor)) missing: test_hmm is not loaded"
+        case let .operation(op):
+            return generation.unavailableReason(for: op).map { "\($0) (\(generationReason))" }
+        case let .freeHugePages(n):
+            return freeHugePages >= n ? nil : "needs \(n) free huge page(s), \(freeHugePages) free (reserve with hugepages= or /proc/sys/vm/nr_hugepages)"
+        case let .config(option):
+            guard let config = kernelConfig else { return "kernel config unknown, cannot check \(option)" }
+            return ["y", "m"].contains(config[option] ?? "") ? nil : "\(option) is not set in this kernel"
+        case let .numaNodes(n):
+            if let numaUnavailableReason { return numaUnavailableReason }
+            let withMemory = numaNodes.filter { $0.memoryBytes > 0 }.count
+            return withMemory >= n ? nil : "needs \(n) NUMA nodes with memory, found \(withMemory)"
+        case .memoryOnlyNode:
+            if let numaUnavailableReason { return numaUnavailableReason }
+            return numaNodes.contains(where: \.isMemoryOnly) ? nil : "no NUMA node with memory and no CPUs"
+        case .gupTest:
+            return hasGupTest ? nil : "Skipping test, could not find gup_test driver (CONFIG_GUP_TEST and debugfs)"
+        }
+    }
+}
+
+/// The running kernel's configuration, from $HMMKIT_KERNEL_CONFIG or /boot/config-$(uname -r).
+public enum KernelConfig {
+    public static func load() -> [String: String]? {
+        var paths = ["/boot/config-\(Machine.kernelRelease)"]
+        if let p = getenvString("HMMKIT_KERNEL_CONFIG") { paths.insert(p, at: 0) }
+        for path in paths {
+            guard let text = try? readTextFile(path) else { continue }
+            return parse(text)
+        }
+        return nil
+    }
+
+    public static func parse(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            result[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return result
+    }
+}
+
+func getenvString(_ name: String) -> String? {
+    guard let p = getenv(name) else { return nil }
+    return String(cString: p)
+}

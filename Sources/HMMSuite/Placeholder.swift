@@ -1,1 +1,0 @@
-// HMMSuite: placeholder until the layer lands.

@@ -1,1 +1,0 @@
-// HMMVM: placeholder until the layer lands.

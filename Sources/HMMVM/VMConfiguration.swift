@@ -1,0 +1,87 @@
+/// The shape of a test VM and the QEMU command line for it (pure: testable without QEMU).
+public struct VMConfiguration: Sendable, Equatable {
+    public enum Accelerator: String, Sendable { case kvm, tcg }
+
+    public var bzImage: String
+    /// Host directory holding `lib/modules/<release>` contents' parent (`.../lib/modules`).
+    public var modulesDirectory: String
+    /// Read-write exchange directory (command in, exit code and files out).
+    public var exchangeDirectory: String
+    /// The guest's PID 1 (scripts/vm-init), a path on the host root the guest mounts.
+    public var initPath: String
+    public var accelerator: Accelerator = .tcg
+    public var cpus = 2
+    /// Node 0: CPUs and most memory. Node 1: memory only, the stand-in for device memory.
+    public var node0MiB = 2048
+    public var node1MiB = 512
+    /// Reserved special-purpose memory (memmap=SIZE$ADDR) for the device-coherent devices.
+    public var spmBase: UInt64 = 0x4000_0000
+    public var spmMiB = 512
+    public var hugePages = 16
+    public var consoleLog: String
+    public var ktapLog: String
+    public var extraKernelArguments: [String] = []
+
+    public init(bzImage: String, modulesDirectory: String, exchangeDirectory: String, initPath: String,
+                consoleLog: String, ktapLog: String) {
+        self.bzImage = bzImage
+        self.modulesDirectory = modulesDirectory
+        self.exchangeDirectory = exchangeDirectory
+        self.initPath = initPath
+        self.consoleLog = consoleLog
+        self.ktapLog = ktapLog
+    }
+
+    /// The two SPM addresses test_hmm needs: each device gets a 256 MiB chunk in the range.
+    public var spmModuleParameters: [(String, String)] {
+        let half = UInt64(spmMiB / 2) << 20
+        return [("spm_addr_dev0", hex(spmBase)), ("spm_addr_dev1", hex(spmBase + half))]
+    }
+
+    public var kernelCommandLine: String {
+        var args = [
+            "console=ttyS0", "earlyprintk=serial,ttyS0",
+            "root=hmmroot", "rootfstype=9p", "rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose", "ro",
+            "init=\(initPath)",
+            // Not System RAM, so test_hmm can claim it as device-coherent memory.
+            "memmap=\(spmMiB)M$\(hex(spmBase))",
+            "hugepages=\(hugePages)",
+            "transparent_hugepage=madvise",
+            // A panic ends the VM at once (QEMU -no-reboot) instead of hanging it.
+            "panic=-1", "oops=continue", "printk.devkmsg=on",
+            "8250.nr_uarts=2", "tsc=reliable", "no_hash_pointers",
+        ]
+        args += extraKernelArguments
+        return args.joined(separator: " ")
+    }
+
+    public var qemuArguments: [String] {
+        var a: [String] = []
+        switch accelerator {
+        case .kvm: a += ["-accel", "kvm", "-cpu", "host"]
+        case .tcg: a += ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        }
+        let total = node0MiB + node1MiB
+        a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(total)M",
+              "-object", "memory-backend-ram,id=mem0,size=\(node0MiB)M",
+              "-object", "memory-backend-ram,id=mem1,size=\(node1MiB)M",
+              "-numa", "node,nodeid=0,cpus=0-\(cpus - 1),memdev=mem0",
+              "-numa", "node,nodeid=1,memdev=mem1",
+              "-kernel", bzImage, "-append", kernelCommandLine,
+              "-display", "none", "-no-reboot", "-nodefaults", "-no-user-config",
+              "-chardev", "file,id=console,path=\(consoleLog)",
+              "-serial", "chardev:console",
+              "-chardev", "file,id=ktap,path=\(ktapLog)",
+              "-serial", "chardev:ktap",
+              "-device", "virtio-rng-pci",
+              "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+              "-device", "virtio-9p-pci,fsdev=root,mount_tag=hmmroot",
+              "-fsdev", "local,id=mods,path=\(modulesDirectory),security_model=none,readonly=on",
+              "-device", "virtio-9p-pci,fsdev=mods,mount_tag=hmmmods",
+              "-fsdev", "local,id=out,path=\(exchangeDirectory),security_model=none",
+              "-device", "virtio-9p-pci,fsdev=out,mount_tag=hmmout"]
+        return a
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
