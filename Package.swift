@@ -33,7 +33,7 @@ let package = Package(
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
         .target(name: "HMMVM", dependencies: ["KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "KTAP", "HMMFixtures",
+            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

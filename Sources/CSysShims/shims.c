@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/reboot.h>
 
 pid_t hmmkit_fork(void) { return fork(); }
 int hmmkit_errno(void) { return errno; }
@@ -15,3 +16,5 @@ void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new
                     int flags, void *new_address) {
     return mremap(old_address, old_size, new_size, flags, new_address);
 }
+
+int hmmkit_power_off(void) { sync(); return reboot(RB_POWER_OFF); }

@@ -13,7 +13,10 @@ public struct ForkedChild: ~Copyable {
     private var pending: [UInt8] = []
 
     /// Forks; the child runs `body` with a line sender, then `_exit`s with its return value.
-    public static func spawn(_ body: (_ send: @escaping (String) -> Void) -> Int32) throws(SystemError) -> ForkedChild {
+    /// `newProcessGroup`: a test's own process is a group leader, so its timeout kills
+    /// everything it forked; processes a test forks stay in the test's group.
+    public static func spawn(newProcessGroup: Bool = true,
+                             _ body: (_ send: @escaping (String) -> Void) -> Int32) throws(SystemError) -> ForkedChild {
         let pipe = try Sys.pipe()
         fflush(nil)
         let pid: Int32
@@ -23,7 +26,7 @@ public struct ForkedChild: ~Copyable {
         }
         if pid == 0 {
             _ = Glibc.close(pipe.read)
-            setpgid(0, 0)
+            if newProcessGroup { setpgid(0, 0) }
             let send: (String) -> Void = { text in
                 let line = String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) + "\n"
                 _ = try? Sys.writeBytes(pipe.write, Array(line.utf8))
@@ -33,13 +36,17 @@ public struct ForkedChild: ~Copyable {
             Sys.exitImmediately(code)
         }
         _ = Glibc.close(pipe.write)
-        setpgid(pid, pid)  // set on both sides so a kill of the group cannot race the child's own call
-        return ForkedChild(pid: pid, channel: FileDescriptor(adopting: pipe.read))
+        // Set on both sides so a kill of the group cannot race the child's own call.
+        if newProcessGroup { setpgid(pid, pid) }
+        return ForkedChild(pid: pid, channel: FileDescriptor(adopting: pipe.read), ownsGroup: newProcessGroup)
     }
 
-    private init(pid: Int32, channel: consuming FileDescriptor) {
+    private let ownsGroup: Bool
+
+    private init(pid: Int32, channel: consuming FileDescriptor, ownsGroup: Bool) {
         self.pid = pid
         self.channel = channel
+        self.ownsGroup = ownsGroup
     }
 
     public enum Event: Equatable {
@@ -75,7 +82,7 @@ public struct ForkedChild: ~Copyable {
 
     /// SIGKILLs the child's whole process group (its own forks included).
     public func killGroup() {
-        Sys.kill(-pid, SIGKILL)
+        if ownsGroup { Sys.kill(-pid, SIGKILL) }
         Sys.kill(pid, SIGKILL)
     }
 
@@ -94,7 +101,7 @@ public struct ForkedChild: ~Copyable {
     /// Waits for the child, then kills whatever is left of its process group.
     public consuming func wait() -> Termination {
         let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
-        Sys.kill(-pid, SIGKILL)
+        if ownsGroup { Sys.kill(-pid, SIGKILL) }
         return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
     }
 }

@@ -144,4 +144,6 @@ public enum Machine {
     public static var pageSize: Int { Sys.pageSize }
     public static var isRoot: Bool { Sys.geteuid() == 0 }
     public static var kernelRelease: String { Sys.uname().release }
+    /// Syncs and powers the machine off (a test VM's last step; needs CAP_SYS_BOOT).
+    public static func powerOff() throws(SystemError) { try Sys.powerOff() }
 }

@@ -161,5 +161,9 @@ enum Sys {
 
     static func geteuid() -> uid_t { Glibc.geteuid() }
 
+    static func powerOff() throws(SystemError) {
+        if hmmkit_power_off() == -1 { throw SystemError("reboot(RB_POWER_OFF)", .current) }
+    }
+
     static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
 }

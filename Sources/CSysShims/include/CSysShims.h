@@ -14,4 +14,6 @@ int hmmkit_fallocate(int fd, int mode, long offset, long length);
 int hmmkit_pipe2(int fds[2], int flags);
 void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new_size,
                     int flags, void *new_address);
+/* sync(2) then reboot(2) with RB_POWER_OFF: how a test VM's init ends the VM. */
+int hmmkit_power_off(void);
 #endif

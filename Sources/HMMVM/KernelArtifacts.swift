@@ -1,0 +1,82 @@
+import Foundation
+
+/// A built kernel ready to boot: what scripts/kernel-build leaves in its cache directory.
+public struct KernelArtifacts: Sendable {
+    public var directory: String
+    public var bzImage: String { directory + "/bzImage" }
+    /// `.../mods/lib/modules`, holding `<release>/`.
+    public var modulesRoot: String { directory + "/mods/lib/modules" }
+    /// The kernel's own hmm-tests, built from the same tree (the peer), if it was built.
+    public var kselftest: String? {
+        FileManager.default.isExecutableFile(atPath: directory + "/hmm-tests") ? directory + "/hmm-tests" : nil
+    }
+    public var release: String {
+        ((try? String(contentsOfFile: directory + "/release", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    public var configPath: String { directory + "/config" }
+    public var sourceTree: String? {
+        (try? String(contentsOfFile: directory + "/source", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public init(directory: String) { self.directory = directory }
+
+    /// Whether `directory` holds a bootable build.
+    public var isComplete: Bool {
+        FileManager.default.fileExists(atPath: bzImage) && FileManager.default.fileExists(atPath: modulesRoot)
+    }
+}
+
+public struct HMMKitError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where hmmkit's own files are (scripts/), found from the executable or the working directory.
+public enum Repository {
+    public static func root() throws -> String {
+        var candidates: [URL] = []
+        if let env = ProcessInfo.processInfo.environment["HMMKIT_ROOT"] { candidates.append(URL(fileURLWithPath: env)) }
+        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<6 { candidates.append(dir); dir = dir.deletingLastPathComponent() }
+        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        for c in candidates where FileManager.default.fileExists(atPath: c.appendingPathComponent("scripts/kernel-build").path) {
+            return c.standardizedFileURL.path
+        }
+        throw HMMKitError("cannot find hmmkit's scripts/ directory; set HMMKIT_ROOT to the repository")
+    }
+
+    public static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// Builds (or finds in the cache) a kernel through scripts/kernel-build.
+public enum KernelBuilder {
+    /// `spec`: debian-6.12, debian-6.1, a kernel tree, or a directory that already holds artifacts.
+    public static func artifacts(for spec: String, progress: (String) -> Void) throws -> KernelArtifacts {
+        let existing = KernelArtifacts(directory: spec)
+        if spec.hasPrefix("/") || spec.hasPrefix("."), existing.isComplete {
+            return KernelArtifacts(directory: URL(fileURLWithPath: spec).standardizedFileURL.path)
+        }
+        let root = try Repository.root()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: root + "/scripts/kernel-build")
+        process.arguments = ["--source", spec]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(process.terminationStatus)); see the log it named above")
+        }
+        let dir = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: "\n").last.map(String.init) ?? ""
+        let artifacts = KernelArtifacts(directory: dir)
+        guard artifacts.isComplete else { throw HMMKitError("kernel build for '\(spec)' left no bzImage/modules in '\(dir)'") }
+        progress("kernel \(artifacts.release) at \(dir)")
+        return artifacts
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import KTAP
+
+/// One `hmmkit vm run`: boots the kernel under QEMU (KVM if it works, else TCG), runs a
+/// command in the guest, streams its KTAP through a `KTAPRelay`, and survives the guest
+/// dying: a panic or a hang is recorded against the running test and, for `run`, the
+/// suite resumes after it in a fresh boot. No QEMU process outlives the session.
+public final class VMSession {
+    public struct Options {
+        public var artifacts: KernelArtifacts
+        /// argv to run in the guest (absolute program path first).
+        public var command: [String]
+        /// Whether the command is `hmmkit run` and takes `--start-after NAME` to resume.
+        public var resumable: Bool
+        public var accelerator: String = "auto"
+        /// No new KTAP for this long means the guest is hung.
+        public var stallTimeout: Double = 300
+        public var maxBoots = 8
+        public var keepDirectory: String?
+        public init(artifacts: KernelArtifacts, command: [String], resumable: Bool) {
+            self.artifacts = artifacts
+            self.command = command
+            self.resumable = resumable
+        }
+    }
+
+    public struct Report {
+        public var exitCode: KSFTExitCode
+        public var boots: Int
+        public var seconds: Double
+        public var firstResultSeconds: Double?
+        public var accelerator: String
+    }
+
+    let options: Options
+    let progress: (String) -> Void
+    let relay: KTAPRelay
+    private var qemu: Process?
+
+    public init(options: Options, progress: @escaping (String) -> Void, emit: @escaping (String) -> Void) {
+        self.options = options
+        self.progress = progress
+        relay = KTAPRelay(emit: emit)
+    }
+
+    /// The fault lines that mark a console excerpt worth quoting.
+    static let faultMarkers = ["Kernel panic", "BUG:", "Oops", "WARNING:", "general protection fault",
+                               "kernel BUG at", "Call Trace:", "RIP:", "watchdog:", "rcu:"]
+
+    public func run() throws -> Report {
+        let start = Date()
+        let work = try makeWorkDirectory()
+        var accelerator = try chooseAccelerator()
+        var boots = 0
+        var firstResult: Double?
+        var guestExit: Int32?
+        var resumeAfter: String?
+
+        installSignalHandlers()
+        defer { terminateQEMU() }
+
+        bootLoop: while boots < options.maxBoots {
+            boots += 1
+            let bootDir = work + "/boot\(boots)"
+            try FileManager.default.createDirectory(atPath: bootDir + "/out", withIntermediateDirectories: true)
+            var argv = options.command
+            if let resumeAfter { argv += ["--start-after", resumeAfter] }
+            try writeExchange(bootDir + "/out", argv: argv)
+            let config = configuration(bootDir: bootDir, accelerator: accelerator)
+            progress("boot \(boots): \(accelerator) \(options.artifacts.release), running: \(argv.joined(separator: " "))")
+            let outcome = try bootOnce(config: config, bootDir: bootDir, started: start, firstResult: &firstResult)
+            switch outcome {
+            case let .finished(code):
+                guestExit = code
+                break bootLoop
+            case .acceleratorFailed where accelerator == .kvm:
+                progress("KVM did not work here (see \(bootDir)/qemu.log); falling back to TCG")
+                Self.rememberAccelerator(.tcg)
+                accelerator = .tcg
+                boots -= 1
+                relay.restart()
+                continue
+            case .acceleratorFailed, .died, .hung:
+                let hung = { if case .hung = outcome { return true }; return false }()
+                let excerpt = consoleExcerpt(bootDir + "/console.log")
+                let reason = hung ? "TIMEOUT: no output for \(Int(options.stallTimeout)) s; VM killed"
+                    : "kernel crashed or VM exited; see console excerpt"
+                let aborted = relay.abort(status: hung ? .timeout : .error,
+                                          reason: hung ? "\(Int(options.stallTimeout)) seconds without output, VM killed" : "VM died: \(excerpt.first { l in Self.faultMarkers.contains { l.contains($0) } } ?? "guest exited without a result")",
+                                          excerpt: excerpt)
+                progress("boot \(boots): \(reason)\(aborted.map { " during \($0)" } ?? "")")
+                guard options.resumable, let name = aborted ?? relay.lastFinishedTest else { break bootLoop }
+                resumeAfter = name
+                relay.restart()
+            }
+        }
+        var code = relay.finish()
+        if let guestExit, guestExit != 0 && guestExit != 4 && code != .fail {
+            progress("guest command exited \(guestExit)")
+            code = .fail
+        }
+        if guestExit == nil { code = .fail }
+        if options.keepDirectory == nil { try? FileManager.default.removeItem(atPath: work) }
+        return Report(exitCode: code, boots: boots, seconds: Date().timeIntervalSince(start),
+                      firstResultSeconds: firstResult, accelerator: accelerator.rawValue)
+    }
+
+    enum BootOutcome { case finished(Int32), died, hung, acceleratorFailed }
+
+    private func bootOnce(config: VMConfiguration, bootDir: String, started: Date, firstResult: inout Double?) throws -> BootOutcome {
+        _ = FileManager.default.createFile(atPath: config.ktapLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: config.consoleLog, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
+        process.arguments = config.qemuArguments
+        let qemuLog = FileHandle(forWritingAtPath: bootDir + "/qemu.log") ?? {
+            _ = FileManager.default.createFile(atPath: bootDir + "/qemu.log", contents: nil)
+            return FileHandle(forWritingAtPath: bootDir + "/qemu.log")!
+        }()
+        process.standardOutput = qemuLog
+        process.standardError = qemuLog
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw HMMKitError("cannot start qemu-system-x86_64 (\(error)); install Debian's qemu-system-x86")
+        }
+        qemu = process
+        let bootStart = Date()
+        var ktap = LineTail(path: config.ktapLog)
+        var console = LineTail(path: config.consoleLog)
+        var lastOutput = Date()
+        var consoleLines = 0
+        while true {
+            let running = process.isRunning
+            let lines = ktap.poll(final: !running)
+            if !lines.isEmpty { lastOutput = Date() }
+            for line in lines {
+                relay.feed(line)
+                if firstResult == nil, line.hasPrefix("ok ") || line.hasPrefix("not ok ") {
+                    firstResult = Date().timeIntervalSince(started)
+                }
+            }
+            let newConsole = console.poll(final: !running)
+            consoleLines += newConsole.count
+            if !running { break }
+            if config.accelerator == .kvm, consoleLines == 0, Date().timeIntervalSince(bootStart) > 20 {
+                terminateQEMU()
+                return .acceleratorFailed
+            }
+            if Date().timeIntervalSince(lastOutput) > options.stallTimeout {
+                terminateQEMU()
+                _ = ktap.poll(final: true).map(relay.feed)
+                return .hung
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        qemu = nil
+        let exitFile = bootDir + "/out/exit-code"
+        if let text = try? String(contentsOfFile: exitFile, encoding: .utf8),
+           let code = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return .finished(code)
+        }
+        if config.accelerator == .kvm, consoleLines < 5 { return .acceleratorFailed }
+        return .died
+    }
+
+    private func configuration(bootDir: String, accelerator: VMConfiguration.Accelerator) -> VMConfiguration {
+        var c = VMConfiguration(bzImage: options.artifacts.bzImage, modulesDirectory: options.artifacts.modulesRoot,
+                                exchangeDirectory: bootDir + "/out", initPath: (try? Repository.root()).map { $0 + "/scripts/vm-init" } ?? "/scripts/vm-init",
+                                consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
+        c.accelerator = accelerator
+        return c
+    }
+
+    private func writeExchange(_ dir: String, argv: [String]) throws {
+        var data = Data()
+        for a in argv { data.append(Data(a.utf8)); data.append(0) }
+        try data.write(to: URL(fileURLWithPath: dir + "/cmd"))
+        try Data((FileManager.default.currentDirectoryPath + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/cwd"))
+        try Data((Repository.executable + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/hmmkit"))
+        try Data((options.artifacts.configPath + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/kernel-config"))
+    }
+
+    private func makeWorkDirectory() throws -> String {
+        if let keep = options.keepDirectory {
+            try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            return keep
+        }
+        let dir = NSTemporaryDirectory() + "hmmkit-vm-\(ProcessInfo.processInfo.processIdentifier)-\(Int(Date().timeIntervalSince1970))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// The console from the first fault marker (or its last lines), for the KTAP diagnostics.
+    func consoleExcerpt(_ path: String, limit: Int = 40) -> [String] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n").map { String($0.filter { $0 != "\r" }) }
+        if let first = lines.firstIndex(where: { l in Self.faultMarkers.contains { l.contains($0) } }) {
+            return Array(lines[first..<min(lines.count, first + limit)])
+        }
+        return Array(lines.suffix(limit / 4))
+    }
+
+    // MARK: accelerator
+
+    static var cacheFile: String {
+        (ProcessInfo.processInfo.environment["HMMKIT_CACHE"] ?? NSHomeDirectory() + "/.cache/hmmkit") + "/accelerator"
+    }
+
+    static func rememberAccelerator(_ a: VMConfiguration.Accelerator) {
+        try? FileManager.default.createDirectory(atPath: (cacheFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? Data(a.rawValue.utf8).write(to: URL(fileURLWithPath: cacheFile))
+    }
+
+    /// auto: KVM when /dev/kvm is usable and an earlier probe did not fail, else TCG.
+    private func chooseAccelerator() throws -> VMConfiguration.Accelerator {
+        switch options.accelerator {
+        case "kvm": return .kvm
+        case "tcg": return .tcg
+        case "auto":
+            guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return .tcg }
+            if let remembered = try? String(contentsOfFile: Self.cacheFile, encoding: .utf8), remembered == "tcg" { return .tcg }
+            return .kvm
+        default: throw HMMKitError("--accel must be auto, kvm or tcg, got '\(options.accelerator)'")
+        }
+    }
+
+    // MARK: cleanup
+
+    func terminateQEMU() {
+        guard let p = qemu, p.isRunning else { qemu = nil; return }
+        p.terminate()
+        for _ in 0..<50 where p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        qemu = nil
+    }
+
+    /// Ctrl-C or a CI runner's SIGTERM must not leave QEMU running.
+    private func installSignalHandlers() {
+        VMSession.current = self
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { s in
+                if let p = VMSession.current?.qemu, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                _exit(128 + s)
+            }
+        }
+    }
+
+    nonisolated(unsafe) static var current: VMSession?
+}
+
+/// Follows a growing file line by line.
+struct LineTail {
+    let path: String
+    var offset: UInt64 = 0
+    var partial = Data()
+
+    init(path: String) { self.path = path }
+
+    mutating func poll(final: Bool) -> [String] {
+        guard let h = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? h.close() }
+        try? h.seek(toOffset: offset)
+        let data = (try? h.readToEnd()) ?? Data()
+        offset += UInt64(data.count)
+        partial.append(data)
+        var lines: [String] = []
+        while let nl = partial.firstIndex(of: 10) {
+            lines.append(String(decoding: partial[partial.startIndex..<nl], as: UTF8.self))
+            partial.removeSubrange(partial.startIndex...nl)
+        }
+        if final, !partial.isEmpty {
+            lines.append(String(decoding: partial, as: UTF8.self))
+            partial.removeAll()
+        }
+        return lines
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+
+/// The command tree; each subcommand is thin and calls into a library target.
+@main
+struct HMMKit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hmmkit",
+        abstract: "Test Linux HMM (test_hmm) against a reference model; run it in kernel CI VMs.",
+        discussion: """
+        Exit codes follow kselftest: 0 all passed, 1 a failure, 4 everything skipped; 2 is a usage error.
+        KTAP goes to standard output; progress and logs go to standard error.
+        """,
+        subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self]
+    )
+}
+
+/// kselftest's exit codes, shared by every command that runs tests.
+enum ExitStatus {
+    static let pass = ExitCode(0)
+    static let fail = ExitCode(1)
+    static let skip = ExitCode(4)
+}
+
+/// Prints to standard error (progress and logs never go to stdout, which carries KTAP).
+func log(_ text: String) {
+    var line = text
+    if !line.hasSuffix("\n") { line += "\n" }
+    FileHandleStderr.write(line)
+}

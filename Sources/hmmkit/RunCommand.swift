@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import HMMKernel
+import HMMSuite
+import KTAP
+
+/// The filter options shared by `list` and `run` (kselftest_harness.h's flags).
+struct FilterOptions: ParsableArguments {
+    @Option(name: .customShort("t"), help: "Run only this test (name after the variant).")
+    var test: [String] = []
+    @Option(name: .customShort("T"), help: "Skip this test.")
+    var excludeTest: [String] = []
+    @Option(name: .customShort("v"), help: "Run only this variant (e.g. hmm_device_private).")
+    var variant: [String] = []
+    @Option(name: .customShort("V"), help: "Skip this variant.")
+    var excludeVariant: [String] = []
+    @Option(name: .customShort("f"), help: "Run only this fixture (hmm, hmm2).")
+    var fixture: [String] = []
+    @Option(name: .customShort("F"), help: "Skip this fixture.")
+    var excludeFixture: [String] = []
+    @Option(name: .customShort("r"), help: "Run only fixture.variant.test.")
+    var full: [String] = []
+    @Flag(help: "Also offer hmmkit's own VM fault-handling checks (fixture vmcheck).")
+    var includeVMChecks = false
+
+    /// Filters keep the order they were given in (first match decides), which the parsed
+    /// arrays lose, so the rules are read from the raw command line.
+    var filter: TestFilter { TestFilter.parse(Array(CommandLine.arguments.dropFirst())) }
+
+    func selected() -> [PlannedTest] {
+        let all = Registry.all(includeVMChecks: includeVMChecks || !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck"))
+        let f = filter
+        return all.filter { f.accepts($0.test.id) }
+    }
+
+    func validate() throws {
+        for r in full where r.split(separator: ".").count != 3 {
+            throw ValidationError("-r takes fixture.variant.test, got '\(r)'")
+        }
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List tests in run order.")
+    @OptionGroup var filters: FilterOptions
+
+    func run() throws {
+        for planned in filters.selected() { Stdout.line(planned.test.id.description) }
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the suite on this kernel and print KTAP.",
+        discussion: "Loading test_hmm is opt-in: --load-module inside a test VM, plus --allow-host-module-load elsewhere.")
+
+    @OptionGroup var filters: FilterOptions
+    @Option(help: "Default per-test timeout in seconds (kselftest: 30).")
+    var timeout: Double = 30
+    @Flag(help: "Load test_hmm through libkmod before running and unload it after.")
+    var loadModule = false
+    @Flag(help: "Allow --load-module on a machine that is not an hmmkit test VM.")
+    var allowHostModuleLoad = false
+    @Option(help: "SPM physical addresses for the device-coherent devices, 'ADDR0,ADDR1' (needs memmap= at boot).")
+    var spm: String?
+    @Option(help: "Directory with modules.dep for libkmod (default /lib/modules/$(uname -r); the VM sets HMMKIT_MODULES_DIR).")
+    var modulesDir: String?
+    @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
+    var startAfter: String?
+
+    func validate() throws {
+        if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
+        if let spm {
+            let parts = spm.split(separator: ",")
+            guard parts.count == 2, parts.allSatisfy({ UInt64($0.dropFirst(2), radix: 16) != nil && $0.hasPrefix("0x") }) else {
+                throw ValidationError("--spm takes two hex addresses 'ADDR0,ADDR1' (e.g. 0x40000000,0x50000000), got '\(spm)'")
+            }
+        }
+        if (spm != nil || modulesDir != nil) && !loadModule {
+            throw ValidationError("--spm and --modules-dir only apply with --load-module")
+        }
+        if loadModule && !allowHostModuleLoad && !VMEnvironment.isTestVM {
+            throw ValidationError("""
+                refusing to load test_hmm on this machine: it is not an hmmkit test VM. test_hmm exposes \
+                every process's memory to a test device; load it here only if you mean it, with --allow-host-module-load, \
+                or run the suite in a VM with 'hmmkit vm run'.
+                """)
+        }
+        if let startAfter, !filters.selected().contains(where: { $0.test.id.description == startAfter }) {
+            throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
+        }
+    }
+
+    func run() throws {
+        var selected = filters.selected()
+        if let startAfter, let index = selected.firstIndex(where: { $0.test.id.description == startAfter }) {
+            selected.removeSubrange(...index)
+        }
+        var loaded: ModuleSession?
+        if loadModule {
+            let params: [(String, String)] = spm.map { s in
+                let p = s.split(separator: ",").map(String.init)
+                return [("spm_addr_dev0", p[0]), ("spm_addr_dev1", p[1])]
+            } ?? []
+            do {
+                loaded = try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],
+                                           parameters: params)
+            } catch {
+                // Nothing can run: say so in KTAP (kselftest's Bail out!) and on stderr.
+                log("hmmkit: \(error)")
+                Stdout.line("TAP version 13")
+                Stdout.line("Bail out! could not load test_hmm: \(error)")
+                throw ExitStatus.fail
+            }
+        }
+        defer { loaded?.unload() }
+
+        let facts = SystemFacts.gather()
+        log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
+        let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
+        let runner = Runner(facts: facts, defaultTimeout: timeout)
+        runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: sink)
+        switch sink.exitCode {
+        case .pass: return
+        case .skip: throw ExitStatus.skip
+        default: throw ExitStatus.fail
+        }
+    }
+}
+
+/// Streams the runner's results as kselftest-style KTAP on stdout.
+final class KTAPSink: ResultSink {
+    private var writer = KTAPWriter(style: .kselftest) { Stdout.line($0) }
+    private let testCases: Int
+    private(set) var exitCode: KSFTExitCode = .pass
+
+    init(testCases: Int) { self.testCases = testCases }
+
+    func begin(plan: Int) { writer.start(plan: plan, testCases: testCases) }
+    func started(_ id: TestID) { writer.begin(id.description) }
+    func diagnostic(_ line: String) { writer.diagnostic(line) }
+    func finished(_ id: TestID, _ outcome: TestOutcome) {
+        let status: KTAPResult = switch outcome.status {
+        case .pass: .pass
+        case .fail: .fail
+        case .skip: .skip
+        case .timeout: .timeout
+        case .error: .error
+        }
+        let reason = outcome.status == .fail ? nil : outcome.reason
+        if outcome.status == .fail, let why = outcome.reason { writer.diagnostic(why) }
+        writer.end(KTAPTestCase(name: id.description, status: status, reason: reason,
+                                duration: .milliseconds(Int(outcome.seconds * 1000))))
+    }
+    func end() { exitCode = writer.finish() }
+}
+
+/// test_hmm loaded for the duration of a run.
+struct ModuleSession {
+    let modules: KernelModules
+
+    init(modulesDirectory: String?, parameters: [(String, String)]) throws {
+        modules = try KernelModules(modulesDirectory: modulesDirectory)
+        if modules.isLoaded("test_hmm") {
+            log("hmmkit: test_hmm already loaded; unloading it so the requested parameters apply")
+            try modules.unload("test_hmm")
+        }
+        try modules.load("test_hmm", parameters: parameters)
+        log("hmmkit: loaded test_hmm \(parameters.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
+        // devtmpfs creates the nodes asynchronously.
+        for _ in 0..<100 where !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
+    }
+
+    func unload() {
+        do { try modules.unload("test_hmm"); log("hmmkit: unloaded test_hmm") } catch { log("hmmkit: \(error)") }
+    }
+}
+
+/// Whether this process runs inside an hmmkit test VM (its init exports HMMKIT_IN_VM=1
+/// and PID 1 is hmmkit's vm-init).
+enum VMEnvironment {
+    static var isTestVM: Bool {
+        guard ProcessInfo.processInfo.environment["HMMKIT_IN_VM"] == "1" else { return false }
+        let cmdline = (try? String(contentsOfFile: "/proc/1/cmdline", encoding: .utf8)) ?? ""
+        return cmdline.contains("vm-init")
+    }
+}

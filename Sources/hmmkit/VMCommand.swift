@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import HMMKernel
+import HMMVM
+import KTAP
+
+struct KernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kernel", abstract: "Build kernels with test_hmm.",
+                                                    subcommands: [Build.self])
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build (or find cached) a kernel with test_hmm; prints its artifact directory.",
+            discussion: "SOURCE is debian-6.12 (default), debian-6.1, or a kernel tree. Cached under ~/.cache/hmmkit by source and config.")
+        @Option(help: "debian-6.12, debian-6.1, or a kernel source directory.")
+        var source = "debian-6.12"
+
+        func run() throws {
+            do {
+                let a = try KernelBuilder.artifacts(for: source) { log("hmmkit: \($0)") }
+                print(a.directory)
+            } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
+        }
+    }
+}
+
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vm", abstract: "Run hmmkit (or the kernel's hmm-tests) in a QEMU VM.",
+                                                    subcommands: [Run.self, PowerOff.self])
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Boot a kernel with test_hmm under QEMU and run hmmkit inside; KTAP on stdout.",
+            discussion: """
+            Everything after -- is the hmmkit command line for the guest (default: run). The guest loads
+            test_hmm through libkmod with the SPM addresses of the VM's reserved range, so both device
+            types exist. The guest's exit code becomes this command's.
+            """)
+
+        @Option(help: "debian-6.12, debian-6.1, a kernel tree, or a directory from 'hmmkit kernel build'.")
+        var kernel = "debian-6.12"
+        @Flag(help: "Run the kernel's own tools/testing/selftests/mm/hmm-tests (built from the same tree) instead of hmmkit.")
+        var kselftest = false
+        @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
+        var accel = "auto"
+        @Option(help: "Seconds without new output before the VM counts as hung.")
+        var stallTimeout: Double = 300
+        @Option(help: "Keep the VM's logs (console, KTAP, QEMU) in this directory.")
+        var keep: String?
+        @Argument(parsing: .postTerminator, help: "hmmkit arguments for the guest.")
+        var guestArguments: [String] = []
+
+        func validate() throws {
+            if !["auto", "kvm", "tcg"].contains(accel) { throw ValidationError("--accel must be auto, kvm or tcg, got '\(accel)'") }
+            if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
+            if kselftest && !guestArguments.isEmpty { throw ValidationError("--kselftest runs hm-tests itself; drop the guest arguments") }
+        }
+
+        func run() throws {
+            let artifacts: KernelArtifacts
+            do { artifacts = try KernelBuilder.artifacts(for: kernel) { log("hmmkit: \($0)") } } catch {
+                log("hmmkit: \(error)"); throw ExitStatus.fail
+            }
+            let spm = VMConfiguration(bzImage: "", modulesDirectory: "", exchangeDirectory: "", initPath: "", consoleLog: "", ktapLog: "")
+                .spmModuleParameters.map(\.1).joined(separator: ",")
+            let exe = Repository.executable
+            var command: [String]
+            var resumable = false
+            if kselftest {
+                guard let peer = artifacts.kselftest else {
+                    log("hmmkit: \(artifacts.directory) has no hmm-tests binary (the tree lacks tools/testing/selftests/mm/hmm-tests.c?)")
+                    throw ExitStatus.fail
+                }
+                // Same module load as hmmkit's own runs, then the peer exactly as test_hmm.sh smoke runs it.
+                command = ["/bin/bash", "-c", "\"$0\" module load spm_addr_dev0=${1%,*} spm_addr_dev1=${1#*,} && \"$2\"; rc=$?; \"$0\" module unload; exit $rc",
+                           exe, spm, peer]
+            } else {
+                var args = guestArguments.isEmpty ? ["run"] : guestArguments
+                if args.first == "run" {
+                    resumable = true
+                    if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
+                }
+                command = [exe] + args
+            }
+            var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
+            options.accelerator = accel
+            options.stallTimeout = stallTimeout
+            options.keepDirectory = keep
+            let session = VMSession(options: options, progress: { log("hmmkit vm: \($0)") }, emit: { Stdout.line($0) })
+            let report: VMSession.Report
+            do { report = try session.run() } catch { log("hmmkit vm: \(error)"); throw ExitStatus.fail }
+            log(String(format: "hmmkit vm: %@ in %.1f s over %d boot(s) (%@), first result after %@",
+                       "\(report.exitCode)", report.seconds, report.boots, report.accelerator,
+                       report.firstResultSeconds.map { String(format: "%.1f s", $0) } ?? "none"))
+            switch report.exitCode {
+            case .pass: return
+            case .skip: throw ExitStatus.skip
+            default: throw ExitStatus.fail
+            }
+        }
+    }
+
+    struct PowerOff: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "power-off", abstract: "Power the test VM off (its init calls this).",
+                                                        shouldDisplay: false)
+        func run() throws {
+            guard ProcessInfo.processInfo.environment["HMMKIT_IN_VM"] == "1", ProcessInfo.processInfo.processIdentifier == 1 else {
+                throw ValidationError("power-off only runs as an hmmkit test VM's init, as its last step")
+            }
+            do { try Machine.powerOff() } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
+        }
+    }
+}
