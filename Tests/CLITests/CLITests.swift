@@ -1,0 +1,80 @@
+import Testing
+import ArgumentParser
+import HMMSuite
+@testable import hmmkit
+
+@Suite struct ArgumentTests {
+    @Test func badSPMIsAClearError() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--load-module", "--allow-host-module-load", "--spm", "zz"]) }
+        do { _ = try HMMKit.parseAsRoot(["run", "--load-module", "--allow-host-module-load", "--spm", "0x1"]) } catch {
+            #expect(HMMKit.message(for: error).contains("--spm takes two hex addresses"))
+        }
+    }
+
+    @Test func loadingOnAHostNeedsAnExplicitFlag() {
+        do {
+            _ = try HMMKit.parseAsRoot(["run", "--load-module"])
+            Issue.record("--load-module outside a VM was accepted")
+        } catch {
+            #expect(HMMKit.message(for: error).contains("--allow-host-module-load"))
+        }
+    }
+
+    @Test func spmWithoutLoadIsRejected() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--spm", "0x40000000,0x50000000"]) }
+    }
+
+    @Test func malformedFullNameFilter() {
+        do {
+            _ = try HMMKit.parseAsRoot(["run", "-r", "hmm.migrate"])
+            Issue.record("-r without three parts accepted")
+        } catch {
+            #expect(HMMKit.message(for: error).contains("fixture.variant.test"))
+        }
+    }
+
+    @Test func timeoutMustBePositive() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--timeout", "0"]) }
+    }
+
+    @Test func unknownStartAfter() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--start-after", "hmm.nope.nope"]) }
+    }
+
+    @Test func vmAcceleratorChoices() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["vm", "run", "--accel", "hvf"]) }
+    }
+
+    @Test func moduleParametersMustBeNameValue() {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["module", "load", "--allow-host-module-load", "spm_addr_dev0"]) }
+    }
+}
+
+@Suite struct FilterTests {
+    let ids = Registry.kselftestParity().map(\.test.id)
+
+    @Test func everythingByDefaultInKselftestOrder() {
+        #expect(ids.count == 58)
+        #expect(ids.first?.description == "hmm.hmm_device_private.open_close")
+        #expect(ids[26].description == "hmm.hmm_device_coherent.open_close")
+        #expect(ids[52].description == "hmm2.hmm2_device_private.migrate_mixed")
+        #expect(ids.last?.description == "hmm2.hmm2_device_coherent.double_map")
+    }
+
+    @Test func firstMatchDecides() {
+        // -T migrate -t migrate: the exclusion comes first and wins.
+        let f = TestFilter.parse(["-T", "migrate", "-t", "migrate", "-v", "hmm_device_private"])
+        #expect(!ids.filter(f.accepts).contains { $0.name == "migrate" })
+        #expect(ids.filter(f.accepts).allSatisfy { $0.variant == "hmm_device_private" })
+    }
+
+    @Test func exclusionsOnlyRunTheRest() {
+        let f = TestFilter.parse(["-F", "hmm2", "-V", "hmm_device_coherent"])
+        #expect(ids.filter(f.accepts).count == 26)
+    }
+
+    @Test func fullName() {
+        let f = TestFilter.parse(["-r", "hmm2.hmm2_device_coherent.snapshot"])
+        #expect(ids.filter(f.accepts).map(\.description) == ["hmm2.hmm2_device_coherent.snapshot"])
+    }
+}

@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import HMMKernel
+
+@Suite struct KmodErrorPathTests {
+    @Test func missingModuleNamesTheModuleAndTheDirectory() throws {
+        let modules = try KernelModules(modulesDirectory: "/nonexistent/hmmkit-modules")
+        #expect(!modules.isLoaded("hmmkit_no_such_module"))
+        do {
+            try modules.load("hmmkit_no_such_module", parameters: [("x", "1")])
+            Issue.record("loading a module that does not exist succeeded")
+        } catch {
+            #expect(error.errno == .ENOENT)
+            #expect(error.description.contains("hmmkit_no_such_module"))
+            #expect(error.description.contains("/nonexistent/hmmkit-modules"))
+        }
+        #expect(throws: KmodError.self) { try modules.parameters(of: "hmmkit_no_such_module") }
+    }
+
+    @Test func unloadingAModuleThatIsNotLoadedFails() throws {
+        let modules = try KernelModules()
+        do {
+            try modules.unload("hmmkit_no_such_module")
+            Issue.record("unload of a module that is not loaded succeeded")
+        } catch {
+            #expect(error.description.contains("hmmkit_no_such_module"))
+        }
+    }
+}
+
+@Suite struct NumaTests {
+    @Test(.enabled(if: Numa.isAvailable)) func nodesAndPageQuery() throws {
+        let nodes = try Numa.nodes()
+        #expect(!nodes.isEmpty)
+        let region = try MappedRegion.anonymous(length: Machine.pageSize)
+        region.withBytes(pages: 0..<1) { $0[0] = 1 }  // populate
+        let status = try Numa.nodes(ofPages: [region.address])
+        #expect(nodes.map { Int32($0.id) }.contains(status[0]))
+    }
+
+    @Test(.enabled(if: Numa.isAvailable)) func bindingToANodeOutsideTheMaskIsAnError() throws {
+        let region = try MappedRegion.anonymous(length: Machine.pageSize)
+        #expect(throws: Numa.Failure.self) { try Numa.bind(address: region.address, length: region.length, policy: .bind, nodes: [200]) }
+        // A node id the kernel does not have: mbind answers EINVAL.
+        do {
+            try Numa.bind(address: region.address, length: region.length, policy: .bind, nodes: [63])
+            Issue.record("mbind to node 63 succeeded")
+        } catch let Numa.Failure.system(e) {
+            #expect(e.call == "mbind")
+        }
+    }
+
+    @Test(.enabled(if: !Numa.isAvailable)) func withoutNumaEveryCallSaysWhy() {
+        #expect(throws: Numa.Failure.self) { try Numa.nodes() }
+    }
+}
+
+@Suite struct KernelHealthTests {
+    @Test func kmsgRecordParsing() throws {
+        let r = try #require(KernelLogRecord(line: "4,1234,5678901,-;WARNING: CPU: 0 PID: 1 at mm/migrate_device.c:123\n SUBSYSTEM=x"))
+        #expect(r.priority == 4)
+        #expect(r.sequence == 1234)
+        #expect(r.text == "WARNING: CPU: 0 PID: 1 at mm/migrate_device.c:123")
+        #expect(r.isFault)
+        #expect(KernelLogRecord(line: "6,1,2,-;HMM test module loaded.")?.isFault == false)
+        #expect(KernelLogRecord(line: "garbage") == nil)
+    }
+
+    @Test func pagemapBits() {
+        let e = PagemapEntry(rawValue: (1 << 62) | (1 << 61) | 0x1234)
+        #expect(e.swapped && e.fileOrSharedAnon && !e.present)
+        #expect(e.pfn == 0x1234)
+    }
+
+    @Test func pagemapOfThisProcess() throws {
+        let region = try MappedRegion.anonymous(length: 2 * Machine.pageSize)
+        region.withBytes(pages: 0..<1) { $0[0] = 7 }
+        let entries = try PagemapEntry.read(address: region.address, count: 2)
+        #expect(entries[0].present)
+        #expect(!entries[1].present)
+    }
+
+    @Test func taintReads() {
+        #expect(Taint.current() != nil)
+    }
+
+    @Test func errnoNames() {
+        #expect(Errno.EBUSY.name == "EBUSY")
+        #expect(Errno(name: "ENOENT") == .ENOENT)
+        #expect(Errno(rawValue: 999).name == "errno 999")
+        #expect(SystemError("ioctl(HMM_DMIRROR_READ)", .EFAULT).description.hasPrefix("ioctl(HMM_DMIRROR_READ) failed: EFAULT"))
+    }
+}
+
+@Suite struct MemoryTests {
+    @Test func mprotectMadviseAndPartialUnmap() throws {
+        let region = try MappedRegion.anonymous(length: 4 * Machine.pageSize)
+        region.withBytes(pages: 0..<4) { $0[0] = 9; $0[3 * Machine.pageSize] = 9 }
+        try region.protect(pages: 1..<2, .read)
+        try region.advise(pages: 0..<1, .dontNeed)
+        #expect(region.withBytes(pages: 0..<1) { $0[0] } == 0)  // DONTNEED drops private anon contents
+        try region.unmap(pages: 2..<3)
+        #expect(try PagemapEntry.read(address: region.address(ofPage: 3), count: 1)[0].present)
+    }
+
+    @Test func forkedChildReportsLinesAndExitStatus() throws {
+        var child = try ForkedChild.spawn { send in send("hello\nworld"); return 3 }
+        #expect(child.next(deadline: monotonicSeconds() + 10) == .line("hello world"))
+        #expect(child.next(deadline: monotonicSeconds() + 10) == .closed)
+        #expect(child.wait() == .exited(3))
+    }
+
+    @Test func forkedChildTimeoutAndKill() throws {
+        var child = try ForkedChild.spawn { _ in while true { sleep(1) } }
+        #expect(child.next(deadline: monotonicSeconds() + 0.3) == .timedOut)
+        child.killGroup()
+        #expect(child.wait() == .signaled(9))
+    }
+
+    @Test func dmirrorDeviceMissingIsATypedError() {
+        #expect(throws: SystemError.self) { try DmirrorDevice(minor: 9, generation: .v6_1) }
+    }
+}

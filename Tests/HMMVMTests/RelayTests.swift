@@ -1,0 +1,92 @@
+import Testing
+import KTAP
+@testable import HMMVM
+
+@Suite struct RelayTests {
+    func relay() -> (KTAPRelay, () -> [String]) {
+        final class Box: @unchecked Sendable { var lines: [String] = [] }
+        let box = Box()
+        return (KTAPRelay { box.lines.append($0) }, { box.lines })
+    }
+
+    static let firstBoot = [
+        "TAP version 13", "1..3", "# Starting 3 tests from 1 test cases.",
+        "#  RUN           hmm.v.a ...", "#            OK  hmm.v.a", "ok 1 hmm.v.a",
+        "#  RUN           hmm.v.b ...", "# some diagnostic",
+    ]
+
+    @Test func crashMidTestIsReportedAndTheResumedBootIsRenumbered() {
+        let (r, out) = relay()
+        Self.firstBoot.forEach(r.feed)
+        #expect(r.runningTest == "hmm.v.b")
+        let aborted = r.abort(status: .error, reason: "VM died: Kernel panic", excerpt: ["Kernel panic - not syncing"])
+        #expect(aborted == "hmm.v.b")
+        r.restart()
+        ["TAP version 13", "1..1", "# Starting 1 tests from 1 test cases.",
+         "#  RUN           hmm.v.c ...", "#            OK  hmm.v.c", "ok 1 hmm.v.c",
+         "# PASSED: 1 / 1 tests passed.", "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"].forEach(r.feed)
+        let code = r.finish()
+        let lines = out()
+        #expect(lines.filter { $0.hasPrefix("TAP version") }.count == 1)
+        #expect(lines.filter { $0.hasPrefix("1..") } == ["1..3"])
+        #expect(lines.contains("ok 1 hmm.v.a"))
+        #expect(lines.contains("not ok 2 hmm.v.b # ERROR VM died: Kernel panic"))
+        #expect(lines.contains("ok 3 hmm.v.c"))
+        #expect(lines.contains("# console: Kernel panic - not syncing"))
+        #expect(lines.filter { $0.hasPrefix("# Totals:") } == ["# Totals: pass:2 fail:0 xfail:0 xpass:0 skip:0 error:1"])
+        #expect(code == .fail)
+        // The host's output is itself valid KTAP for a consumer.
+        let doc = KTAPParser.parse(lines.joined(separator: "\n"))
+        #expect(doc.cases.map(\.name) == ["hmm.v.a", "hmm.v.b", "hmm.v.c"])
+        #expect(doc.plan == 3)
+    }
+
+    @Test func hangBecomesTimeout() {
+        let (r, out) = relay()
+        Self.firstBoot.forEach(r.feed)
+        r.abort(status: .timeout, reason: "300 seconds without output, VM killed", excerpt: [])
+        _ = r.finish()
+        #expect(out().contains("not ok 2 hmm.v.b # TIMEOUT 300 seconds without output, VM killed"))
+        #expect(out().contains("# Planned tests != run tests (3 != 2)"))
+    }
+
+    @Test func bailOutBeforeAnyPlanStillYieldsADocument() {
+        let (r, out) = relay()
+        ["TAP version 13", "Bail out! could not load test_hmm: not found"].forEach(r.feed)
+        let code = r.finish()
+        #expect(out().first == "TAP version 13")
+        #expect(out().contains("Bail out! could not load test_hmm: not found"))
+        #expect(code != .pass)
+    }
+
+    @Test func nestedLinesPassThrough() {
+        let (r, out) = relay()
+        ["KTAP version 1", "1..1", "  KTAP version 1", "  # Subtest: fixtures", "  1..1", "  ok 1 seed-1", "ok 1 fixtures"].forEach(r.feed)
+        #expect(out().contains("  ok 1 seed-1"))
+        #expect(out().contains("ok 1 fixtures"))
+    }
+}
+
+@Suite struct QEMUConfigurationTests {
+    @Test func vmShape() {
+        let c = VMConfiguration(bzImage: "/k/bzImage", modulesDirectory: "/k/mods", exchangeDirectory: "/x",
+                                initPath: "/repo/scripts/vm-init", consoleLog: "/x/c", ktapLog: "/x/k")
+        let args = c.qemuArguments
+        #expect(args.contains("node,nodeid=1,memdev=mem1"))  // a memory-only node
+        #expect(args.contains("node,nodeid=0,cpus=0-1,memdev=mem0"))
+        #expect(args.contains("-no-reboot"))
+        #expect(c.kernelCommandLine.contains("memmap=512M$0x40000000"))
+        #expect(c.kernelCommandLine.contains("init=/repo/scripts/vm-init"))
+        #expect(c.kernelCommandLine.contains("panic=-1"))
+        #expect(c.spmModuleParameters.map(\.1) == ["0x40000000", "0x50000000"])
+        #expect(Int(args[args.firstIndex(of: "-smp")! + 1])! >= 2)
+    }
+
+    @Test func kvmAndTcgDiffer() {
+        var c = VMConfiguration(bzImage: "b", modulesDirectory: "m", exchangeDirectory: "x", initPath: "i", consoleLog: "c", ktapLog: "k")
+        c.accelerator = .kvm
+        #expect(c.qemuArguments.starts(with: ["-accel", "kvm"]))
+        c.accelerator = .tcg
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=multi"]))
+    }
+}
