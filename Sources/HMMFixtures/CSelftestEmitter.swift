@@ -150,21 +150,21 @@ public struct CSelftestEmitter {
                             : "\(ind)\t\(check)(faults >= \(f.lowerBound) && faults <= \(f.upperBound));\n"
                     }
                     if let t = ok.tokens {
-                        o += "\(ind)\t{\n\(ind)\t\tstatic const uint64_t want[] = { \(Self.rows(t)) };\n"
-                        o += "\(ind)\t\t\(check)(hk_check_pages(buf, P, \(t.count), want));\n\(ind)\t}\n"
+                        o += "\(ind)\tstatic const uint64_t want_\(i + 1)[] = { \(Self.rows(t)) };\n"
+                        o += "\(ind)\t\(check)(hk_check_pages(buf, P, \(t.count), want_\(i + 1)));\n"
                     }
                     if let s = ok.snapshot {
-                        o += "\(ind)\t{\n\(ind)\t\tstatic const uint64_t want[] = { \(Self.rows(s.asUInt64)) };\n"
-                        o += "\(ind)\t\t\(check)(hk_check_bytes(snap, \(s.count), want));\n\(ind)\t}\n"
+                        o += "\(ind)\tstatic const uint64_t want_\(i + 1)[] = { \(Self.rows(s.asUInt64)) };\n"
+                        o += "\(ind)\t\(check)(hk_check_bytes(snap, \(s.count), want_\(i + 1)));\n"
                     }
                     o += "\(ind)}\n"
                 }
             case let .mbind(r, node):
                 o += errnoCheck("hk_mbind(\(addr(r.region, r.first)), \(r.count) * P, \(node))")
             case let .movePages(r, node):
-                o += Self.movePages(r, node: node, env: env, ind: ind, check: check, addr: addr)
+                o += Self.movePages(r, node: node, env: env, ind: ind, check: check, step: i + 1, addr: addr)
             case let .queryNodes(r):
-                o += Self.movePages(r, node: -1, env: env, ind: ind, check: check, addr: addr)
+                o += Self.movePages(r, node: -1, env: env, ind: ind, check: check, step: i + 1, addr: addr)
             }
             if hazard { o += "#endif\n" }
         }
@@ -172,12 +172,12 @@ public struct CSelftestEmitter {
         return o
     }
 
-    static func movePages(_ r: PageRange, node: Int, env: Envelope, ind: String, check: String, addr: (Int, Int) -> String) -> String {
+    static func movePages(_ r: PageRange, node: Int, env: Envelope, ind: String, check: String, step: Int, addr: (Int, Int) -> String) -> String {
         var o = "\(ind)for (int i = 0; i < \(r.count); i++) pages[i] = \(addr(r.region, r.first)) + i * P;\n"
         o += "\(ind)\(check)(hk_move_pages(\(r.count), pages, \(node), status) == 0);\n"
         if let n = env.primary.nodes {
-            o += "\(ind){\n\(ind)\tstatic const uint64_t want[] = { \(rows(n.asUInt64)) };\n"
-            o += "\(ind)\t\(check)(hk_check_status(status, \(n.count), want));\n\(ind)}\n"
+            o += "\(ind)static const uint64_t want_\(step)[] = { \(rows(n.asUInt64)) };\n"
+            o += "\(ind)\(check)(hk_check_status(status, \(n.count), want_\(step)));\n"
         }
         return o
     }
@@ -226,19 +226,19 @@ public struct CSelftestEmitter {
         \t\t_exit(1); } } while (0)
 
         /* Page contents as tokens: word i of token t is mix(t + i * golden), 0 for t == 0. */
-        static uint64_t hk_mix(uint64_t z)
+        static inline uint64_t hk_mix(uint64_t z)
         {
         \tz = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
         \tz = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         \treturn z ^ (z >> 31);
         }
 
-        static uint64_t hk_word(uint64_t token, uint64_t i)
+        static inline uint64_t hk_word(uint64_t token, uint64_t i)
         {
         \treturn token ? hk_mix(token + i * 0x9E3779B97F4A7C15ULL) : 0;
         }
 
-        static void hk_fill(void *p, size_t size, uint64_t token)
+        static inline void hk_fill(void *p, size_t size, uint64_t token)
         {
         \tuint64_t *w = p;
 
@@ -246,7 +246,7 @@ public struct CSelftestEmitter {
         \t\tw[i] = hk_word(token, i);
         }
 
-        static int hk_is(const void *p, size_t size, uint64_t token)
+        static inline int hk_is(const void *p, size_t size, uint64_t token)
         {
         \tconst uint64_t *w = p;
 
@@ -257,7 +257,7 @@ public struct CSelftestEmitter {
         }
 
         /* want: per page a count n then n allowed tokens. */
-        static int hk_check_pages(const unsigned char *buf, size_t P, size_t n, const uint64_t *want)
+        static inline int hk_check_pages(const unsigned char *buf, size_t P, size_t n, const uint64_t *want)
         {
         \tfor (size_t i = 0; i < n; i++) {
         \t\tuint64_t k = *want++;
@@ -274,7 +274,7 @@ public struct CSelftestEmitter {
         \treturn 1;
         }
 
-        static int hk_check_bytes(const unsigned char *b, size_t n, const uint64_t *want)
+        static inline int hk_check_bytes(const unsigned char *b, size_t n, const uint64_t *want)
         {
         \tfor (size_t i = 0; i < n; i++) {
         \t\tuint64_t k = *want++;
@@ -291,7 +291,7 @@ public struct CSelftestEmitter {
         \treturn 1;
         }
 
-        static int hk_check_status(const int *s, size_t n, const uint64_t *want)
+        static inline int hk_check_status(const int *s, size_t n, const uint64_t *want)
         {
         \tfor (size_t i = 0; i < n; i++) {
         \t\tuint64_t k = *want++;
@@ -308,12 +308,12 @@ public struct CSelftestEmitter {
         \treturn 1;
         }
 
-        static int hk_sys(int ret)
+        static inline int hk_sys(int ret)
         {
         \treturn ret ? -errno : 0;
         }
 
-        static int hk_cmd(int fd, unsigned long req, void *addr, void *ptr, uint64_t npages,
+        static inline int hk_cmd(int fd, unsigned long req, void *addr, void *ptr, uint64_t npages,
         \t\t  uint64_t *cpages, uint64_t *faults)
         {
         \tstruct hmm_dmirror_cmd cmd = {
@@ -331,7 +331,7 @@ public struct CSelftestEmitter {
         \treturn 0;
         }
 
-        static int hk_open(int minor)
+        static inline int hk_open(int minor)
         {
         \tchar path[64];
 
@@ -339,7 +339,7 @@ public struct CSelftestEmitter {
         \treturn open(path, O_RDWR);
         }
 
-        static int hk_mbind(void *addr, size_t len, int node)
+        static inline int hk_mbind(void *addr, size_t len, int node)
         {
         \tunsigned long mask[4] = { 0 };
 
@@ -348,7 +348,7 @@ public struct CSelftestEmitter {
         }
 
         /* node < 0: query only. */
-        static int hk_move_pages(unsigned long n, void **pages, int node, int *status)
+        static inline int hk_move_pages(unsigned long n, void **pages, int node, int *status)
         {
         \tint *nodes = NULL;
 

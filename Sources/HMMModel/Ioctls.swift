@@ -348,7 +348,7 @@ extension Model {
             if !all {
                 if perPage {
                     x.note("make_device_exclusive() error codes for unmapped or non-anonymous pages are not confirmed [U]")
-                    return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(95)]
+                    return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(Errno.EOPNOTSUPP)]
                 }
                 x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, read-only, shared or file page, hugetlb) gives EBUSY")
                 return [.failure(Errno.EBUSY)]

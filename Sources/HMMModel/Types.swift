@@ -129,10 +129,11 @@ public enum Errno {
     public static let EBUSY: Int32 = 16
     public static let ENODEV: Int32 = 19
     public static let EINVAL: Int32 = 22
+    public static let EOPNOTSUPP: Int32 = 95
 
     static let names: [Int32: String] = [
         1: "EPERM", 2: "ENOENT", 4: "EINTR", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-        16: "EBUSY", 19: "ENODEV", 22: "EINVAL",
+        16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 95: "EOPNOTSUPP",
     ]
 
     /// "EINVAL", or "ok" for 0, or "E<n>" for unknown values.
