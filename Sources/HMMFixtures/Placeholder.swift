@@ -1,1 +1,0 @@
-// HMMFixtures: placeholder until the layer lands.

@@ -1,0 +1,363 @@
+import HMMUAPI
+
+/// The dmirror ioctls (lib/test_hmm.c), per reference §1.3–§1.5.
+extension Model {
+    mutating func doIoctl(_ c: IoctlCall) -> [Outcome] {
+        let pi = s.current
+        let minor = s.procs[pi].mirrors[c.fd]!.minor
+        guard profile.uapi.number(of: c.command) != nil else {
+            x.note("\(c.command.uapiName) is not in the \(profile.uapi.rawValue) UAPI: the module answers an unknown command with EINVAL")
+            return [.failure(Errno.EINVAL)]
+        }
+        if c.misalign % 4096 != 0 {
+            x.note("addr not page aligned: EINVAL before dispatch")
+            return [.failure(Errno.EINVAL)]
+        }
+        if c.range.count == 0 {
+            x.note("npages == 0 fails the addr >= addr + size check: EINVAL")
+            return [.failure(Errno.EINVAL)]
+        }
+        let done = Outcome(cpages: 0, faults: 0...0)
+        switch c.command {
+        case .read:
+            return deviceAccess(pi, c.fd, minor, c.range, write: false, data: [])
+        case .write:
+            return deviceAccess(pi, c.fd, minor, c.range, write: true, data: c.data)
+        case .migrateToDevice:
+            return migrateToDevice(pi, c.fd, minor, c.range)
+        case .migrateToSystem:
+            return migrateToSystem(pi, c.fd, minor, c.range)
+        case .snapshot:
+            return [Outcome(cpages: UInt64(c.range.count), faults: 0...0, snapshot: snapshot(pi, minor, c.range))]
+        case .exclusive:
+            return exclusive(pi, c.fd, minor, c.range)
+        case .checkExclusive:
+            let r = c.range.region
+            for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag & 0x7F == Tag.atomic {
+                return [.failure(Errno.EPERM)]
+            }
+            return [done]
+        case .release:
+            evict(minor: minor)
+            return [done]
+        case .flags:
+            return [done]
+        }
+    }
+
+    /// First page after `p` where the VMA changes (or the span ends).
+    func vmaEnd(_ pi: Int, _ r: Int, _ p: Int) -> Int {
+        let reg = s.procs[pi].regions[r]!
+        let bits = reg.flags[p] & PF.vmaBits
+        var q = p + 1
+        while q < reg.span && reg.flags[q] & PF.vmaBits == bits { q += 1 }
+        return q
+    }
+
+    static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports own-device pages without faulting) and then copies from it, but device-private memory has no kernel mapping: expect an oops [I]"
+
+    // MARK: READ / WRITE
+
+    mutating func deviceAccess(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange, write: Bool, data: [UInt64]) -> [Outcome] {
+        let r = range.region, end = range.end
+        if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
+        var pos = range.first
+        var faults: UInt64 = 0
+        var slack: UInt64 = 0
+        while true {
+            while pos < end {
+                let e = entry(pi, fd, r, pos)
+                if e.tag & Tag.maybe != 0 { slack = 1; break }
+                if e.tag == Tag.none || (write && e.tag != Tag.write) { break }
+                if e.stale {
+                    x.hazard = "mirror entry of f\(fd) for r\(r) page \(pos) is stale: a migration owned by device \(minor) does not invalidate that device's other mirrors, so test_hmm would copy a freed page"
+                }
+                pos += 1
+            }
+            if pos == end { break }
+            let err = mirrorFault(pi, fd, minor, r, pos, end, write: write)
+            if err != 0 { return [.failure(err)] }
+            faults += 1
+        }
+        var upper = faults
+        let thpBlocks = Set((range.first..<end).filter { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }.map { $0 / Self.pmdPages })
+        if !thpBlocks.isEmpty && write {
+            upper += UInt64(thpBlocks.count)
+            x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
+        }
+        let lower = faults >= slack ? faults - slack : 0
+        if slack > 0 { x.note("some mirror entries may already have been dropped") }
+        if write {
+            for (i, p) in (range.first..<end).enumerated() {
+                let e = entry(pi, fd, r, p)
+                s.frames.token[Int(e.frame)] = data[i]
+            }
+            return [Outcome(cpages: UInt64(range.count), faults: lower...upper)]
+        }
+        var values = PageValues<UInt64>((range.first..<end).map { p in s.frames.token[Int(entry(pi, fd, r, p).frame)] })
+        lazyAlternatives(pi, r, range.first..<end, &values)
+        return [Outcome(cpages: UInt64(range.count), faults: lower...upper, tokens: values)]
+    }
+
+    /// `dmirror_fault`: hmm_range_fault over [start, end) in chunks, then store the pages.
+    mutating func mirrorFault(_ pi: Int, _ fd: Int, _ minor: Int, _ r: Int, _ start: Int, _ end: Int, write: Bool) -> Int32 {
+        let chunk = profile.faultChunk
+        var a = start
+        while a < end {
+            let cEnd = min(end, a + chunk)
+            var p = a
+            var retries = 0
+            while p < cEnd {
+                let fl = s.procs[pi].regions[r]!.flags[p]
+                if fl & PF.mapped == 0 || fl & PF.read == 0 { return Errno.EFAULT }
+                let f = s.procs[pi].regions[r]!.frame[p]
+                let priv = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate && fl & PF.excl == 0
+                if priv && Loc.index(s.frames.loc[Int(f)]) == minor { p += 1; continue }
+                var need = f == Frames.none || fl & (PF.excl | PF.exclMaybe) != 0 || priv
+                if !need && write && fl & PF.pteWrite == 0 { need = true }
+                if !need { p += 1; continue }
+                if write && fl & PF.write == 0 { return Errno.EPERM }
+                let segEnd = min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages, vmaEnd(pi, r, p))
+                for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT }
+                retries += 1
+                if retries > 2 { p += 1; retries = 0 }
+            }
+            for q in a..<cEnd {
+                let f = s.procs[pi].regions[r]!.frame[q]
+                let writable = s.procs[pi].regions[r]!.flags[q] & PF.pteWrite != 0
+                let own = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate
+                if write && !writable {
+                    x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of this device is reported without a write fault"
+                    return Errno.EFAULT
+                }
+                if own { x.hazard = Self.ownPrivateHazard }
+                store(pi, fd, r, q, frame: f, tag: writable ? Tag.write : Tag.read)
+            }
+            a = cEnd
+        }
+        return 0
+    }
+
+    /// Reads the range back from the mirror (`dmirror_do_read`): ENOENT when an entry is missing.
+    mutating func readBack(_ pi: Int, _ fd: Int, _ range: PageRange) -> [Outcome] {
+        var tokens: [UInt64] = []
+        tokens.reserveCapacity(range.count)
+        for p in range.first..<range.end {
+            let e = entry(pi, fd, range.region, p)
+            if e.tag & 0x7F == Tag.none { return [.failure(Errno.ENOENT)] }
+            if e.stale { x.hazard = "stale mirror entry for r\(range.region) page \(p): test_hmm would copy a freed page" }
+            tokens.append(s.frames.token[Int(e.frame)])
+        }
+        return [Outcome(cpages: UInt64(range.count), faults: 0...0, tokens: PageValues(tokens))]
+    }
+
+    // MARK: MIGRATE_TO_DEV / MIGRATE_TO_SYS
+
+    mutating func migrateToDevice(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
+        let r = range.region, end = range.end
+        let coherent = minor >= 2
+        let dl = (coherent ? Loc.devCoherent : Loc.devPrivate) | UInt8(minor)
+        let kind = s.procs[pi].regions[r]!.kind
+        var a = range.first
+        while a < end {
+            let fl0 = s.procs[pi].regions[r]!.flags[a]
+            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 {
+                x.note("migrate walks VMA by VMA: a hole or a VMA without VM_READ gives EINVAL (earlier chunks stay migrated)")
+                return [.failure(Errno.EINVAL)]
+            }
+            if kind == .hugetlb {
+                x.note("migrate_vma_setup rejects hugetlb VMAs: EINVAL")
+                return [.failure(Errno.EINVAL)]
+            }
+            let next = min(end, a + profile.migrateChunk, vmaEnd(pi, r, a))
+            invalidate(pi, r, a..<next, exemptMinor: minor)
+            var touchedBlocks = Set<Int>()
+            for p in a..<next {
+                let fl = s.procs[pi].regions[r]!.flags[p]
+                let f = s.procs[pi].regions[r]!.frame[p]
+                if fl & PF.excl != 0 { continue }
+                let writable: Bool
+                if f == Frames.none {
+                    guard kind == .anonPrivate else { continue }
+                    writable = fl & PF.write != 0
+                } else if f == Frames.zero {
+                    writable = fl & PF.write != 0
+                } else {
+                    let l = s.frames.loc[Int(f)]
+                    if Loc.isDevice(l) { continue }
+                    if s.frames.bits[Int(f)] & FB.anon == 0 { continue }
+                    if fl & PF.thp != 0 && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
+                        && profile.isOn(KernelProfile.migrateSkipsPTEMappedTHP) && !x.forceSmall {
+                        x.thpChoice = true
+                        x.note(profile.reason(KernelProfile.migrateSkipsPTEMappedTHP))
+                        continue
+                    }
+                    writable = fl & PF.pteWrite != 0
+                }
+                if fl & PF.thp != 0 { touchedBlocks.insert(p / Self.pmdPages) }
+                if coherent && s.coherentUsed[minor] >= environment.coherentCapacity {
+                    x.note("coherent device \(minor) is full (one 256 MiB chunk): pages stay, read-back gives ENOENT")
+                    continue
+                }
+                var nf = f
+                if f <= Frames.zero {
+                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon)
+                    if coherent { s.coherentUsed[minor] += 1 }
+                    s.procs[pi].regions[r]!.anonVMA = true
+                    s.procs[pi].regions[r]!.frame[p] = nf
+                } else {
+                    invalidateOthers(f, r, p)
+                    relocate(f, to: dl)
+                    s.frames.bits[Int(f)] &= ~FB.lazyFree
+                }
+                if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
+                if writable { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
+                store(pi, fd, r, p, frame: nf, tag: writable ? Tag.write : Tag.read)
+            }
+            if !profile.isOn(KernelProfile.deviceTHP) {
+                // The THP (or huge zero page) was split: its pages are small now.
+                for b in touchedBlocks {
+                    let lo = b * Self.pmdPages, hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
+                    for q in lo..<hi { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
+                    s.procs[pi].regions[r]!.splitBlocks.remove(b)
+                }
+            }
+            a = next
+        }
+        let out = readBack(pi, fd, range)
+        if out[0].errno == Errno.ENOENT {
+            x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another device, exclusive entries) give ENOENT")
+        }
+        return out
+    }
+
+    mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
+        let r = range.region, end = range.end
+        let select = minor >= 2 ? Loc.devCoherent : Loc.devPrivate
+        var cpages: UInt64 = 0
+        var a = range.first
+        while a < end {
+            let fl0 = s.procs[pi].regions[r]!.flags[a]
+            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 || s.procs[pi].regions[r]!.kind == .hugetlb {
+                return [.failure(Errno.EINVAL)]
+            }
+            let next = min(end, a + profile.migrateChunk, vmaEnd(pi, r, a))
+            invalidate(pi, r, a..<next, exemptMinor: minor)
+            for p in a..<next {
+                let f = s.procs[pi].regions[r]!.frame[p]
+                guard f > Frames.zero, s.procs[pi].regions[r]!.flags[p] & PF.excl == 0 else { continue }
+                let l = s.frames.loc[Int(f)]
+                guard Loc.kind(l) == select, Loc.index(l) == minor else { continue }
+                if let m = s.procs[pi].mirrors[fd], r < m.pt.count, m.pt[r] != nil {
+                    s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+                }
+                invalidateOthers(f, r, p)
+                relocate(f, to: allocLoc(pi, r, p))
+                cpages += 1
+            }
+            a = next
+        }
+        return [Outcome(cpages: cpages, faults: 0...0)]
+    }
+
+    // MARK: SNAPSHOT
+
+    func snapshot(_ pi: Int, _ minor: Int, _ range: PageRange) -> PageValues<UInt8> {
+        let r = range.region
+        var v = PageValues<UInt8>([UInt8](repeating: 0, count: range.count))
+        let reg = s.procs[pi].regions[r]!
+        for (i, p) in (range.first..<range.end).enumerated() {
+            let bytes = snapshotBytes(reg, minor, p)
+            v.primary[i] = bytes[0]
+            for b in bytes.dropFirst() { v.allow(b, at: i) }
+        }
+        return v
+    }
+
+    func snapshotBytes(_ reg: Region, _ minor: Int, _ p: Int) -> [UInt8] {
+        let fl = reg.flags[p]
+        if fl & PF.mapped == 0 || fl & PF.read == 0 { return [0xFF] }
+        let f = reg.frame[p]
+        let acc: UInt8 = fl & PF.pteWrite != 0 ? 0x02 : 0x01
+        var out: [UInt8]
+        if fl & PF.excl != 0 || f == Frames.none {
+            out = [0x00]
+        } else if reg.kind == .hugetlb {
+            out = [acc | 0x04]
+        } else if f == Frames.zero {
+            out = [0x11]
+        } else {
+            let l = s.frames.loc[Int(f)]
+            switch Loc.kind(l) {
+            case Loc.devPrivate: out = [Loc.index(l) == minor ? 0x20 | acc : 0x00]
+            case Loc.devCoherent: out = [(Loc.index(l) == minor ? 0x40 : 0x50) | acc]
+            default:
+                out = [acc]
+                if reg.kind == .fileShared && fl & PF.write != 0 { out = [acc, acc == 1 ? 2 : 1] }
+                if s.frames.bits[Int(f)] & FB.lazyFree != 0 { out.append(0x00) }
+            }
+        }
+        if fl & PF.thp != 0 {
+            for b in out where b != 0x00 && b != 0xFF && b & 0xF0 != 0x10 { if !out.contains(b | 0x04) { out.append(b | 0x04) } }
+            let zeroContent = f == Frames.zero || (f > Frames.zero && s.frames.token[Int(f)] == 0 && !Loc.isDevice(s.frames.loc[Int(f)]))
+            if zeroContent { for b: UInt8 in [0x00, 0x11, 0x05] where !out.contains(b) { out.append(b) } }
+        }
+        if fl & PF.exclMaybe != 0 && !out.contains(0x00) { out.append(0x00) }
+        return out
+    }
+
+    // MARK: EXCLUSIVE
+
+    mutating func exclusive(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
+        let r = range.region, end = range.end
+        let perPage = profile.exclusiveChunk == 1
+        let chunk = profile.exclusiveChunk
+        let kind = s.procs[pi].regions[r]!.kind
+        var a = range.first
+        while a < end {
+            let cEnd = min(end, a + chunk)
+            var got = a
+            while got < cEnd {
+                let fl = s.procs[pi].regions[r]!.flags[got]
+                if fl & PF.mapped == 0 || fl & PF.read == 0 || fl & PF.write == 0 { break }
+                if cpuFault(pi, r, got, write: true) != 0 { break }
+                got += 1
+            }
+            var all = got == cEnd
+            for p in a..<got {
+                let f = s.procs[pi].regions[r]!.frame[p]
+                let fl = s.procs[pi].regions[r]!.flags[p]
+                var ok = f > Frames.zero && s.frames.bits[Int(f)] & FB.anon != 0 && kind != .hugetlb
+                    && Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
+                if ok && fl & PF.thp != 0 && profile.isOn(KernelProfile.exclusiveBusyOnTHP) && !x.forceSmall {
+                    x.thpChoice = true
+                    x.note(profile.reason(KernelProfile.exclusiveBusyOnTHP))
+                    ok = false
+                    s.procs[pi].regions[r]!.flags[p] |= PF.exclMaybe
+                    s.uncertain = true
+                    continue
+                }
+                if ok {
+                    s.procs[pi].regions[r]!.flags[p] |= PF.excl
+                    invalidate(pi, r, p)
+                } else {
+                    all = false
+                }
+            }
+            if x.thpChoice { all = false }
+            if !all {
+                if perPage {
+                    x.note("make_device_exclusive() error codes for unmapped or non-anonymous pages are not confirmed [U]")
+                    return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(Errno.EOPNOTSUPP)]
+                }
+                x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, read-only, shared or file page, hugetlb) gives EBUSY")
+                return [.failure(Errno.EBUSY)]
+            }
+            for p in a..<cEnd {
+                store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: Tag.atomic)
+            }
+            a = cEnd
+        }
+        return readBack(pi, fd, range)
+    }
+}

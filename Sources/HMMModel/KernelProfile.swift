@@ -1,0 +1,104 @@
+import HMMUAPI
+
+/// A behaviour of the kernel that differs between profiles, with the reason it does.
+public struct BehaviourSwitch: Sendable, Hashable {
+    public var name: String
+    public var enabled: Bool
+    public var reason: String
+}
+
+/// What a family of kernels does, as far as the model is concerned: the UAPI generation
+/// plus behaviour switches. Select one by name (`linux-6.1`, `linux-6.12`,
+/// `thp-migration`) or from a release string (``forRelease(_:)``).
+public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var uapi: UAPIGeneration
+    /// The oldest release the profile describes.
+    public var since: KernelVersion
+    public var switches: [BehaviourSwitch]
+
+    public var description: String { name }
+
+    public static func == (a: Self, b: Self) -> Bool { a.name == b.name && a.switches == b.switches && a.uapi == b.uapi }
+    public func hash(into h: inout Hasher) { h.combine(name) }
+
+    public func isOn(_ switchName: String) -> Bool {
+        switches.first { $0.name == switchName }?.enabled ?? false
+    }
+
+    public func reason(_ switchName: String) -> String {
+        switches.first { $0.name == switchName }?.reason ?? switchName
+    }
+
+    // Switch names.
+    /// EXCLUSIVE fails with EBUSY when a chunk contains part of a large folio.
+    public static let exclusiveBusyOnTHP = "exclusive-busy-on-thp"
+    /// migrate_vma can move a PMD-sized folio to a device folio (SELECT_COMPOUND).
+    public static let deviceTHP = "device-thp-migration"
+    /// MIGRATE_TO_DEV skips (does not migrate) pages of PTE-mapped large folios.
+    public static let migrateSkipsPTEMappedTHP = "migrate-skips-pte-mapped-thp"
+
+    /// Pages per hmm_range_fault / snapshot round.
+    public var faultChunk: Int { isOn(Self.deviceTHP) ? 32 : 64 }
+    /// Pages per migrate_vma round.
+    public var migrateChunk: Int { isOn(Self.deviceTHP) ? 512 : 64 }
+    /// Pages per EXCLUSIVE round (6.1/6.12: 64-page make_device_exclusive_range calls).
+    public var exclusiveChunk: Int { isOn(Self.deviceTHP) ? 1 : 64 }
+
+    static func base(_ name: String, _ uapi: UAPIGeneration, _ since: KernelVersion, thp: Bool) -> KernelProfile {
+        KernelProfile(name: name, uapi: uapi, since: since, switches: [
+            BehaviourSwitch(name: exclusiveBusyOnTHP, enabled: !thp,
+                            reason: thp ? "make_device_exclusive() handles PTE-mapped large folios"
+                                : "\(since.major).\(since.minor) make_device_exclusive_range cannot convert a PMD-mapped THP (tail pages come back NULL): EXCLUSIVE returns EBUSY"),
+            BehaviourSwitch(name: deviceTHP, enabled: thp,
+                            reason: thp ? "MIGRATE_VMA_SELECT_COMPOUND: a THP moves to a PMD-sized device folio (snapshot may show the PMD bit)"
+                                : "no device-private large folios: THPs are split before migration"),
+            BehaviourSwitch(name: migrateSkipsPTEMappedTHP, enabled: !thp,
+                            reason: thp ? "large folios are split or migrated whole"
+                                : "migrate_vma_collect_pmd skips PageTransCompound pages mapped by PTEs (FIXME support THP)"),
+        ])
+    }
+
+    /// Debian 6.1.192: UAPI READ..RELEASE.
+    public static let linux6_1 = base("linux-6.1", .v6_1, KernelVersion(6, 1), thp: false)
+    /// Debian 6.12.117: same semantics as 6.1 for everything the model covers (reference §5).
+    public static let linux6_12 = base("linux-6.12", .v6_1, KernelVersion(6, 12), thp: false)
+    /// 6.19+: device-private THP migration, FLAGS ioctl, make_device_exclusive().
+    public static let thpMigration = base("thp-migration", .v6_19, KernelVersion(6, 19), thp: true)
+
+    public static let all: [KernelProfile] = [linux6_1, linux6_12, thpMigration]
+
+    public static func named(_ name: String) -> KernelProfile? { all.first { $0.name == name } }
+
+    /// The profile for a `uname -r` string: 6.1–6.11 → linux-6.1, 6.12–6.18 → linux-6.12,
+    /// 6.19+ → thp-migration. Nil for older or unparsable releases.
+    public static func forRelease(_ release: String) -> KernelProfile? {
+        guard let v = KernelVersion(release) else { return nil }
+        if v >= KernelVersion(6, 19) { return thpMigration }
+        if v >= KernelVersion(6, 12) { return linux6_12 }
+        if v >= KernelVersion(6, 1) { return linux6_1 }
+        return nil
+    }
+}
+
+/// The machine a fixture assumes (fixture header), besides the kernel profile.
+public struct Environment: Sendable, Hashable {
+    /// Device minors present (0,1 private; 2,3 coherent need SPM parameters).
+    public var devices: [Int]
+    /// NUMA nodes with memory.
+    public var nodes: [Int]
+    /// Node the runner's CPU allocates from by default; nil = unknown (any node in `nodes`).
+    public var localNode: Int?
+    public var thp: THPMode
+    /// Pages per coherent device (DEVMEM_CHUNK_SIZE / page size).
+    public var coherentCapacity: Int
+
+    public init(devices: [Int] = [0, 1], nodes: [Int] = [0], localNode: Int? = 0, thp: THPMode = .never,
+                coherentCapacity: Int = 65536) {
+        self.devices = devices
+        self.nodes = nodes
+        self.localNode = localNode
+        self.thp = thp
+        self.coherentCapacity = coherentCapacity
+    }
+}

@@ -1,0 +1,319 @@
+import HMMUAPI
+
+/// CPU-side memory management: frames, faults, invalidation, eviction.
+extension Model {
+    static let pmdPages = 512
+
+    // MARK: Frames
+
+    mutating func retain(_ f: UInt32) {
+        if f > Frames.zero { s.frames.refs[Int(f)] += 1 }
+    }
+
+    mutating func release(_ f: UInt32) {
+        guard f > Frames.zero else { return }
+        let i = Int(f)
+        s.frames.refs[i] -= 1
+        if s.frames.refs[i] == 0 {
+            let l = s.frames.loc[i]
+            if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] -= 1 }
+            s.frames.bits[i] = 0
+            s.frames.loc[i] = 0
+            s.frames.owner[i] = 0
+            s.frames.gen[i] &+= 1
+            s.frames.free.append(f)
+        }
+    }
+
+    /// Mappings of a frame (refs minus the object's own reference).
+    func mapCount(_ f: UInt32) -> UInt32 {
+        let i = Int(f)
+        return s.frames.refs[i] - (s.frames.bits[i] & FB.object != 0 ? 1 : 0)
+    }
+
+    /// Where a new system page for (r, p) goes: VMA policy, else the local node.
+    func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
+        let reg = s.procs[pi].regions[r]!
+        if !reg.policy.isEmpty, reg.policy[p] != 0 { return Loc.system | (reg.policy[p] - 1) }
+        return defaultLoc
+    }
+
+    var defaultLoc: UInt8 {
+        if let n = environment.localNode { return Loc.system | UInt8(n) }
+        if environment.nodes.count == 1 { return Loc.system | UInt8(environment.nodes[0]) }
+        return Loc.system | Loc.unknownNode
+    }
+
+    mutating func relocate(_ f: UInt32, to l: UInt8) {
+        let i = Int(f)
+        let old = s.frames.loc[i]
+        if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
+        if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
+        s.frames.loc[i] = l
+        s.frames.gen[i] &+= 1
+        s.frames.owner[i] = 0
+    }
+
+    // MARK: Mirror page tables
+
+    /// Drops the mirror entries of (r, p) in every fd of process `pi` except those of `exemptMinor`
+    /// (MMU_NOTIFY_MIGRATE events owned by a device are ignored by that device's mirrors).
+    mutating func invalidate(_ pi: Int, _ r: Int, _ p: Int, exemptMinor: Int = -1) {
+        let n = s.procs[pi].mirrors.count
+        for fd in 0..<n {
+            guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
+            s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+        }
+    }
+
+    mutating func invalidate(_ pi: Int, _ r: Int, _ range: Range<Int>, exemptMinor: Int = -1) {
+        let n = s.procs[pi].mirrors.count
+        for fd in 0..<n {
+            guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
+            for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none }
+        }
+    }
+
+    /// Other processes mapping frame `f` at the same (r, p) (parent/child after fork) see a
+    /// CLEAR invalidation when the page is unmapped for migration.
+    mutating func invalidateOthers(_ f: UInt32, _ r: Int, _ p: Int) {
+        guard s.procs.count > 1, f > Frames.zero else { return }
+        for q in s.procs.indices where q != s.current {
+            if r < s.procs[q].regions.count, let reg = s.procs[q].regions[r], p < reg.span, reg.frame[p] == f {
+                invalidate(q, r, p)
+            }
+        }
+    }
+
+    mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: UInt8) {
+        if s.procs[pi].mirrors[fd]!.pt.count <= r {
+            s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - s.procs[pi].mirrors[fd]!.pt.count)
+        }
+        if s.procs[pi].mirrors[fd]!.pt[r] == nil {
+            s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: s.procs[pi].regions[r]!.span)
+        }
+        s.procs[pi].mirrors[fd]!.pt[r]!.frame[p] = f
+        s.procs[pi].mirrors[fd]!.pt[r]!.gen[p] = s.frames.gen[Int(f)]
+        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = tag
+    }
+
+    /// Mirror entry: tag (0 if none) and whether it no longer matches the CPU page.
+    func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: UInt8, frame: UInt32, stale: Bool) {
+        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (0, 0, false) }
+        let t = pt.tag[p]
+        if t == Tag.none { return (0, 0, false) }
+        let f = pt.frame[p]
+        let cur = s.procs[pi].regions[r]!.frame[p]
+        return (t, f, f != cur || pt.gen[p] != s.frames.gen[Int(f)])
+    }
+
+    mutating func erase(owner: UInt32, _ r: Int, _ p: Int) {
+        guard owner != 0 else { return }
+        let pi = Int((owner - 1) >> 8), fd = Int((owner - 1) & 0xFF)
+        guard pi < s.procs.count, fd < s.procs[pi].mirrors.count, let m = s.procs[pi].mirrors[fd],
+              r < m.pt.count, m.pt[r] != nil, p < m.pt[r]!.tag.count else { return }
+        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+    }
+
+    // MARK: CPU faults
+
+    /// A device-private page at (r, p) is touched by the CPU: `migrate_to_ram` moves it back.
+    mutating func faultBackPrivate(_ pi: Int, _ r: Int, _ p: Int) {
+        let f = s.procs[pi].regions[r]!.frame[p]
+        let l = s.frames.loc[Int(f)]
+        invalidate(pi, r, p, exemptMinor: Loc.index(l))
+        erase(owner: s.frames.owner[Int(f)], r, p)
+        invalidateOthers(f, r, p)
+        relocate(f, to: allocLoc(pi, r, p))
+    }
+
+    mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
+        s.procs[pi].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
+        invalidate(pi, r, p)
+    }
+
+    /// The aligned 512-page block of `p` if a fault there may allocate a THP.
+    func thpBlock(_ pi: Int, _ r: Int, _ p: Int) -> Range<Int>? {
+        guard environment.thp != .never else { return nil }
+        let reg = s.procs[pi].regions[r]!
+        guard reg.kind == .anonPrivate else { return nil }
+        let lo = (p / Self.pmdPages) * Self.pmdPages, hi = lo + Self.pmdPages
+        guard hi <= reg.span else { return nil }
+        let bits = reg.flags[p] & PF.vmaBits
+        if environment.thp == .madvise && bits & PF.advised == 0 { return nil }
+        for q in lo..<hi where reg.flags[q] & PF.vmaBits != bits || reg.frame[q] != Frames.none { return nil }
+        return lo..<hi
+    }
+
+    mutating func newAnon(_ pi: Int, _ r: Int, _ p: Int, token: UInt64) -> UInt32 {
+        s.procs[pi].regions[r]!.anonVMA = true
+        return s.frames.alloc(token: token, loc: allocLoc(pi, r, p), bits: FB.anon | FB.exclusiveAnon)
+    }
+
+    /// Object page `o` (allocating a zero-filled page-cache page for a hole).
+    mutating func objectPage(_ obj: Int, _ o: Int) -> UInt32 {
+        if s.objects[obj].frames[o] == Frames.none {
+            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: defaultLoc, bits: FB.object)
+        }
+        return s.objects[obj].frames[o]
+    }
+
+    /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
+    /// Returns 0 or EFAULT (SIGBUS beyond end of file).
+    @discardableResult
+    mutating func cpuFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
+        var fl = s.procs[pi].regions[r]!.flags[p]
+        if fl & (PF.excl | PF.exclMaybe) != 0 {
+            restoreExclusive(pi, r, p)
+            fl = s.procs[pi].regions[r]!.flags[p]
+        }
+        var f = s.procs[pi].regions[r]!.frame[p]
+        if f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate {
+            faultBackPrivate(pi, r, p)
+        }
+        let kind = s.procs[pi].regions[r]!.kind
+        switch kind {
+        case .hugetlb:
+            let lo = (p / Self.pmdPages) * Self.pmdPages
+            if f == Frames.none {
+                for q in lo..<(lo + Self.pmdPages) where s.procs[pi].regions[r]!.frame[q] == Frames.none {
+                    s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
+                    if write { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
+                }
+            } else if write && fl & PF.pteWrite == 0 {
+                let shared = (lo..<(lo + Self.pmdPages)).contains { q in
+                    let g = s.procs[pi].regions[r]!.frame[q]
+                    return g > Frames.zero && s.frames.refs[Int(g)] > 1
+                }
+                for q in lo..<(lo + Self.pmdPages) {
+                    let g = s.procs[pi].regions[r]!.frame[q]
+                    guard g != Frames.none else { continue }
+                    if shared {
+                        let n = newAnon(pi, r, q, token: s.frames.token[Int(g)])
+                        s.procs[pi].regions[r]!.frame[q] = n
+                        release(g)
+                        invalidate(pi, r, q)
+                    }
+                    s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
+                }
+            }
+            return 0
+        case .anonPrivate, .filePrivate:
+            let reg = s.procs[pi].regions[r]!
+            if kind == .filePrivate && reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
+            if f == Frames.none {
+                if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
+                    // A THP may be allocated for the whole block (or not: fallback to one page).
+                    s.uncertain = true
+                    x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' population are not known")
+                    for q in block {
+                        if write {
+                            s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
+                            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite | PF.thp
+                        } else {
+                            s.procs[pi].regions[r]!.frame[q] = Frames.zero
+                            s.procs[pi].regions[r]!.flags[q] = (s.procs[pi].regions[r]!.flags[q] & ~PF.pteWrite) | PF.thp
+                        }
+                    }
+                    return 0
+                }
+                if kind == .anonPrivate {
+                    if write {
+                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: 0)
+                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                    } else {
+                        s.procs[pi].regions[r]!.frame[p] = Frames.zero
+                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
+                    }
+                } else {
+                    let of = objectPage(reg.object, reg.objectOffset + p)
+                    if write {
+                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
+                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                    } else {
+                        retain(of)
+                        s.procs[pi].regions[r]!.frame[p] = of
+                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
+                    }
+                }
+                return 0
+            }
+            f = s.procs[pi].regions[r]!.frame[p]
+            fl = s.procs[pi].regions[r]!.flags[p]
+            if write && fl & PF.pteWrite == 0 {
+                let isObject = f > Frames.zero && s.frames.bits[Int(f)] & FB.object != 0
+                if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
+                    let n = newAnon(pi, r, p, token: s.frames.token[Int(f)])
+                    s.procs[pi].regions[r]!.frame[p] = n
+                    release(f)
+                    invalidate(pi, r, p)
+                } else {
+                    s.frames.bits[Int(f)] |= FB.exclusiveAnon
+                }
+                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+            }
+        case .anonShared, .fileShared:
+            let reg = s.procs[pi].regions[r]!
+            if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
+            if f == Frames.none {
+                let of = objectPage(reg.object, reg.objectOffset + p)
+                retain(of)
+                s.procs[pi].regions[r]!.frame[p] = of
+                let w = write || (kind == .anonShared && fl & PF.write != 0)
+                if w { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
+            } else if write {
+                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+            }
+        }
+        f = s.procs[pi].regions[r]!.frame[p]
+        if write && f > Frames.zero { s.frames.bits[Int(f)] &= ~FB.lazyFree }
+        return 0
+    }
+
+    /// Removes the CPU mapping of (r, p) (munmap, MADV_DONTNEED, truncate).
+    mutating func zap(_ pi: Int, _ r: Int, _ p: Int) {
+        let f = s.procs[pi].regions[r]!.frame[p]
+        if f != Frames.none {
+            s.procs[pi].regions[r]!.frame[p] = Frames.none
+            release(f)
+        }
+        s.procs[pi].regions[r]!.flags[p] &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+        invalidate(pi, r, p)
+    }
+
+    /// Marks THP blocks touched partially by a VMA change as possibly PTE-mapped large folios.
+    mutating func splitTHP(_ pi: Int, _ r: Int, _ range: Range<Int>) {
+        let reg = s.procs[pi].regions[r]!
+        for edge in [range.lowerBound, range.upperBound - 1] {
+            let b = edge / Self.pmdPages
+            let lo = b * Self.pmdPages
+            let hi = min(lo + Self.pmdPages, reg.span)
+            if range.lowerBound <= lo && range.upperBound >= hi { continue }
+            if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }) {
+                s.procs[pi].regions[r]!.splitBlocks.insert(b)
+            }
+        }
+    }
+
+    /// Every page of device `minor` goes back to system RAM (fd release, RELEASE ioctl).
+    mutating func evict(minor: Int) {
+        var moved: [UInt32] = []
+        for pi in s.procs.indices {
+            for r in s.procs[pi].regions.indices {
+                guard let reg = s.procs[pi].regions[r] else { continue }
+                for p in 0..<reg.span {
+                    let f = reg.frame[p]
+                    guard f > Frames.zero else { continue }
+                    let l = s.frames.loc[Int(f)]
+                    if Loc.isDevice(l) && Loc.index(l) == minor {
+                        invalidate(pi, r, p)
+                        moved.append(f)
+                    }
+                }
+            }
+        }
+        for f in moved where Loc.isDevice(s.frames.loc[Int(f)]) {
+            relocate(f, to: defaultLoc)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// HMMModel: placeholder until the layer lands.

@@ -1,0 +1,434 @@
+import HMMUAPI
+
+/// The actions: each returns its outcomes and updates the state.
+extension Model {
+    mutating func execute(_ a: Action) -> Envelope {
+        let outcomes: [Outcome]
+        switch a {
+        case let .mmap(r, pages, prot, kind, file, offset): outcomes = doMmap(r, pages, prot, kind, file, offset)
+        case let .munmap(range): outcomes = doMunmap(range)
+        case let .mprotect(range, prot): outcomes = doMprotect(range, prot)
+        case let .mremap(range, to): outcomes = doMremap(range, to)
+        case let .madvise(range, advice): outcomes = doMadvise(range, advice)
+        case let .cpuRead(r, p): outcomes = doCPURead(r, p)
+        case let .cpuWrite(r, p, t): outcomes = doCPUWrite(r, p, t)
+        case .fork: outcomes = doFork()
+        case .exitChild: outcomes = doExit()
+        case let .fileCreate(f, pages):
+            s.objects.append(MemObject(frames: [UInt32](repeating: 0, count: pages), size: pages))
+            s.files[f] = s.objects.count - 1
+            outcomes = [.ok]
+        case let .fileWrite(f, page, token): outcomes = doFileWrite(f, page, token)
+        case let .fileTruncate(f, pages): outcomes = doTruncate(f, pages)
+        case let .filePunchHole(f, first, count): outcomes = doPunch(f, first, count)
+        case let .open(fd, minor):
+            let pi = s.current
+            if s.procs[pi].mirrors.count <= fd {
+                s.procs[pi].mirrors += [Mirror?](repeating: nil, count: fd + 1 - s.procs[pi].mirrors.count)
+            }
+            s.procs[pi].mirrors[fd] = Mirror(minor: minor)
+            outcomes = [.ok]
+        case let .close(fd):
+            let minor = s.procs[s.current].mirrors[fd]!.minor
+            s.procs[s.current].mirrors[fd] = nil
+            evict(minor: minor)
+            outcomes = [.ok]
+        case let .ioctl(call): outcomes = doIoctl(call)
+        case let .mbind(range, node): outcomes = doMbind(range, node)
+        case let .movePages(range, node): outcomes = doMovePages(range, node)
+        case let .queryNodes(range): outcomes = doQueryNodes(range)
+        }
+        return Envelope(outcomes, notes: x.notes, hazard: x.hazard, kernelWarning: x.warning)
+    }
+
+    // MARK: Address space
+
+    mutating func doMmap(_ r: Int, _ pages: Int, _ prot: Protection, _ kind: MappingKind, _ file: FileID?, _ offset: Int) -> [Outcome] {
+        if kind == .hugetlb {
+            x.variable = true
+            x.note("hugetlb mmap needs free huge pages: ENOMEM when none are reserved")
+            if x.resolve?.errno == Errno.ENOMEM { return [.failure(Errno.ENOMEM), .ok] }
+        }
+        let pi = s.current
+        var object = -1
+        if kind == .anonShared {
+            s.objects.append(MemObject(frames: [UInt32](repeating: 0, count: pages), size: pages))
+            object = s.objects.count - 1
+        } else if kind.isFileBacked {
+            object = s.files[file!]!
+        }
+        var bits = PF.mapped
+        if prot.canRead { bits |= PF.read }
+        if prot.canWrite { bits |= PF.write }
+        let reg = Region(kind: kind, span: pages, object: object, objectOffset: kind.isFileBacked ? offset : 0,
+                         frame: [UInt32](repeating: 0, count: pages), flags: [UInt8](repeating: bits, count: pages))
+        if s.procs[pi].regions.count <= r {
+            s.procs[pi].regions += [Region?](repeating: nil, count: r + 1 - s.procs[pi].regions.count)
+        }
+        s.procs[pi].regions[r] = reg
+        return kind == .hugetlb ? [.ok, .failure(Errno.ENOMEM)] : [.ok]
+    }
+
+    mutating func doMunmap(_ range: PageRange) -> [Outcome] {
+        let pi = s.current, r = range.region
+        splitTHP(pi, r, range.first..<range.end)
+        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
+            zap(pi, r, p)
+            s.procs[pi].regions[r]!.flags[p] = 0
+        }
+        return [.ok]
+    }
+
+    mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
+        let pi = s.current, r = range.region
+        var newBits: UInt8 = 0
+        if prot.canRead { newBits |= PF.read }
+        if prot.canWrite { newBits |= PF.write }
+        var changedAny = false
+        for p in range.first..<range.end {
+            let fl = s.procs[pi].regions[r]!.flags[p]
+            if fl & PF.mapped == 0 {
+                if changedAny { splitTHP(pi, r, range.first..<p) }
+                return [.failure(Errno.ENOMEM)]
+            }
+            if fl & (PF.read | PF.write) == newBits { continue }
+            changedAny = true
+            var nf = (fl & ~(PF.read | PF.write)) | newBits
+            let f = s.procs[pi].regions[r]!.frame[p]
+            if !prot.canWrite {
+                nf &= ~PF.pteWrite
+            } else if fl & PF.write == 0 && f > Frames.zero && fl & PF.excl == 0 {
+                // MM_CP_TRY_CHANGE_WRITABLE: exclusive anon pages and shmem pages become writable.
+                let kind = s.procs[pi].regions[r]!.kind
+                let bits = s.frames.bits[Int(f)]
+                let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
+                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb) || kind == .anonShared) {
+                    nf |= PF.pteWrite
+                }
+            }
+            s.procs[pi].regions[r]!.flags[p] = nf
+            invalidate(pi, r, p)
+        }
+        if changedAny { splitTHP(pi, r, range.first..<range.end) }
+        return [.ok]
+    }
+
+    mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
+        let pi = s.current, r = range.region
+        let src = s.procs[pi].regions[r]!
+        splitTHP(pi, r, range.first..<range.end)
+        var dst = Region(kind: src.kind, span: range.count, object: src.object,
+                         objectOffset: src.objectOffset + range.first, anonVMA: src.anonVMA,
+                         frame: Array(src.frame[range.first..<range.end]),
+                         flags: Array(src.flags[range.first..<range.end]))
+        if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
+        for p in range.first..<range.end {
+            // The page tables move; the old addresses are unmapped (mirrors invalidated).
+            s.procs[pi].regions[r]!.frame[p] = Frames.none
+            s.procs[pi].regions[r]!.flags[p] = 0
+            invalidate(pi, r, p)
+        }
+        // A moved THP block that is no longer PMD aligned is PTE-mapped.
+        for (i, fl) in dst.flags.enumerated() where fl & PF.thp != 0 {
+            if range.first % Self.pmdPages != 0 { dst.splitBlocks.insert(i / Self.pmdPages) }
+        }
+        if s.procs[pi].regions.count <= to {
+            s.procs[pi].regions += [Region?](repeating: nil, count: to + 1 - s.procs[pi].regions.count)
+        }
+        s.procs[pi].regions[to] = dst
+        return [.ok]
+    }
+
+    mutating func doMadvise(_ range: PageRange, _ advice: Advice) -> [Outcome] {
+        let pi = s.current, r = range.region
+        var hole = false
+        switch advice {
+        case .hugepage, .nohugepage:
+            for p in range.first..<range.end {
+                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                if advice == .hugepage { s.procs[pi].regions[r]!.flags[p] |= PF.advised } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.advised }
+            }
+        case .dontneed:
+            splitTHP(pi, r, range.first..<range.end)
+            for p in range.first..<range.end {
+                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                zap(pi, r, p)
+            }
+        case .free:
+            let kind = s.procs[pi].regions[r]!.kind
+            for p in range.first..<range.end {
+                let fl = s.procs[pi].regions[r]!.flags[p]
+                if fl & PF.mapped == 0 { hole = true; continue }
+                if kind != .anonPrivate { return [.failure(Errno.EINVAL)] }
+                invalidate(pi, r, p)
+                let f = s.procs[pi].regions[r]!.frame[p]
+                guard f > Frames.zero, fl & PF.excl == 0 else { continue }
+                let i = Int(f)
+                if Loc.isDevice(s.frames.loc[i]) && Loc.kind(s.frames.loc[i]) == Loc.devPrivate { continue }
+                if s.frames.refs[i] == 1 && s.frames.token[i] != 0 {
+                    s.frames.bits[i] |= FB.lazyFree
+                    s.uncertain = true
+                }
+            }
+        }
+        return [hole ? .failure(Errno.ENOMEM) : .ok]
+    }
+
+    // MARK: CPU access
+
+    /// Pages that MADV_FREE made reclaimable and that the observation shows as zero: reclaim them.
+    mutating func resolveLazyFree(_ pi: Int, _ r: Int, _ pages: Range<Int>, observed: [UInt64?]?) {
+        guard let observed, observed.count == pages.count else { return }
+        for (i, p) in pages.enumerated() where observed[i] == 0 {
+            let f = s.procs[pi].regions[r]!.frame[p]
+            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && s.frames.token[Int(f)] != 0 {
+                zap(pi, r, p)
+            }
+        }
+    }
+
+    /// Adds "may read zero" for MADV_FREE pages.
+    mutating func lazyAlternatives(_ pi: Int, _ r: Int, _ pages: Range<Int>, _ values: inout PageValues<UInt64>) {
+        for (i, p) in pages.enumerated() {
+            let f = s.procs[pi].regions[r]!.frame[p]
+            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && values.primary[i] != 0 {
+                values.allow(0, at: i)
+                x.variable = true
+                x.note("MADV_FREE pages may have been reclaimed and read as zero")
+            }
+        }
+    }
+
+    mutating func doCPURead(_ r: Int, _ p: Int) -> [Outcome] {
+        let pi = s.current
+        if let obs = x.resolve { resolveLazyFree(pi, r, p..<(p + 1), observed: obs.tokens) }
+        var values = PageValues<UInt64>([currentToken(pi, r, p)])
+        lazyAlternatives(pi, r, p..<(p + 1), &values)
+        cpuFault(pi, r, p, write: false)
+        return [Outcome(tokens: values)]
+    }
+
+    func currentToken(_ pi: Int, _ r: Int, _ p: Int) -> UInt64 {
+        let reg = s.procs[pi].regions[r]!
+        let f = reg.frame[p]
+        if f != Frames.none { return s.frames.token[Int(f)] }
+        if reg.object >= 0 {
+            let o = reg.objectOffset + p
+            if o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != 0 {
+                return s.frames.token[Int(s.objects[reg.object].frames[o])]
+            }
+        }
+        return 0
+    }
+
+    mutating func doCPUWrite(_ r: Int, _ p: Int, _ t: UInt64) -> [Outcome] {
+        let pi = s.current
+        cpuFault(pi, r, p, write: true)
+        let f = s.procs[pi].regions[r]!.frame[p]
+        s.frames.token[Int(f)] = t
+        s.frames.bits[Int(f)] &= ~FB.lazyFree
+        return [.ok]
+    }
+
+    // MARK: fork / exit
+
+    mutating func doFork() -> [Outcome] {
+        var child = Process()
+        child.regions = [Region?](repeating: nil, count: s.procs[0].regions.count)
+        for r in s.procs[0].regions.indices {
+            guard var reg = s.procs[0].regions[r] else { continue }
+            let copies = !reg.kind.isShared && reg.anonVMA
+            if copies {
+                // Parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA; COW pages become read-only.
+                invalidate(0, r, 0..<reg.span)
+            }
+            for p in 0..<reg.span {
+                var fl = reg.flags[p]
+                guard fl & PF.mapped != 0 else { continue }
+                if !copies {
+                    reg.frame[p] = Frames.none
+                    fl &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+                    reg.flags[p] = fl
+                    continue
+                }
+                if fl & (PF.excl | PF.exclMaybe) != 0 {
+                    s.procs[0].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
+                    fl &= ~(PF.excl | PF.exclMaybe)
+                }
+                let f = reg.frame[p]
+                if f > Frames.zero {
+                    retain(f)
+                    if s.frames.bits[Int(f)] & FB.anon != 0 {
+                        s.frames.bits[Int(f)] &= ~FB.exclusiveAnon
+                        s.procs[0].regions[r]!.flags[p] &= ~PF.pteWrite
+                        fl &= ~PF.pteWrite
+                    }
+                }
+                reg.flags[p] = fl
+            }
+            child.regions[r] = reg
+        }
+        s.procs.append(child)
+        s.current = 1
+        return [.ok]
+    }
+
+    mutating func doExit() -> [Outcome] {
+        let minors = s.procs[1].mirrors.compactMap { $0?.minor }
+        s.procs[1].mirrors = []
+        for m in minors { evict(minor: m) }
+        for r in s.procs[1].regions.indices {
+            guard let reg = s.procs[1].regions[r] else { continue }
+            for f in reg.frame where f != Frames.none { release(f) }
+        }
+        s.procs.removeLast()
+        s.current = 0
+        return [.ok]
+    }
+
+    // MARK: Files
+
+    /// Calls `body` for every mapping (process, region, page) of object page `o`.
+    mutating func forEachMapping(object obj: Int, page o: Int, _ body: (inout Model, Int, Int, Int) -> Void) {
+        for pi in s.procs.indices {
+            for r in s.procs[pi].regions.indices {
+                guard let reg = s.procs[pi].regions[r], reg.object == obj else { continue }
+                let p = o - reg.objectOffset
+                guard p >= 0, p < reg.span, reg.flags[p] & PF.mapped != 0 else { continue }
+                body(&self, pi, r, p)
+            }
+        }
+    }
+
+    mutating func doFileWrite(_ f: FileID, _ page: Int, _ token: UInt64) -> [Outcome] {
+        let obj = s.files[f]!
+        if page >= s.objects[obj].size {
+            let grow = page + 1 - s.objects[obj].size
+            s.objects[obj].frames += [UInt32](repeating: 0, count: grow)
+            s.objects[obj].size = page + 1
+        }
+        let fr = objectPage(obj, page)
+        s.frames.token[Int(fr)] = token
+        return [.ok]
+    }
+
+    mutating func doTruncate(_ f: FileID, _ pages: Int) -> [Outcome] {
+        let obj = s.files[f]!
+        let old = s.objects[obj].size
+        if pages < old {
+            for o in pages..<old {
+                // truncate_pagecache: unmap_mapping_range(..., even_cows = 1)
+                forEachMapping(object: obj, page: o) { m, pi, r, p in m.zap(pi, r, p) }
+                let fr = s.objects[obj].frames[o]
+                s.objects[obj].frames[o] = Frames.none
+                release(fr)
+            }
+            s.objects[obj].frames.removeLast(old - pages)
+        } else {
+            s.objects[obj].frames += [UInt32](repeating: 0, count: pages - old)
+        }
+        s.objects[obj].size = pages
+        return [.ok]
+    }
+
+    mutating func doPunch(_ f: FileID, _ first: Int, _ count: Int) -> [Outcome] {
+        let obj = s.files[f]!
+        let end = min(first + count, s.objects[obj].size)
+        guard first < end else { return [.ok] }
+        for o in first..<end {
+            // Only page-cache mappings go (even_cows = 0): private COW copies stay.
+            forEachMapping(object: obj, page: o) { m, pi, r, p in
+                let fr = m.s.procs[pi].regions[r]!.frame[p]
+                if fr > Frames.zero && m.s.frames.bits[Int(fr)] & FB.object != 0 { m.zap(pi, r, p) }
+            }
+            let fr = s.objects[obj].frames[o]
+            s.objects[obj].frames[o] = Frames.none
+            release(fr)
+        }
+        return [.ok]
+    }
+
+    // MARK: NUMA
+
+    mutating func doMbind(_ range: PageRange, _ node: Int) -> [Outcome] {
+        let pi = s.current, r = range.region
+        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
+            return [.failure(Errno.EFAULT)]
+        }
+        if s.procs[pi].regions[r]!.policy.isEmpty {
+            s.procs[pi].regions[r]!.policy = [UInt8](repeating: 0, count: s.procs[pi].regions[r]!.span)
+        }
+        for p in range.first..<range.end { s.procs[pi].regions[r]!.policy[p] = UInt8(node + 1) }
+        return [.ok]
+    }
+
+    /// `move_pages` status of a page: node, or -errno.
+    func nodeStatus(_ pi: Int, _ r: Int, _ p: Int) -> Int32 {
+        let reg = s.procs[pi].regions[r]!
+        let fl = reg.flags[p]
+        if fl & PF.mapped == 0 { return -Errno.EFAULT }
+        let f = reg.frame[p]
+        if f == Frames.none || fl & PF.excl != 0 { return -Errno.ENOENT }
+        if f == Frames.zero { return -Errno.EFAULT }
+        let l = s.frames.loc[Int(f)]
+        if Loc.isDevice(l) { return -Errno.ENOENT }
+        let n = Loc.index(l)
+        return n == Int(Loc.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
+    }
+
+    mutating func nodeValues(_ pi: Int, _ range: PageRange) -> PageValues<Int32> {
+        var v = PageValues<Int32>((range.first..<range.end).map { nodeStatus(pi, range.region, $0) })
+        for (i, p) in (range.first..<range.end).enumerated() {
+            let reg = s.procs[pi].regions[range.region]!
+            let f = reg.frame[p]
+            if v.primary[i] >= 0, f > Frames.zero, Loc.index(s.frames.loc[Int(f)]) == Int(Loc.unknownNode) {
+                for n in environment.nodes { v.allow(Int32(n), at: i) }
+                x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
+            }
+            if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
+                v.allow(-Errno.ENOENT, at: i)
+                x.note("MADV_FREE pages may have been reclaimed")
+            }
+        }
+        return v
+    }
+
+    mutating func doQueryNodes(_ range: PageRange) -> [Outcome] {
+        let pi = s.current, r = range.region
+        x.variable = true
+        if let obs = x.resolve?.nodes, obs.count == range.count {
+            for (i, p) in (range.first..<range.end).enumerated() where obs[i] >= 0 {
+                let f = s.procs[pi].regions[r]!.frame[p]
+                if f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system {
+                    s.frames.loc[Int(f)] = Loc.system | UInt8(obs[i] & 0x0F)
+                }
+            }
+        }
+        return [Outcome(nodes: nodeValues(pi, range))]
+    }
+
+    mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
+        let pi = s.current, r = range.region
+        var v = nodeValues(pi, range)
+        for (i, p) in (range.first..<range.end).enumerated() {
+            guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
+            let f = s.procs[pi].regions[r]!.frame[p]
+            guard f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system else { continue }
+            if mapCount(f) > 1 {
+                v.primary[i] = -Errno.EACCES
+                v.extra[i] = nil
+                continue
+            }
+            v.primary[i] = Int32(node)
+            v.extra[i] = nil
+            if Loc.index(s.frames.loc[Int(f)]) != node {
+                invalidate(pi, r, p)
+                invalidateOthers(f, r, p)
+                relocate(f, to: Loc.system | UInt8(node))
+            }
+        }
+        x.variable = true
+        return [Outcome(nodes: v)]
+    }
+}
+

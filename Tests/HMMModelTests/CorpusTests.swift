@@ -1,0 +1,81 @@
+import Foundation
+import HMMFixtures
+import HMMModel
+import HMMUAPI
+import Testing
+
+/// The checked-in corpus (`Fixtures/corpus`) must parse, satisfy preconditions and carry the
+/// expectations the current model derives. Set `HMMKIT_WRITE_CORPUS=1` to regenerate it,
+/// and `HMMKIT_EMIT_C=<file>` to write the C selftest of the first corpus fixture.
+@Suite struct CorpusTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/corpus")
+
+    static let generated: [(String, KernelProfile, Environment, UInt64, Int)] = [
+        ("gen-6.12-private-seed1", .linux6_12, Environment(devices: [0, 1]), 1, 40),
+        ("gen-6.12-coherent-seed2", .linux6_12, Environment(devices: [0, 1, 2, 3]), 2, 40),
+        ("gen-6.12-numa-seed3", .linux6_12, Environment(devices: [0, 1], nodes: [0, 1]), 3, 40),
+        ("gen-6.1-seed4", .linux6_1, Environment(devices: [0, 1]), 4, 40),
+        ("gen-thp-migration-seed5", .thpMigration, Environment(devices: [0, 1], thp: .madvise), 5, 40),
+    ]
+
+    @Test func corpusIsCurrent() throws {
+        let env = ProcessInfo.processInfo.environment
+        if env["HMMKIT_WRITE_CORPUS"] == "1" {
+            try FileManager.default.createDirectory(at: Self.root, withIntermediateDirectories: true)
+            for (name, profile, e, seed, n) in Self.generated {
+                var g = FixtureGenerator(seed: seed, profile: profile, environment: e)
+                try g.generate(steps: n).text.write(to: Self.root.appendingPathComponent(name + ".fixture"), atomically: true, encoding: .utf8)
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.path).filter { $0.hasSuffix(".fixture") }.sorted()
+        #expect(!files.isEmpty)
+        for name in files {
+            let text = try String(contentsOf: Self.root.appendingPathComponent(name), encoding: .utf8)
+            let f = try Fixture.parse(text, file: name)
+            #expect(f.firstViolation() == nil, "\(name)")
+            #expect(f.derived().text == text, "\(name): expectations differ from the current model; regenerate with HMMKIT_WRITE_CORPUS=1")
+        }
+        if let out = env["HMMKIT_EMIT_C"] {
+            // A directory (ending in "/") gets one C file per fixture; a file gets the first.
+            for name in out.hasSuffix("/") ? files : Array(files.prefix(1)) {
+                let text = try String(contentsOf: Self.root.appendingPathComponent(name), encoding: .utf8)
+                let f = try Fixture.parse(text, file: name)
+                let c = CSelftestEmitter(testName: String(name.dropLast(8))).emit(f)
+                try c.write(toFile: out.hasSuffix("/") ? out + name.dropLast(8) + ".c" : out, atomically: true, encoding: .utf8)
+            }
+        }
+        if let out = env["HMMKIT_BENCH"] {
+            let b = ModelBenchmark.run()
+            try b.description.write(toFile: out, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// Compiles an emitted C test against a kernel tree when one is available
+/// (`HMMKIT_KERNEL_SRC`, default: the 6.12 tree the project unpacks).
+@Suite struct EmittedCCompiles {
+    static let tree = ProcessInfo.processInfo.environment["HMMKIT_KERNEL_SRC"]
+        ?? "/root/.cache/hmmkit/src/linux-source-6.12-6.12.117-1~deb12u1"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: tree + "/lib/test_hmm_uapi.h")
+        && FileManager.default.fileExists(atPath: "/usr/bin/gcc")))
+    func compiles() throws {
+        var g = FixtureGenerator(seed: 11, profile: .linux6_12, environment: Environment(devices: [0, 1, 2, 3], nodes: [0, 1]))
+        let f = g.generate(steps: 60)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-emit-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let src = dir.appendingPathComponent("t.c")
+        try CSelftestEmitter(testName: "seed11").emit(f).write(to: src, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        p.arguments = ["-Wall", "-Werror", "-fsyntax-only", "-I", Self.tree + "/tools/testing/selftests", "-I", Self.tree, src.path]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(msg)")
+    }
+}

@@ -1,0 +1,207 @@
+import HMMModel
+import HMMUAPI
+import Testing
+
+/// Model behaviour beyond the selftest: invalidation, hazards, files, NUMA, THP, follow-the-kernel.
+@Suite struct ModelBehaviour {
+    @Test func tokenBytesRoundTrip() {
+        for t: UInt64 in [0, 1, 0xdead_beef, .max] {
+            let b = PageContent.bytes(token: t, pageSize: 4096)
+            #expect(PageContent.decode(b) == t)
+        }
+        #expect(PageContent.bytes(token: 0, pageSize: 64).allSatisfy { $0 == 0 })
+        var b = PageContent.bytes(token: 77, pageSize: 4096)
+        b[100] ^= 1
+        #expect(PageContent.decode(b) == nil)
+    }
+
+    @Test func dontneedOnDevicePagesReadsZero() {
+        var d = Driver()
+        d.mmap(0, 8)
+        d.write(0, 0..<8, base: 5)
+        d.run(.open(0, minor: 0))
+        #expect(d.ioctl(0, .migrateToDevice, 0, 0, 8).primary.cpages == 8)
+        d.run(.madvise(PageRange(0, 0, 4), .dontneed))
+        #expect(d.read(0, 0) == 0)
+        #expect(d.read(0, 5) == 10)
+        #expect(d.model.location(0, 0) == .zeroPage)
+        // Page 1 is unpopulated: not in the mirror any more, so MIGRATE_TO_SYS moves only pages 4..7 minus the read one.
+        #expect(d.ioctl(0, .migrateToSystem, 0, 0, 8).primary.cpages == 3)
+    }
+
+    @Test func mprotectOfMigratedRangeThenReadIsAHazard() {
+        var d = Driver()
+        d.mmap(0, 4)
+        d.write(0, 0..<4, base: 5)
+        d.run(.open(0, minor: 0))
+        _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+        d.run(.mprotect(PageRange(0, 0, 4), .read))
+        #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [0x21, 0x21, 0x21, 0x21])
+        let e = d.model.violation(of: .ioctl(IoctlCall(fd: 0, .read, PageRange(0, 0, 4))))
+        #expect(e == nil)
+        var m = d.model
+        let env = m.apply(.ioctl(IoctlCall(fd: 0, .read, PageRange(0, 0, 4))))
+        #expect(env.hazard != nil)
+        // WRITE after mprotect RW: the device-private entries stay read-only and test_hmm WARNs.
+        d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+        let w = d.ioctl(0, .write, 0, 0, 4, data: [1, 2, 3, 4])
+        #expect(w.primary.errno == Errno.EFAULT && w.kernelWarning != nil)
+    }
+
+    @Test func closeEvictsAllPagesOfTheDevice() {
+        var d = Driver()
+        d.mmap(0, 4)
+        d.write(0, 0..<4, base: 5)
+        d.run(.open(0, minor: 1))
+        d.run(.open(1, minor: 1))
+        _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+        d.run(.close(1))
+        #expect(d.model.location(0, 2) == .system(node: 0))
+        // fd 0's entries were invalidated by the eviction: a READ faults again.
+        let e = d.ioctl(0, .read, 0, 0, 4)
+        #expect(e.primary.faults == 1...1 && e.primary.tokens?.primary == tokens(5, 0..<4))
+    }
+
+    @Test func forkInvalidatesParentMirrorAndWriteProtects() {
+        var d = Driver()
+        d.mmap(0, 4)
+        d.write(0, 0..<4, base: 5)
+        d.run(.open(0, minor: 0))
+        #expect(d.ioctl(0, .read, 0, 0, 4).primary.faults == 1...1)
+        d.run(.fork)
+        d.run(.cpuWrite(0, page: 0, token: 99))
+        d.run(.exitChild)
+        let s = d.ioctl(0, .snapshot, 0, 0, 4)
+        #expect(s.primary.snapshot?.primary == [0x01, 0x01, 0x01, 0x01])
+        let r = d.ioctl(0, .read, 0, 0, 4)
+        #expect(r.primary.faults == 1...1 && r.primary.tokens?.primary == tokens(5, 0..<4))
+    }
+
+    @Test func fileMappings() {
+        var d = Driver()
+        d.run(.fileCreate(0, pages: 4))
+        for p in 0..<4 { d.run(.fileWrite(0, page: p, token: 40 + UInt64(p))) }
+        d.run(.mmap(0, pages: 4, prot: .read, kind: .fileShared, file: 0, offset: 0))
+        d.run(.mmap(1, pages: 4, prot: .readWrite, kind: .filePrivate, file: 0, offset: 0))
+        d.run(.open(0, minor: 0))
+        let e = d.ioctl(0, .read, 0, 0, 4)
+        #expect(e.primary.tokens?.primary == tokens(40, 0..<4) && e.primary.faults == 1...1)
+        // Private file pages migrate only once COW'd.
+        #expect(d.ioctl(0, .migrateToDevice, 1, 0, 4).primary.errno == Errno.ENOENT)
+        d.write(1, 0..<4, base: 70)
+        #expect(d.ioctl(0, .migrateToDevice, 1, 0, 4).primary.tokens?.primary == tokens(70, 0..<4))
+        // pwrite shows through the shared mapping.
+        d.run(.fileWrite(0, page: 1, token: 1234))
+        #expect(d.read(0, 1) == 1234)
+        // Truncate: beyond EOF the device fault fails.
+        d.run(.fileTruncate(0, pages: 2))
+        #expect(d.ioctl(0, .read, 0, 0, 4).primary.errno == Errno.EFAULT)
+        #expect(d.model.violation(of: .cpuRead(0, page: 3)) != nil)
+    }
+
+    @Test func mremapMovesDevicePages() {
+        var d = Driver()
+        d.mmap(0, 8)
+        d.write(0, 0..<8, base: 5)
+        d.run(.open(0, minor: 0))
+        _ = d.ioctl(0, .migrateToDevice, 0, 0, 8)
+        d.run(.mremap(PageRange(0, 2, 4), to: 1))
+        #expect(d.model.location(1, 0) == .devicePrivate(minor: 0))
+        #expect(d.ioctl(0, .snapshot, 0, 0, 8).primary.snapshot?.primary == [0x22, 0x22, 0xFF, 0xFF, 0xFF, 0xFF, 0x22, 0x22])
+        #expect(d.read(1, 1) == 8)
+    }
+
+    @Test func numaBindAndMove() {
+        var d = Driver(nodes: [0, 1])
+        d.mmap(0, 4)
+        d.run(.mbind(PageRange(0, 0, 2), node: 1))
+        d.write(0, 0..<4, base: 1)
+        let q = d.run(.queryNodes(PageRange(0, 0, 4)))
+        #expect(q.primary.nodes?.primary == [1, 1, 0, 0])
+        let m = d.run(.movePages(PageRange(0, 2, 2), node: 1))
+        #expect(m.primary.nodes?.primary == [1, 1])
+        d.run(.open(0, minor: 0))
+        _ = d.ioctl(0, .migrateToDevice, 0, 0, 1)
+        #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [-Errno.ENOENT])
+        _ = d.read(0, 0)
+        // Fault back follows the VMA policy (node 1).
+        #expect(d.model.location(0, 0) == .system(node: 1))
+    }
+
+    @Test func unknownNodeFollowsObservation() {
+        var m = Model(profile: .linux6_12, environment: Environment(devices: [0], nodes: [0, 1], localNode: nil))
+        m.step(.mmap(0, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0))
+        m.step(.cpuWrite(0, page: 0, token: 3))
+        let e = m.apply(.queryNodes(PageRange(0, 0, 1)))
+        #expect(e.primary.nodes?.allowed(at: 0).sorted() == [0, 1])
+        #expect(m.commit(Observation(nodes: [1])).isEmpty)
+        #expect(m.location(0, 0) == .system(node: 1))
+    }
+
+    @Test func thpExclusiveBusyOn612() {
+        var d = Driver(.linux6_12, thp: .always)
+        d.mmap(0, 1024)
+        d.run(.cpuWrite(0, page: 0, token: 1))
+        d.run(.open(0, minor: 0))
+        var m = d.model
+        let e = m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 0, 8))))
+        #expect(e.outcomes.map(\.errno) == [Errno.EBUSY, 0])
+        #expect(e.notes.contains { $0.contains("PMD-mapped THP") })
+        // The kernel said OK: the model follows (pages were small) and knows they are exclusive.
+        #expect(m.commit(Observation(errno: 0, cpages: 8, faults: 0, tokens: [1, 0, 0, 0, 0, 0, 0, 0])).isEmpty)
+        #expect(m.isExclusive(0, 3))
+        // On the THP-migration profile the same call just works.
+        var n = Driver(.thpMigration, thp: .always)
+        n.mmap(0, 1024)
+        n.run(.cpuWrite(0, page: 0, token: 1))
+        n.run(.open(0, minor: 0))
+        #expect(n.ioctl(0, .exclusive, 0, 0, 8).outcomes.map(\.errno) == [0])
+    }
+
+    @Test func thpSnapshotAllowsPMDBit() {
+        var d = Driver(.linux6_12, thp: .madvise)
+        d.mmap(0, 512)
+        d.run(.madvise(PageRange(0, 0, 512), .hugepage))
+        d.run(.cpuWrite(0, page: 0, token: 1))
+        d.run(.open(0, minor: 0))
+        let s = d.ioctl(0, .snapshot, 0, 0, 2)
+        #expect(s.primary.snapshot?.allowed(at: 0).contains(0x06) == true)
+        #expect(s.primary.snapshot?.allowed(at: 0).contains(0x02) == true)
+        #expect(s.primary.snapshot?.allowed(at: 1).contains(0x00) == true)
+    }
+
+    @Test func lazyFreeFollowsObservation() {
+        var d = Driver()
+        d.mmap(0, 2)
+        d.write(0, 0..<2, base: 5)
+        d.run(.madvise(PageRange(0, 0, 2), .free))
+        var m = d.model
+        let e = m.apply(.cpuRead(0, page: 0))
+        #expect(e.primary.tokens?.allowed(at: 0).sorted() == [0, 5])
+        #expect(m.commit(Observation(tokens: [0])).isEmpty)
+        #expect(m.token(0, 0) == 0)
+        #expect(m.token(0, 1) == 6)
+    }
+
+    @Test func envelopeCheckReportsFields() {
+        var d = Driver()
+        d.mmap(0, 2)
+        d.run(.open(0, minor: 0))
+        let e = d.ioctl(0, .read, 0, 0, 2)
+        let bad = e.check(Observation(errno: 0, cpages: 1, faults: 3, tokens: [0, 9]))
+        #expect(bad.map(\.field) == ["cpages", "faults", "data[1]"])
+        #expect(bad[2].description == "data[1]: expected 0x0, got 0x9")
+        #expect(e.check(Observation(errno: Errno.EFAULT)).first?.field == "result")
+        #expect(e.check(e.primaryObservation).isEmpty)
+    }
+
+    @Test func profiles() {
+        #expect(KernelProfile.named("linux-6.12") == .linux6_12)
+        #expect(KernelProfile.forRelease("6.12.117-hmmkit")?.name == "linux-6.12")
+        #expect(KernelProfile.forRelease("6.1.192")?.name == "linux-6.1")
+        #expect(KernelProfile.forRelease("6.19.0-rc4")?.name == "thp-migration")
+        #expect(KernelProfile.forRelease("5.10") == nil)
+        #expect(KernelProfile.linux6_12.isOn(KernelProfile.exclusiveBusyOnTHP))
+        #expect(!KernelProfile.thpMigration.isOn(KernelProfile.exclusiveBusyOnTHP))
+    }
+}
