@@ -10,7 +10,8 @@ struct HMMKit: ParsableCommand {
         Exit codes follow kselftest: 0 all passed, 1 a failure, 4 everything skipped; 2 is a usage error.
         KTAP goes to standard output; progress and logs go to standard error.
         """,
-        subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self]
+        subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self,
+                      GenCommand.self, BenchCommand.self]
     )
 }
 

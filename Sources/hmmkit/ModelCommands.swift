@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import HMMFixtures
+import HMMModel
+
+struct GenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gen", abstract: "Generate fixtures from seeds with the model's expectations.",
+        discussion: "Writes one file per seed, named gen-<profile>-seed<N>.fixture, into --output.")
+    @Option(help: "Kernel profile: \(KernelProfile.all.map(\.name).joined(separator: ", ")).")
+    var profile = "linux-6.12"
+    @Option(help: "Seeds, e.g. 1,2,3 or 1-20.")
+    var seeds = "1"
+    @Option(help: "Operations per fixture.")
+    var steps = 50
+    @Option(help: "Directory to write into.")
+    var output = "Fixtures/corpus"
+
+    func parsedSeeds() throws -> [UInt64] {
+        var out: [UInt64] = []
+        for part in seeds.split(separator: ",") {
+            let bounds = part.split(separator: "-").map { UInt64($0) }
+            switch bounds.count {
+            case 1 where bounds[0] != nil: out.append(bounds[0]!)
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!: out += Array(bounds[0]!...bounds[1]!)
+            default: throw ValidationError("--seeds: '\(part)' is not a number or a range A-B")
+            }
+        }
+        return out
+    }
+
+    func validate() throws {
+        if KernelProfile.named(profile) == nil {
+            throw ValidationError("unknown profile '\(profile)'; known: \(KernelProfile.all.map(\.name).joined(separator: ", "))")
+        }
+        if steps <= 0 { throw ValidationError("--steps must be positive") }
+        _ = try parsedSeeds()
+    }
+
+    func run() throws {
+        let p = KernelProfile.named(profile)!
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        for seed in try parsedSeeds() {
+            var generator = FixtureGenerator(seed: seed, profile: p)
+            let fixture = generator.generate(steps: steps)
+            let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
+            try fixture.text.write(toFile: path, atomically: true, encoding: .utf8)
+            print(path)
+        }
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print figures.",
+                                                    subcommands: [Model.self])
+
+    struct Model: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Model steps per second, memory for a 262,144-page space, time to generate and check sequences.")
+        @Option(help: "Sequences to generate and check.")
+        var sequences = 10_000
+        @Option(help: "Operations per sequence.")
+        var length = 50
+
+        func run() throws {
+            let f = ModelBenchmark.run(sequences: sequences, length: length)
+            print(String(format: "model steps per second: %.0f (target > 1,000,000: %@)", f.stepsPerSecond,
+                         f.stepsPerSecond > 1_000_000 ? "met" : "NOT met"))
+            print(String(format: "model memory for 262,144 pages: %.1f MiB (target < 64 MiB: %@)",
+                         Double(f.bytesFor262144Pages) / 1_048_576, f.bytesFor262144Pages < 64 << 20 ? "met" : "NOT met"))
+            print(String(format: "generate + model-check %d sequences of %d operations: %.2f s", f.sequences, f.length,
+                         f.generateAndCheckSeconds))
+        }
+    }
+}
