@@ -1,1 +1,0 @@
-// KTAP: placeholder until the layer lands.
