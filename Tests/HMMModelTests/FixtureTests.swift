@@ -190,3 +190,19 @@ extension FixtureGenerator {
                            tokens: last(o.tokens)?.map { Optional($0) }, snapshot: last(o.snapshot), nodes: last(o.nodes))
     }
 }
+
+@Suite struct ReplayTests {
+    @Test func replayRecordsMismatchesAndFollowsKernel() throws {
+        let f = try Fixture.parse(FixtureTests.sample)
+        var r = Replay(f)
+        var n = 0
+        while let (step, env) = r.next() {
+            var obs = env.primaryObservation
+            if case let .ioctl(c) = step.action, c.command == .migrateToDevice { obs.cpages = 3 }
+            _ = r.record(obs)
+            n += 1
+        }
+        #expect(n == f.steps.count && r.isFinished)
+        #expect(r.mismatches.count == 1 && r.mismatches[0].step == 3 && r.mismatches[0].mismatch.field == "cpages")
+    }
+}
