@@ -22,6 +22,8 @@ public struct Fixture: Equatable, Sendable {
     public static let formatVersion = 1
 
     public var seed: UInt64?
+    /// Free text from `about` header lines (what the fixture reproduces).
+    public var about: [String] = []
     public var profile: KernelProfile
     public var environment: Environment
     public var steps: [Step]
@@ -161,6 +163,7 @@ enum Syntax {
 enum FixtureWriter {
     static func write(_ f: Fixture) -> String {
         var out = "hmmkit-fixture \(Fixture.formatVersion)\n"
+        for a in f.about { out += "about \(a)\n" }
         if let seed = f.seed { out += "seed \(seed)\n" }
         out += "profile \(f.profile.name)\n"
         out += "devices " + f.environment.devices.map(String.init).joined(separator: " ") + "\n"
@@ -203,6 +206,7 @@ struct FixtureParser {
             throw fail(1, "unsupported format version \(version) (this reader knows version \(Fixture.formatVersion))")
         }
         var seed: UInt64?
+        var about: [String] = []
         var profile: KernelProfile?
         var env = Environment()
         var steps: [Step] = []
@@ -224,6 +228,11 @@ struct FixtureParser {
                 body = String(line[..<r.lowerBound]).trimmingSpaces
                 expectation = String(line[r.upperBound...]).trimmingSpaces
                 if expectation!.isEmpty { throw fail(n, "empty expectation after '=>'") }
+            }
+            if line.hasPrefix("about ") || line == "about" {
+                if inSteps { throw fail(n, "header line 'about' after the first step") }
+                about.append(String(line.dropFirst(5)).trimmingSpaces)
+                continue
             }
             let words = body.split(separator: " ").map(String.init)
             let key = words[0]
@@ -288,7 +297,9 @@ struct FixtureParser {
         }
         if let f = forkLine { throw fail(lines.count, "truncated: fork block opened at line \(f) is not closed") }
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
-        return Fixture(seed: seed, profile: profile, environment: env, steps: steps)
+        var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
+        fixture.about = about
+        return fixture
     }
 
     func id(_ s: String, _ prefix: Character, line: Int, what: String) throws(FixtureError) -> Int {

@@ -61,6 +61,8 @@ struct Builder {
     @discardableResult
     mutating func emit(_ a: Action) -> Bool {
         guard model.violation(of: a) == nil else { return false }
+        // An immediate repeat of an ioctl teaches nothing new.
+        if case .ioctl = a, steps.last?.action == a { return false }
         let e: Envelope
         if case .ioctl = a, !allowHazards {
             var trial = model

@@ -31,10 +31,21 @@ public enum PageLocation: Hashable, Sendable, CustomStringConvertible {
 /// let observation = runOnKernel(action)       // your runner
 /// let mismatches = model.commit(observation)  // envelope.check + follow the kernel
 /// ```
-/// `commit` must be called after every `apply`. When the envelope allows several results
-/// (a page that may or may not be a THP, a MADV_FREE page that may have been reclaimed),
-/// `commit` makes the model follow what the kernel actually did. Without a kernel, use
-/// ``step(_:)``, which commits the primary expectation.
+/// `apply` moves the model to the envelope's primary outcome. When the envelope allows
+/// several results (a page that may or may not be a THP, a MADV_FREE page that may have
+/// been reclaimed, a node the model does not know), `commit` makes the model follow what
+/// the kernel actually did. Calling `apply` again without `commit` keeps the primary
+/// outcome. Without a kernel, use ``step(_:)``.
+///
+/// What a runner must provide for the expectations to hold:
+/// - each region at a 2 MiB-aligned slot of its own reservation, nothing else mapped inside
+///   a region's span (holes made by `munmap` stay holes);
+/// - one real process per model process; the child's steps run in a forked child that
+///   opens its own device files, and its observations come back in order;
+/// - the environment the fixture names (devices present, THP mode, NUMA nodes, the CPU
+///   allocating on `localNode`), no swap, and no other users of the dmirror devices.
+///
+/// Known approximations are listed in `Fixtures/README.md` ("Model limits").
 public struct Model: Sendable {
     public let profile: KernelProfile
     public let environment: Environment
@@ -77,7 +88,7 @@ public struct Model: Sendable {
     /// Computes the envelope of `action` and moves the model to the primary outcome.
     /// Precondition: ``violation(of:)`` is nil for `action`.
     public mutating func apply(_ action: Action) -> Envelope {
-        if pending != nil { _ = commit(pending!.envelope.primaryObservation) }
+        pending = nil
         let needsBackup = s.uncertain || environment.thp != .never || Self.inherentlyVariable(action)
         let backup = needsBackup ? s : nil
         x = Exec()
@@ -121,7 +132,8 @@ public struct Model: Sendable {
     @discardableResult
     public mutating func step(_ action: Action) -> Envelope {
         let e = apply(action)
-        commit(e.primaryObservation)
+        // apply() already moved the model to the primary outcome.
+        pending = nil
         return e
     }
 

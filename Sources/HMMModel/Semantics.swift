@@ -2,6 +2,8 @@ import HMMUAPI
 
 /// The actions: each returns its outcomes and updates the state.
 extension Model {
+    static let okOutcomes: [Outcome] = [.ok]
+
     mutating func execute(_ a: Action) -> Envelope {
         let outcomes: [Outcome]
         switch a {
@@ -17,7 +19,7 @@ extension Model {
         case let .fileCreate(f, pages):
             s.objects.append(MemObject(frames: [UInt32](repeating: 0, count: pages), size: pages))
             s.files[f] = s.objects.count - 1
-            outcomes = [.ok]
+            outcomes = Self.okOutcomes
         case let .fileWrite(f, page, token): outcomes = doFileWrite(f, page, token)
         case let .fileTruncate(f, pages): outcomes = doTruncate(f, pages)
         case let .filePunchHole(f, first, count): outcomes = doPunch(f, first, count)
@@ -27,12 +29,12 @@ extension Model {
                 s.procs[pi].mirrors += [Mirror?](repeating: nil, count: fd + 1 - s.procs[pi].mirrors.count)
             }
             s.procs[pi].mirrors[fd] = Mirror(minor: minor)
-            outcomes = [.ok]
+            outcomes = Self.okOutcomes
         case let .close(fd):
             let minor = s.procs[s.current].mirrors[fd]!.minor
             s.procs[s.current].mirrors[fd] = nil
             evict(minor: minor)
-            outcomes = [.ok]
+            outcomes = Self.okOutcomes
         case let .ioctl(call): outcomes = doIoctl(call)
         case let .mbind(range, node): outcomes = doMbind(range, node)
         case let .movePages(range, node): outcomes = doMovePages(range, node)
@@ -76,7 +78,7 @@ extension Model {
             zap(pi, r, p)
             s.procs[pi].regions[r]!.flags[p] = 0
         }
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
@@ -110,7 +112,7 @@ extension Model {
             invalidate(pi, r, p)
         }
         if changedAny { splitTHP(pi, r, range.first..<range.end) }
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
@@ -136,7 +138,7 @@ extension Model {
             s.procs[pi].regions += [Region?](repeating: nil, count: to + 1 - s.procs[pi].regions.count)
         }
         s.procs[pi].regions[to] = dst
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doMadvise(_ range: PageRange, _ advice: Advice) -> [Outcome] {
@@ -227,7 +229,7 @@ extension Model {
         let f = s.procs[pi].regions[r]!.frame[p]
         s.frames.token[Int(f)] = t
         s.frames.bits[Int(f)] &= ~FB.lazyFree
-        return [.ok]
+        return Self.okOutcomes
     }
 
     // MARK: fork / exit
@@ -270,7 +272,7 @@ extension Model {
         }
         s.procs.append(child)
         s.current = 1
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doExit() -> [Outcome] {
@@ -283,7 +285,7 @@ extension Model {
         }
         s.procs.removeLast()
         s.current = 0
-        return [.ok]
+        return Self.okOutcomes
     }
 
     // MARK: Files
@@ -309,7 +311,7 @@ extension Model {
         }
         let fr = objectPage(obj, page)
         s.frames.token[Int(fr)] = token
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doTruncate(_ f: FileID, _ pages: Int) -> [Outcome] {
@@ -328,13 +330,13 @@ extension Model {
             s.objects[obj].frames += [UInt32](repeating: 0, count: pages - old)
         }
         s.objects[obj].size = pages
-        return [.ok]
+        return Self.okOutcomes
     }
 
     mutating func doPunch(_ f: FileID, _ first: Int, _ count: Int) -> [Outcome] {
         let obj = s.files[f]!
         let end = min(first + count, s.objects[obj].size)
-        guard first < end else { return [.ok] }
+        guard first < end else { return Self.okOutcomes }
         for o in first..<end {
             // Only page-cache mappings go (even_cows = 0): private COW copies stay.
             forEachMapping(object: obj, page: o) { m, pi, r, p in
@@ -345,7 +347,7 @@ extension Model {
             s.objects[obj].frames[o] = Frames.none
             release(fr)
         }
-        return [.ok]
+        return Self.okOutcomes
     }
 
     // MARK: NUMA
@@ -359,7 +361,7 @@ extension Model {
             s.procs[pi].regions[r]!.policy = [UInt8](repeating: 0, count: s.procs[pi].regions[r]!.span)
         }
         for p in range.first..<range.end { s.procs[pi].regions[r]!.policy[p] = UInt8(node + 1) }
-        return [.ok]
+        return Self.okOutcomes
     }
 
     /// `move_pages` status of a page: node, or -errno.

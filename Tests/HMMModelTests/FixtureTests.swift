@@ -150,3 +150,59 @@ extension FixtureGenerator {
         return g.generate(steps: n).text
     }
 }
+
+/// Many generated fixtures across environments: no model traps, text round trips, and
+/// the replay through `apply`/`commit(primary)` reports no mismatches.
+@Suite struct GeneratorStress {
+    @Test(arguments: [
+        (KernelProfile.linux6_12, Environment(devices: [0, 1, 2, 3], nodes: [0, 1], localNode: nil, thp: .always)),
+        (KernelProfile.linux6_1, Environment(devices: [0, 1], nodes: [0], thp: .madvise)),
+        (KernelProfile.thpMigration, Environment(devices: [0, 2], nodes: [0, 1], thp: .always)),
+    ])
+    func stress(profile: KernelProfile, environment: Environment) throws {
+        var g = FixtureGenerator(seed: 99, profile: profile, environment: environment)
+        g.allowHazards = true
+        for _ in 0..<150 {
+            let f = g.generate(steps: 50)
+            #expect(try Fixture.parse(f.text) == f)
+            var m = f.makeModel()
+            for (i, st) in f.steps.enumerated() {
+                if m.violation(of: st.action) != nil { break }  // an alternative branch changed the state
+                let e = m.apply(st.action)
+                // Odd steps take the last alternative the envelope allows (outcome and values).
+                let obs = i % 2 == 1 ? Self.lastAlternative(e) : e.primaryObservation
+                let bad = m.commit(obs)
+                #expect(bad.isEmpty, "\(bad)")
+                // Every alternative outcome is itself inside the envelope.
+                for o in e.outcomes.dropFirst() {
+                    var alt = Envelope([o])
+                    alt.notes = []
+                    #expect(e.check(alt.primaryObservation).isEmpty)
+                }
+            }
+        }
+    }
+
+    static func lastAlternative(_ e: Envelope) -> Observation {
+        let o = e.outcomes.last!
+        func last<T>(_ v: PageValues<T>?) -> [T]? { v.map { pv in (0..<pv.count).map { pv.allowed(at: $0).last! } } }
+        return Observation(errno: o.errno, cpages: o.cpages, faults: o.faults?.upperBound,
+                           tokens: last(o.tokens)?.map { Optional($0) }, snapshot: last(o.snapshot), nodes: last(o.nodes))
+    }
+}
+
+@Suite struct ReplayTests {
+    @Test func replayRecordsMismatchesAndFollowsKernel() throws {
+        let f = try Fixture.parse(FixtureTests.sample)
+        var r = Replay(f)
+        var n = 0
+        while let (step, env) = r.next() {
+            var obs = env.primaryObservation
+            if case let .ioctl(c) = step.action, c.command == .migrateToDevice { obs.cpages = 3 }
+            _ = r.record(obs)
+            n += 1
+        }
+        #expect(n == f.steps.count && r.isFinished)
+        #expect(r.mismatches.count == 1 && r.mismatches[0].step == 3 && r.mismatches[0].mismatch.field == "cpages")
+    }
+}
