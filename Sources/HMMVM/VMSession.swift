@@ -45,7 +45,7 @@ public final class VMSession {
 
     /// The fault lines that mark a console excerpt worth quoting.
     static let faultMarkers = ["Kernel panic", "BUG:", "Oops", "WARNING:", "general protection fault",
-                               "kernel BUG at", "Call Trace:", "RIP:", "watchdog:", "rcu:"]
+                               "kernel BUG at", "watchdog: BUG", "rcu: INFO", "blocked for more than"]
 
     public func run() throws -> Report {
         let start = Date()
@@ -191,13 +191,18 @@ public final class VMSession {
     }
 
     /// The console from the first fault marker (or its last lines), for the KTAP diagnostics.
-    func consoleExcerpt(_ path: String, limit: Int = 40) -> [String] {
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n").map { String($0.filter { $0 != "\r" }) }
-        if let first = lines.firstIndex(where: { l in Self.faultMarkers.contains { l.contains($0) } }) {
+    /// Only what the guest printed after its init started counts: boot messages are noise.
+    static func consoleExcerpt(_ text: String, limit: Int = 40) -> [String] {
+        var lines = text.split(whereSeparator: \.isNewline).map { String($0.prefix(200)) }
+        if let up = lines.lastIndex(where: { $0.contains("hmmkit-vm: up after") }) { lines.removeSubrange(..<up) }
+        if let first = lines.firstIndex(where: { l in faultMarkers.contains { l.contains($0) } }) {
             return Array(lines[first..<min(lines.count, first + limit)])
         }
-        return Array(lines.suffix(limit / 4))
+        return Array(lines.suffix(10))
+    }
+
+    func consoleExcerpt(_ path: String) -> [String] {
+        Self.consoleExcerpt((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
     }
 
     // MARK: accelerator

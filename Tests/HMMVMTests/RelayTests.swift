@@ -90,3 +90,22 @@ import KTAP
         #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=multi"]))
     }
 }
+
+@Suite struct ConsoleExcerptTests {
+    @Test func startsAtTheFirstFaultAfterInitIgnoringBootNoise() {
+        let console = """
+        [    0.29] rcu: Hierarchical RCU implementation.
+        [    3.50] hmmkit-vm: up after 3.5s, kernel 6.12.117, 2 CPUs
+        [    8.20] sysrq: Trigger a crash\r\n[    8.21] Kernel panic - not syncing: sysrq triggered crash
+        [    8.22] Call Trace:
+        """
+        let excerpt = VMSession.consoleExcerpt(console)
+        #expect(excerpt.first == "[    8.21] Kernel panic - not syncing: sysrq triggered crash")
+        #expect(excerpt.count == 2)
+    }
+
+    @Test func withoutAFaultTheLastLinesAreQuoted() {
+        let console = (1...30).map { "line \($0)" }.joined(separator: "\n")
+        #expect(VMSession.consoleExcerpt(console) == (21...30).map { "line \($0)" })
+    }
+}
