@@ -12,7 +12,7 @@ public struct FileDescriptor: ~Copyable {
         FileDescriptor(adopting: try Sys.open(path, writable ? O_RDWR : O_RDONLY))
     }
 
-    /// An unnamed temporary file (O_TMPFILE) of `size` bytes, as hm-tests uses for file mappings.
+    /// An unnamed temporary file (O_TMPFILE) of `size` bytes, as hmm-tests uses for file mappings.
     public static func temporaryFile(in directory: String = "/tmp", size: Int) throws(SystemError) -> FileDescriptor {
         let fd = FileDescriptor(adopting: try Sys.open(directory, Sys.O_TMPFILE | O_EXCL | O_RDWR, 0o600))
         try Sys.ftruncate(fd.rawValue, size)

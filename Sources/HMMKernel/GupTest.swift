@@ -11,7 +11,7 @@ public struct GupTestDevice: ~Copyable {
     public static let path = "/sys/kernel/debug/gup_test"
     public static let follWrite: UInt32 = 0x01
     /// FOLL_LONGTERM's value in 6.2+ (0x10000 in 6.1's selftest copy).
-    public static func follLongterm(for generation: UAPIGeneration, release: KernelVersion?) -> UInt32 {
+    public static func follLongterm(release: KernelVersion?) -> UInt32 {
         if let release, release < KernelVersion(6, 2) { return 0x10000 }
         return 0x100
     }

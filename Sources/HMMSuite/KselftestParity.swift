@@ -321,9 +321,8 @@ enum KselftestParity {
         }
     }
 
-    /// A second process unmaps half the range while the device reads it; errors are fine,
-    /// a wrong success is not. (hmm-tests uses a thread; hmmkit's runner is single-threaded,
-    /// so the unmapper is a forked sibling sharing nothing but timing: it unmaps its own copy.)
+    /// A thread unmaps half the range while the device reads it; errors are fine, a wrong
+    /// success is not. (Threads are safe here: the test already runs in its own forked child.)
     static func anonTeardown(_ c: TestContext) throws {
         let d = try c.openDevice()
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -333,7 +332,6 @@ enum KselftestParity {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             let delay = UInt32((seed >> 33) % 32)  // µs, like the C test's 0–31 999 ns
             let half = b.pages / 2
-            // Races the unmap against the READ from a helper thread of the mm itself.
             let racer = try UnmapRacer(address: b.region.address(ofPage: half), length: (b.pages - half) * c.pageSize, delayMicroseconds: delay)
             let r: DmirrorResult? = try? d.read(b.region, into: b.mirror)
             racer.join()
@@ -476,7 +474,7 @@ enum KselftestParity {
         let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
         try c.requireResult(r, cpages: 4, "MIGRATE_TO_DEV")
         try c.requireMirror(b) { Int32($0) }
-        let longterm = GupTestDevice.follLongterm(for: c.generation, release: KernelVersion(Machine.kernelRelease))
+        let longterm = GupTestDevice.follLongterm(release: KernelVersion(Machine.kernelRelease))
         let calls: [(GupTestDevice.Command, UInt32)] = [(.basicTest, 0), (.fastBenchmark, 0), (.pinFastBenchmark, longterm), (.pinLongtermBenchmark, 0)]
         for (page, (command, flags)) in calls.enumerated() {
             do {

@@ -53,7 +53,7 @@ struct VMCommand: ParsableCommand {
         func validate() throws {
             if !["auto", "kvm", "tcg"].contains(accel) { throw ValidationError("--accel must be auto, kvm or tcg, got '\(accel)'") }
             if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
-            if kselftest && !guestArguments.isEmpty { throw ValidationError("--kselftest runs hm-tests itself; drop the guest arguments") }
+            if kselftest && !guestArguments.isEmpty { throw ValidationError("--kselftest runs hmm-tests itself; drop the guest arguments") }
         }
 
         func run() throws {
