@@ -220,9 +220,7 @@ enum KselftestParity {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
         b.fill { Int32($0) }
-        let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-        try c.requireResult(r, cpages: b.pages, "MIGRATE_TO_DEV")
-        try c.requireMirror(b) { Int32($0) }
+        try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
     }
 
     static func migrateFilePrivate(_ c: TestContext) throws {
@@ -231,9 +229,7 @@ enum KselftestParity {
         let fd = try FileDescriptor.temporaryFile(size: n * c.pageSize)
         let b = TestBuffer(region: try MappedRegion.file(fd, length: n * c.pageSize, protection: .readWrite, shared: false))
         b.fill { Int32($0) }
-        let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-        try c.requireResult(r, cpages: n, "MIGRATE_TO_DEV")
-        try c.requireMirror(b) { Int32($0) }
+        try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
     }
 
     static func migrateFault(_ c: TestContext) throws {
@@ -241,9 +237,7 @@ enum KselftestParity {
         let b = try TestBuffer(pages: bufferPages)
         b.fill { Int32($0) }
         for round in 0..<2 {
-            let r = try c.call("MIGRATE_TO_DEV #\(round + 1)") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-            try c.requireResult(r, cpages: b.pages, "MIGRATE_TO_DEV #\(round + 1)")
-            try c.requireMirror(b) { Int32($0) }
+            try c.migrateChecked(d, b, "MIGRATE_TO_DEV #\(round + 1)")
             if round == 0 { try c.requireData(b, 0..<(b.intCount / 2), "CPU read of first half") { Int32($0) } }
         }
     }
@@ -252,9 +246,7 @@ enum KselftestParity {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
         b.fill { Int32($0) }
-        let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-        try c.requireResult(r, cpages: b.pages, "MIGRATE_TO_DEV")
-        try c.requireMirror(b) { Int32($0) }
+        try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
         _ = try c.call("RELEASE") { () throws(DmirrorError) in try d.release(b.region) }
         try c.requireData(b, 0..<(b.intCount / 2), "CPU read after RELEASE") { Int32($0) }
     }
@@ -299,9 +291,7 @@ enum KselftestParity {
         for round in 0..<10 {
             let b = try TestBuffer(pages: bufferPages)
             b.fill { Int32($0) }
-            let r = try c.call("MIGRATE_TO_DEV round \(round)") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-            try c.requireResult(r, cpages: b.pages, "MIGRATE_TO_DEV round \(round)")
-            try c.requireMirror(b) { Int32($0) }
+            try c.migrateChecked(d, b, "MIGRATE_TO_DEV round \(round)")
             if c.variant.isCoherent {
                 let s = try c.call("MIGRATE_TO_SYS round \(round)") { () throws(DmirrorError) in try d.migrateToSystem(b.region) }
                 try c.requireResult(s, cpages: b.pages, "MIGRATE_TO_SYS round \(round)")
@@ -471,9 +461,7 @@ enum KselftestParity {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: 4)
         b.fill { Int32($0) }
-        let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
-        try c.requireResult(r, cpages: 4, "MIGRATE_TO_DEV")
-        try c.requireMirror(b) { Int32($0) }
+        try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
         let longterm = GupTestDevice.follLongterm(release: KernelVersion(Machine.kernelRelease))
         let calls: [(GupTestDevice.Command, UInt32)] = [(.basicTest, 0), (.fastBenchmark, 0), (.pinFastBenchmark, longterm), (.pinLongtermBenchmark, 0)]
         for (page, (command, flags)) in calls.enumerated() {

@@ -82,6 +82,16 @@ extension TestContext {
         try requireMirror(buffer, nil, what, file: file, line: line, value)
     }
 
+    /// MIGRATE_TO_DEV of the whole buffer: every page read back, the mirror holding "init i".
+    public func migrateChecked(_ device: borrowing DmirrorDevice, _ buffer: borrowing TestBuffer, _ what: String = "MIGRATE_TO_DEV",
+                               file: String = #fileID, line: Int = #line) throws {
+        let r = try call(what, file: file, line: line) { () throws(DmirrorError) in
+            try device.migrateToDevice(buffer.region, readBack: buffer.mirror)
+        }
+        try requireResult(r, cpages: buffer.pages, what, file: file, line: line)
+        try requireMirror(buffer, nil, what + " read-back", file: file, line: line) { Int32($0) }
+    }
+
     public func requireResult(_ r: DmirrorResult, cpages: Int, faults: Int? = nil, _ what: String,
                               file: String = #fileID, line: Int = #line) throws {
         try require(r.cpages == UInt64(cpages), "\(what): cpages \(r.cpages), expected \(cpages)", file: file, line: line)
