@@ -29,7 +29,7 @@ public protocol ResultSink: AnyObject {
 public struct Runner {
     public var facts: SystemFacts
     public var defaultTimeout: Double
-    /// Checked around each test; nil when /dev/kmsg cannot be read (not root).
+    /// Read /dev/kmsg around each test (skipped silently when it cannot be opened, e.g. not root).
     public var watchKernelLog: Bool
 
     public init(facts: SystemFacts, defaultTimeout: Double = 30, watchKernelLog: Bool = true) {

@@ -97,8 +97,6 @@ public final class KTAPRelay {
     /// A new guest segment starts after a restart.
     public func restart() { parser = KTAPParser() }
 
-    public func diagnostic(_ text: String) { ensureStarted(plan: nil); writer.diagnostic(text) }
-
     /// Host summary and exit code.
     public func finish() -> KSFTExitCode {
         ensureStarted(plan: nil)
