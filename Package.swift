@@ -41,6 +41,7 @@ let package = Package(
         .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
         .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
         .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
+        .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "KTAP"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit"]),
     ],

@@ -470,3 +470,14 @@ extension String {
         return String(s)
     }
 }
+
+extension Action {
+    /// The step as a fixture line writes it (`ioctl f0 migrate-to-dev r1 0 4`).
+    public var fixtureText: String { Syntax.action(self) }
+
+    /// What kind of step this is, for grouping divergences: `mmap`, `ioctl migrate-to-dev`.
+    public var kindName: String {
+        if case let .ioctl(c) = self { return "ioctl " + Syntax.op(c.command) }
+        return String(fixtureText.prefix { $0 != " " })
+    }
+}

@@ -127,6 +127,11 @@ public struct UAPIDetection: Sendable {
     public var generation: UAPIGeneration
     public var reason: String
 
+    public init(generation: UAPIGeneration, reason: String) {
+        self.generation = generation
+        self.reason = reason
+    }
+
     /// From the kernel release, confirmed for FLAGS by a probe on a throwaway fd when a
     /// device is present: an unknown command answers EINVAL before touching anything,
     /// and FLAGS only sets per-fd state that dies with the fd.

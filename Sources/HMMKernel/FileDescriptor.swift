@@ -74,3 +74,37 @@ extension String {
 
 /// Whether a path exists (access(2), F_OK); opens nothing.
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+/// Creates or replaces a regular file with `text`, atomically (a temporary file in the
+/// same directory, then rename), so a reader never sees half a file.
+public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
+    let temporary = path + ".tmp.\(getpid())"
+    do {
+        let fd = FileDescriptor(adopting: try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644))
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            done += try Sys.writeBytes(fd.rawValue, Array(bytes[done...]))
+        }
+        try fd.close()
+        try Sys.rename(temporary, path)
+    } catch {
+        _ = unlink(temporary)
+        throw error
+    }
+}
+
+/// mkdir -p.
+public func makeDirectory(_ path: String) throws(SystemError) {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+        prefix += part
+        try Sys.mkdir(prefix, 0o755)
+        prefix += "/"
+    }
+}
+
+public func isDirectory(_ path: String) -> Bool { Sys.isDirectory(path) }
+
+/// Names in a directory (without `.` and `..`), unsorted.
+public func listDirectory(_ path: String) throws(SystemError) -> [String] { try Sys.listDirectory(path) }

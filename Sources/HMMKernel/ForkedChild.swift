@@ -112,3 +112,92 @@ public func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
+
+/// A forked worker the parent talks to in request and reply lines: the kernel side of a
+/// fixture replay, so a step that crashes or hangs takes down the worker, not the
+/// process that knows which step it was.
+///
+/// The worker stays in its parent's process group (a test's timeout kills both). A
+/// process the worker forks inherits both pipes and may answer in its place while the
+/// worker waits for it.
+public struct ConversingChild: ~Copyable {
+    private var child: ForkedChild
+    private let requests: FileDescriptor
+
+    public static func spawn(_ body: (_ requests: RequestReader, _ reply: @escaping (String) -> Void) -> Int32) throws(SystemError) -> ConversingChild {
+        let pipe = try Sys.pipe()
+        let child: ForkedChild
+        do {
+            child = try ForkedChild.spawn(newProcessGroup: false) { reply in
+                _ = Glibc.close(pipe.write)
+                return body(RequestReader(fd: pipe.read), reply)
+            }
+        } catch {
+            _ = Glibc.close(pipe.read); _ = Glibc.close(pipe.write)
+            throw error
+        }
+        _ = Glibc.close(pipe.read)
+        return ConversingChild(child: child, requests: FileDescriptor(adopting: pipe.write))
+    }
+
+    private init(child: consuming ForkedChild, requests: consuming FileDescriptor) {
+        self.child = child
+        self.requests = requests
+    }
+
+    public var pid: Int32 { child.pid }
+
+    /// Sends one request line and waits until `deadline` for the reply line.
+    public mutating func ask(_ request: String, deadline: Double) -> ForkedChild.Event {
+        guard (try? Sys.writeBytes(requests.rawValue, Array((request + "\n").utf8))) != nil else { return .closed }
+        return child.next(deadline: deadline)
+    }
+
+    /// Waits for the worker to close its end without asking anything.
+    public mutating func next(deadline: Double) -> ForkedChild.Event { child.next(deadline: deadline) }
+
+    public func kill() { child.killGroup() }
+
+    /// Closes the request pipe (the worker reads end of input) and reaps the worker.
+    public consuming func wait() -> ForkedChild.Termination {
+        try? requests.close()
+        return child.wait()
+    }
+}
+
+/// The worker's end of a ``ConversingChild``: blocking reads of request lines.
+public final class RequestReader {
+    private let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next request, or nil when the parent closed its end.
+    public func next() -> String? {
+        while true {
+            if let nl = pending.firstIndex(of: 10) {
+                let line = String(decoding: pending[..<nl], as: UTF8.self)
+                pending.removeSubrange(...nl)
+                return line
+            }
+            guard let chunk = try? Sys.readBytes(fd, count: 4096), !chunk.isEmpty else { return nil }
+            pending += chunk
+        }
+    }
+}
+
+/// fork(2) for a worker that must copy its address space (a fixture's `fork` step). The
+/// caller is single-threaded. Returns 0 in the child.
+public func forkProcess() throws(SystemError) -> Int32 {
+    fflush(nil)
+    return try Sys.fork()
+}
+
+/// Waits for `pid`, retrying EINTR.
+public func waitForExit(_ pid: Int32) -> ForkedChild.Termination {
+    let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
+    return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+}
+
+/// `_exit(2)`: ends a forked process without running the parent's cleanup.
+public func exitProcess(_ code: Int32) -> Never { Sys.exitImmediately(code) }

@@ -165,5 +165,32 @@ enum Sys {
         if hmmkit_power_off() == -1 { throw SystemError("reboot(RB_POWER_OFF)", .current) }
     }
 
+    static func mkdir(_ path: String, _ mode: mode_t) throws(SystemError) {
+        if Glibc.mkdir(path, mode) == -1 && Errno.current != .EEXIST { throw SystemError("mkdir(\(path))", .current) }
+    }
+
+    static func rename(_ from: String, _ to: String) throws(SystemError) {
+        if Glibc.rename(from, to) == -1 { throw SystemError("rename(\(to))", .current) }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        guard let dir = opendir(path) else { return false }
+        closedir(dir)
+        return true
+    }
+
+    static func listDirectory(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir(\(path))", .current) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
 }

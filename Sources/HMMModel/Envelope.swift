@@ -84,6 +84,11 @@ public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var expected: String
     public var actual: String
+    public init(field: String, expected: String, actual: String) {
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+    }
     public var description: String { "\(field): expected \(expected), got \(actual)" }
 }
 

@@ -42,7 +42,7 @@ public struct TestFailure: Error, CustomStringConvertible {
         self.file = file
         self.line = line
     }
-    public var description: String { "\(file):\(line): \(message)" }
+    public var description: String { file.isEmpty ? message : "\(file):\(line): \(message)" }
 }
 
 /// The test decided at run time that it cannot run here (kselftest's SKIP()).

@@ -17,6 +17,8 @@ public final class VMSession {
         public var stallTimeout: Double = 300
         public var maxBoots = 8
         public var keepDirectory: String?
+        /// Where files the guest writes to $HMMKIT_OUTPUT_DIR (shrunk reproducers) end up.
+        public var artifactsDirectory: String?
         public init(artifacts: KernelArtifacts, command: [String], resumable: Bool) {
             self.artifacts = artifacts
             self.command = command
@@ -69,6 +71,7 @@ public final class VMSession {
             let config = configuration(bootDir: bootDir, accelerator: accelerator)
             progress("boot \(boots): \(accelerator) \(options.artifacts.release), running: \(argv.joined(separator: " "))")
             let outcome = try bootOnce(config: config, bootDir: bootDir, started: start, firstResult: &firstResult)
+            collectArtifacts(from: bootDir + "/out/artifacts")
             switch outcome {
             case let .finished(code):
                 guestExit = code
@@ -178,6 +181,23 @@ public final class VMSession {
         try Data((FileManager.default.currentDirectoryPath + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/cwd"))
         try Data((Repository.executable + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/hmmkit"))
         try Data((options.artifacts.configPath + "\n").utf8).write(to: URL(fileURLWithPath: dir + "/kernel-config"))
+    }
+
+    /// Moves what the guest saved into the artifacts directory (kept across boots).
+    private func collectArtifacts(from dir: String) {
+        guard let target = options.artifactsDirectory,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: dir), !names.isEmpty else { return }
+        try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        for name in names {
+            let destination = target + "/" + name
+            try? FileManager.default.removeItem(atPath: destination)
+            do {
+                try FileManager.default.moveItem(atPath: dir + "/" + name, toPath: destination)
+                progress("saved \(destination)")
+            } catch {
+                progress("could not save \(name) to \(target): \(error)")
+            }
+        }
     }
 
     private func makeWorkDirectory() throws -> String {

@@ -58,6 +58,54 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var filters: FilterOptions
     @Option(help: "Default per-test timeout in seconds (kselftest: 30).")
     var timeout: Double = 30
+    @OptionGroup var module: ModuleOptions
+    @Option(name: .customLong("fixtures"), help: "Also replay these fixture files or directories (tests replay.<dir>.<name>).")
+    var fixturePaths: [String] = []
+    @OptionGroup var replay: ReplayOptions
+    @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
+    var startAfter: String?
+
+    func validate() throws {
+        if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
+        if let startAfter, !planned().contains(where: { $0.test.id.description == startAfter }) {
+            throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
+        }
+    }
+
+    /// The suite's tests, then the fixtures' replays, through the same filters.
+    func planned() -> [PlannedTest] {
+        let f = filters.filter
+        return filters.selected() + replay.plan(fixturePaths).filter { f.accepts($0.test.id) }
+    }
+
+    func run() throws {
+        var selected = planned()
+        if let startAfter, let index = selected.firstIndex(where: { $0.test.id.description == startAfter }) {
+            selected.removeSubrange(...index)
+        }
+        let loaded = try module.load()
+        defer { loaded?.unload() }
+
+        try runPlanned(selected, timeout: timeout)
+    }
+}
+
+/// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
+func runPlanned(_ selected: [PlannedTest], timeout: Double) throws {
+    let facts = SystemFacts.gather()
+    log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
+    let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
+    let runner = Runner(facts: facts, defaultTimeout: timeout)
+    runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: sink)
+    switch sink.exitCode {
+    case .pass: return
+    case .skip: throw ExitStatus.skip
+    default: throw ExitStatus.fail
+    }
+}
+
+/// Loading test_hmm: opt-in, and refused outside a test VM unless asked for explicitly.
+struct ModuleOptions: ParsableArguments {
     @Flag(help: "Load test_hmm through libkmod before running and unload it after.")
     var loadModule = false
     @Flag(help: "Allow --load-module on a machine that is not an hmmkit test VM.")
@@ -66,11 +114,8 @@ struct RunCommand: ParsableCommand {
     var spm: String?
     @Option(help: "Directory with modules.dep for libkmod (default /lib/modules/$(uname -r); the VM sets HMMKIT_MODULES_DIR).")
     var modulesDir: String?
-    @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
-    var startAfter: String?
 
     func validate() throws {
-        if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
         if let spm {
             let parts = spm.split(separator: ",")
             guard parts.count == 2, parts.allSatisfy({ UInt64($0.dropFirst(2), radix: 16) != nil && $0.hasPrefix("0x") }) else {
@@ -87,44 +132,23 @@ struct RunCommand: ParsableCommand {
                 or run the suite in a VM with 'hmmkit vm run'.
                 """)
         }
-        if let startAfter, !filters.selected().contains(where: { $0.test.id.description == startAfter }) {
-            throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
-        }
     }
 
-    func run() throws {
-        var selected = filters.selected()
-        if let startAfter, let index = selected.firstIndex(where: { $0.test.id.description == startAfter }) {
-            selected.removeSubrange(...index)
-        }
-        var loaded: ModuleSession?
-        if loadModule {
-            let params: [(String, String)] = spm.map { s in
-                let p = s.split(separator: ",").map(String.init)
-                return [("spm_addr_dev0", p[0]), ("spm_addr_dev1", p[1])]
-            } ?? []
-            do {
-                loaded = try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],
-                                           parameters: params)
-            } catch {
-                // Nothing can run: say so in KTAP (kselftest's Bail out!) and on stderr.
-                log("hmmkit: \(error)")
-                Stdout.line("TAP version 13")
-                Stdout.line("Bail out! could not load test_hmm: \(error)")
-                throw ExitStatus.fail
-            }
-        }
-        defer { loaded?.unload() }
-
-        let facts = SystemFacts.gather()
-        log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
-        let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
-        let runner = Runner(facts: facts, defaultTimeout: timeout)
-        runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: sink)
-        switch sink.exitCode {
-        case .pass: return
-        case .skip: throw ExitStatus.skip
-        default: throw ExitStatus.fail
+    /// Loads the module when asked; a failure is a KTAP bail-out (nothing can run).
+    func load() throws -> ModuleSession? {
+        guard loadModule else { return nil }
+        let params: [(String, String)] = spm.map { s in
+            let p = s.split(separator: ",").map(String.init)
+            return [("spm_addr_dev0", p[0]), ("spm_addr_dev1", p[1])]
+        } ?? []
+        do {
+            return try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],
+                                     parameters: params)
+        } catch {
+            log("hmmkit: \(error)")
+            Stdout.line("TAP version 13")
+            Stdout.line("Bail out! could not load test_hmm: \(error)")
+            throw ExitStatus.fail
         }
     }
 }

@@ -47,6 +47,8 @@ struct VMCommand: ParsableCommand {
         var stallTimeout: Double = 300
         @Option(help: "Keep the VM's logs (console, KTAP, QEMU) in this directory.")
         var keep: String?
+        @Option(help: "Directory for files the guest saves (shrunk fixtures, C reproducers).")
+        var output = "hmmkit-out"
         @Argument(parsing: .postTerminator, help: "hmmkit arguments for the guest.")
         var guestArguments: [String] = []
 
@@ -76,7 +78,7 @@ struct VMCommand: ParsableCommand {
                            exe, spm, peer]
             } else {
                 var args = guestArguments.isEmpty ? ["run"] : guestArguments
-                if args.first == "run" {
+                if args.first == "run" || args.first == "replay" {
                     resumable = true
                     if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
                 }
@@ -86,6 +88,7 @@ struct VMCommand: ParsableCommand {
             options.accelerator = accel
             options.stallTimeout = stallTimeout
             options.keepDirectory = keep
+            options.artifactsDirectory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
             let session = VMSession(options: options, progress: { log("hmmkit vm: \($0)") }, emit: { Stdout.line($0) })
             let report: VMSession.Report
             do { report = try session.run() } catch { log("hmmkit vm: \(error)"); throw ExitStatus.fail }

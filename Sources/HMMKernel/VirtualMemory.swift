@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Address-level memory calls for replaying fixtures, where the replayer, not the
+/// kernel, chooses where each region lives (2 MiB-aligned slots, so a fixture's page
+/// `512k` starts a PMD block wherever it runs).
+///
+/// Unlike ``MappedRegion`` nothing here owns a mapping: a fixture's regions are split,
+/// moved and unmapped piecewise by the steps themselves, and they live in a worker
+/// process whose exit releases them. Pointer code stays in this file.
+public enum VirtualMemory {
+    public static let pmdBytes = 2 << 20
+
+    /// How a slot is filled.
+    public enum Backing: Sendable {
+        case privateAnonymous
+        case sharedAnonymous
+        /// MAP_HUGETLB of the default huge page size (the slot is 2 MiB aligned).
+        case hugetlb
+        /// A file, shared (page cache) or private (copy on write), from byte `offset`.
+        case file(fd: Int32, offset: Int, shared: Bool)
+    }
+
+    /// Reserves `bytes` of address space (PROT_NONE, no memory) starting at a 2 MiB
+    /// boundary and followed by an unused 2 MiB guard, so regions never touch.
+    public static func reserveSlot(bytes: Int) throws(SystemError) -> UInt64 {
+        let rounded = (bytes + pmdBytes - 1) / pmdBytes * pmdBytes
+        let total = rounded + 2 * pmdBytes
+        let base = try Sys.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        let address = UInt64(UInt(bitPattern: base))
+        return (address + UInt64(pmdBytes) - 1) / UInt64(pmdBytes) * UInt64(pmdBytes)
+    }
+
+    /// Maps `bytes` at `address` (inside a reserved slot), replacing the reservation.
+    public static func map(at address: UInt64, bytes: Int, protection: Protection, backing: Backing) throws(SystemError) {
+        var flags = MAP_FIXED
+        var fd: Int32 = -1
+        var offset = 0
+        switch backing {
+        case .privateAnonymous: flags |= MAP_PRIVATE | MAP_ANONYMOUS
+        case .sharedAnonymous: flags |= MAP_SHARED | MAP_ANONYMOUS
+        case .hugetlb: flags |= MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB
+        case let .file(f, o, shared): flags |= shared ? MAP_SHARED : MAP_PRIVATE; fd = f; offset = o
+        }
+        _ = try Sys.mmap(pointer(address), bytes, protection.rawValue, flags, fd, offset)
+    }
+
+    public static func unmap(at address: UInt64, bytes: Int) throws(SystemError) {
+        try Sys.munmap(pointer(address), bytes)
+    }
+
+    public static func protect(at address: UInt64, bytes: Int, _ protection: Protection) throws(SystemError) {
+        try Sys.mprotect(pointer(address), bytes, protection.rawValue)
+    }
+
+    public static func advise(at address: UInt64, bytes: Int, _ advice: Advice) throws(SystemError) {
+        try Sys.madvise(pointer(address), bytes, advice.rawValue)
+    }
+
+    /// mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of `bytes` at `source` to `destination`.
+    public static func move(from source: UInt64, bytes: Int, to destination: UInt64) throws(SystemError) {
+        _ = try Sys.mremap(pointer(source), bytes, bytes, 1 | 2, pointer(destination))
+    }
+
+    /// CPU store of a whole range: `fill` writes the bytes in place (faulting pages in).
+    public static func store(at address: UInt64, bytes: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        fill(UnsafeMutableRawBufferPointer(start: pointer(address), count: bytes))
+    }
+
+    /// CPU load of a range: `inspect` reads the bytes in place.
+    public static func load<R>(at address: UInt64, bytes: Int, _ inspect: (UnsafeRawBufferPointer) -> R) -> R {
+        inspect(UnsafeRawBufferPointer(start: pointer(address), count: bytes))
+    }
+
+    private static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(address))!
+    }
+}

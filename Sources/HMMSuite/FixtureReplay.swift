@@ -1,0 +1,157 @@
+import HMMFixtures
+import HMMKernel
+import HMMModel
+import HMMUAPI
+
+/// The first step where the kernel left the model's envelope.
+public struct Divergence: Sendable, CustomStringConvertible {
+    /// 0-based index into the fixture's steps.
+    public var step: Int
+    public var action: Action
+    public var envelope: Envelope
+    /// What the kernel answered (nil when the worker died or hung instead).
+    public var observation: Observation?
+    public var mismatches: [Mismatch]
+    /// A crash, hang or kernel-log fault instead of (or besides) a wrong answer.
+    public var event: String?
+
+    /// Same failure for shrinking: same kind of step, same fields wrong (page indices
+    /// ignored), or the same kind of event.
+    public var signature: String {
+        let fields = Set(mismatches.map { m in String(m.field.prefix { $0 != "[" }) }).sorted()
+        let what = event.map { e in String(e.prefix { $0 != ":" }) } ?? fields.joined(separator: ",")
+        return action.kindName + " / " + what
+    }
+
+    public var description: String { report().joined(separator: "\n") }
+
+    /// The lines a person reads: the step, the envelope, the kernel's answer, what differs.
+    public func report(line: Int? = nil) -> [String] {
+        var out = ["step \(step + 1)\(line.map { " (line \($0))" } ?? ""): \(action.fixtureText)"]
+        out.append("  model allows: \(envelope)")
+        for note in envelope.notes { out.append("    because: \(note)") }
+        if let observation { out.append("  kernel gave:  \(ObservationText.render(observation))") }
+        if let event { out.append("  kernel event: \(event)") }
+        for m in mismatches { out.append("  - \(m)") }
+        return out
+    }
+}
+
+/// How a replay ended.
+public enum ReplayVerdict: Sendable {
+    /// Every step ran and every answer was inside its envelope.
+    case passed(steps: Int)
+    case diverged(Divergence)
+    /// The next step is one the model predicts crashes or reads freed memory; not run.
+    case stoppedAtHazard(step: Int, reason: String)
+    /// The kernel took an allowed branch (e.g. hugetlb mmap ENOMEM) after which the
+    /// remaining steps no longer apply.
+    case stoppedEarly(step: Int, reason: String)
+    /// The worker could not be started.
+    case couldNotRun(String)
+
+    public var divergence: Divergence? {
+        if case let .diverged(d) = self { return d }
+        return nil
+    }
+}
+
+/// Replays fixtures on the running kernel: the model computes each step's envelope, a
+/// forked ``FixtureWorker`` performs the step, the answer is checked and the model
+/// follows the kernel where the envelope allowed several results.
+public struct FixtureReplayer: Sendable {
+    public var generation: UAPIGeneration
+    /// Run steps the model marks as hazards (they may oops the kernel).
+    public var allowHazards = false
+    /// Seconds one step may take before the worker counts as hung.
+    public var stepTimeout: Double = 20
+    /// Check /dev/kmsg after every step (a WARN or oops is a divergence of that step).
+    public var watchKernelLog = true
+    /// Where `file-create` makes its O_TMPFILE files.
+    public var tmpDirectory = "/tmp"
+
+    public init(generation: UAPIGeneration) {
+        self.generation = generation
+    }
+
+    public func replay(_ fixture: Fixture) -> ReplayVerdict {
+        var replay = Replay(fixture)
+        let worker = FixtureWorker(steps: fixture.steps, generation: generation, tmpDirectory: tmpDirectory)
+        var child: ConversingChild
+        do {
+            child = try ConversingChild.spawn { requests, reply in worker.serve(requests, reply) }
+        } catch {
+            return .couldNotRun("could not fork the replay worker: \(error)")
+        }
+        let kernelLog = watchKernelLog ? try? KernelLogMark() : nil
+        var ran = 0
+        var workerDied = false
+        var verdict: ReplayVerdict?
+        while verdict == nil {
+            let index = replay.index
+            guard let (step, envelope) = replay.next() else {
+                if !replay.isFinished {
+                    let reason = replay.model.violation(of: fixture.steps[index].action) ?? "precondition failed"
+                    verdict = .stoppedEarly(step: index, reason: reason)
+                }
+                break
+            }
+            if let hazard = envelope.hazard, !allowHazards {
+                verdict = .stoppedAtHazard(step: index, reason: hazard)
+                break
+            }
+            let answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
+            ran += 1
+            var observation: Observation?
+            var event: String?
+            switch answer {
+            case let .line(line) where line.hasPrefix("O "):
+                observation = ObservationText.decode(String(line.dropFirst(2)))
+                if observation == nil { event = "worker: unreadable answer '\(line)'" }
+            case let .line(line):
+                event = "worker: " + (line.hasPrefix("X ") ? String(line.dropFirst(2)) : line)
+            case .closed:
+                event = "crash: the replay worker died during this step"
+                workerDied = true
+            case .timedOut:
+                event = "hang: no answer after \(Int(stepTimeout)) s"
+            }
+            let faults = kernelLog?.records().filter(\.isFault) ?? []
+            if !faults.isEmpty && envelope.kernelWarning == nil {
+                event = (event.map { $0 + "; " } ?? "") + "kernel log: " + faults.map(\.text).joined(separator: " | ")
+            }
+            var mismatches: [Mismatch] = []
+            if let observation {
+                let projected = Self.project(observation, onto: envelope)
+                mismatches = replay.record(projected)
+            } else {
+                replay.record(nil)
+            }
+            if event != nil || !mismatches.isEmpty {
+                verdict = .diverged(Divergence(step: index, action: step.action, envelope: envelope,
+                                               observation: observation.map { Self.project($0, onto: envelope) },
+                                               mismatches: mismatches, event: event))
+            }
+        }
+        child.kill()
+        let end = child.wait()
+        if workerDied, case var .diverged(d) = verdict {
+            d.event = "crash: the replay worker \(end) during this step" + (d.event.map { e in
+                e.split(separator: ";", maxSplits: 1).dropFirst().first.map { ";" + $0 } ?? "" } ?? "")
+            verdict = .diverged(d)
+        }
+        return verdict ?? .passed(steps: ran)
+    }
+
+    /// Keeps only the fields the envelope's outcome for the observed errno speaks about
+    /// (a failed ioctl copies nothing back; a CPU write observes nothing but success).
+    static func project(_ o: Observation, onto envelope: Envelope) -> Observation {
+        guard let outcome = envelope.outcome(errno: o.errno) else { return Observation(errno: o.errno) }
+        return Observation(errno: o.errno,
+                           cpages: outcome.cpages == nil ? nil : o.cpages,
+                           faults: outcome.faults == nil ? nil : o.faults,
+                           tokens: outcome.tokens == nil ? nil : o.tokens,
+                           snapshot: outcome.snapshot == nil ? nil : o.snapshot,
+                           nodes: outcome.nodes == nil ? nil : o.nodes)
+    }
+}

@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HMMFixtures
+import HMMKernel
+import HMMModel
+import HMMUAPI
+
+/// Fixtures as tests: `replay.<directory>.<file name>`, one KTAP result each.
+///
+/// A malformed fixture becomes a failing test that names file, line and problem, so the
+/// other fixtures still run. A fixture's machine assumptions (devices, NUMA nodes, huge
+/// pages) are needs (SKIP when unmet); its THP mode is set for the test when the knob is
+/// writable and restored after.
+public struct FixtureTests: Sendable {
+    public var replayer: FixtureReplayer
+    /// The profile of the kernel under test (from `uname -r` unless forced).
+    public var kernelProfile: KernelProfile?
+    /// Shrink a divergent fixture on this kernel and emit the reproducer.
+    public var shrink = true
+    /// Seconds the shrinker may spend per failing fixture.
+    public var shrinkSeconds: Double = 90
+    /// Where shrunk fixtures and C tests go (nil: only printed as diagnostics).
+    public var outputDirectory: String?
+
+    public init(replayer: FixtureReplayer, kernelProfile: KernelProfile?) {
+        self.replayer = replayer
+        self.kernelProfile = kernelProfile
+    }
+
+    /// Expands directories (their `*.fixture` files, sorted) and keeps files as given.
+    public static func expand(_ paths: [String]) throws(SystemError) -> [String] {
+        var out: [String] = []
+        for path in paths {
+            if isDirectory(path) {
+                out += try listDirectory(path).filter { $0.hasSuffix(".fixture") }.sorted().map { path + "/" + $0 }
+            } else {
+                out.append(path)
+            }
+        }
+        return out
+    }
+
+    public static func testID(path: String) -> TestID {
+        let parts = path.split(separator: "/").map(String.init)
+        let file = parts.last ?? path
+        let name = file.hasSuffix(".fixture") ? String(file.dropLast(8)) : file
+        let directory = parts.count > 1 ? parts[parts.count - 2] : "fixtures"
+        return TestID(fixture: "replay", variant: directory.replacingDots, name: name.replacingDots)
+    }
+
+    /// One planned test per path; reading and parsing happen here so errors carry the file.
+    public func plan(paths: [String]) -> [PlannedTest] {
+        paths.map { path in
+            let id = Self.testID(path: path)
+            let text: String
+            do { text = try readTextFile(path) } catch {
+                return broken(id, "\(path): cannot read: \(error)")
+            }
+            let fixture: Fixture
+            do { fixture = try Fixture.parse(text, file: path) } catch {
+                return broken(id, "\(error)")
+            }
+            if let (index, reason) = fixture.firstViolation() {
+                let line = StepLines(text: text).line(ofStep: index).map(String.init) ?? "?"
+                return broken(id, "\(path):\(line): step \(index + 1) (\(fixture.steps[index].action.fixtureText)) is impossible: \(reason)")
+            }
+            if let kernelProfile, let problem = Self.incompatibility(fixture.profile, kernel: kernelProfile) {
+                return broken(id, "\(path):\(Self.headerLine("profile", in: text)): \(problem)")
+            }
+            return PlannedTest(test: test(id, fixture, path: path), variant: Variant(name: id.variant, minors: fixture.environment.devices))
+        }
+    }
+
+    func broken(_ id: TestID, _ message: String) -> PlannedTest {
+        PlannedTest(test: TestCase(id) { _ in throw TestFailure(message, file: "", line: 0) },
+                    variant: Variant(name: id.variant, minors: [0]))
+    }
+
+    /// Why a fixture written for `fixture` cannot be checked on a kernel of profile `kernel`.
+    public static func incompatibility(_ fixture: KernelProfile, kernel: KernelProfile) -> String? {
+        if fixture.name == kernel.name { return nil }
+        let same = fixture.switches.map { [$0.name: $0.enabled] } == kernel.switches.map { [$0.name: $0.enabled] }
+        if same && fixture.uapi <= kernel.uapi { return nil }
+        let differing = kernel.switches.filter { s in fixture.isOn(s.name) != s.enabled }.map(\.name)
+        return "fixture is for profile \(fixture.name) but the kernel under test is \(kernel.name)"
+            + (differing.isEmpty ? " (UAPI \(fixture.uapi.rawValue) > \(kernel.uapi.rawValue))" : " (differs in \(differing.joined(separator: ", ")))")
+    }
+
+    static func headerLine(_ key: String, in text: String) -> Int {
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where line.hasPrefix(key + " ") { return i + 1 }
+        return 1
+    }
+
+    /// Needs derived from the fixture's header and steps.
+    static func needs(of fixture: Fixture) -> [TestNeed] {
+        var needs: [TestNeed] = [.root]
+        var ops = Set<DmirrorOperation>()
+        var hugePages = 0
+        for step in fixture.steps {
+            switch step.action {
+            case let .ioctl(c): ops.insert(c.command)
+            case let .mmap(_, pages, _, kind, _, _) where kind == .hugetlb: hugePages += pages / 512
+            default: break
+            }
+        }
+        var minors = Set<Int>()
+        for step in fixture.steps { if case let .open(_, m) = step.action { minors.insert(m) } }
+        needs += minors.sorted().map { .device(minor: $0) }
+        needs += ops.sorted { $0.rawValue < $1.rawValue }.map { .operation($0) }
+        if hugePages > 0 { needs.append(.freeHugePages(hugePages)) }
+        if fixture.environment.nodes.count > 1 { needs.append(.numaNodes(fixture.environment.nodes.max()! + 1)) }
+        return needs
+    }
+
+    func test(_ id: TestID, _ fixture: Fixture, path: String) -> TestCase {
+        let this = self
+        let timeout = replayer.stepTimeout * 2 + (shrink ? shrinkSeconds + 30 : 0)
+        return TestCase(id, needs: Self.needs(of: fixture), timeout: timeout) { context in
+            try this.run(fixture, path: path, context: context)
+        }
+    }
+
+    func run(_ fixture: Fixture, path: String, context: TestContext) throws {
+        let thp = try THPSetting.apply(fixture.environment.thp)
+        defer { thp.restore() }
+        var replayer = self.replayer
+        replayer.generation = context.generation
+        let verdict = replayer.replay(fixture)
+        switch verdict {
+        case let .passed(steps):
+            context.log("\(steps) steps inside the model's envelope (profile \(fixture.profile.name))")
+        case let .stoppedAtHazard(step, reason):
+            throw TestSkip("stopped before step \(step + 1) (\(fixture.steps[step].action.fixtureText)): the model predicts a kernel hazard: \(reason); run with --allow-hazards to try it")
+        case let .stoppedEarly(step, reason):
+            throw TestSkip("the kernel took an allowed branch; step \(step + 1) no longer applies: \(reason)")
+        case let .couldNotRun(why):
+            throw TestFailure(why)
+        case let .diverged(d):
+            let lines = StepLines(text: (try? readTextFile(path)) ?? "")
+            context.log("\(path): divergence from the model:")
+            context.log(d.report(line: lines.line(ofStep: d.step)).joined(separator: "\n"))
+            if shrink && d.event?.hasPrefix("crash") != true {
+                shrinkAndEmit(fixture, divergence: d, replayer: replayer, id: context.id, context: context)
+            }
+            throw TestFailure("step \(d.step + 1) \(d.action.fixtureText): \(d.event ?? d.mismatches.first.map(\.description) ?? "diverged")",
+                              file: path, line: lines.line(ofStep: d.step) ?? 0)
+        }
+    }
+
+    /// Shrinks on this kernel while the same failure repeats, then prints and saves the
+    /// reproducer (fixture + kselftest C test).
+    func shrinkAndEmit(_ fixture: Fixture, divergence: Divergence, replayer: FixtureReplayer, id: TestID, context: TestContext) {
+        let signature = divergence.signature
+        let deadline = monotonicSeconds() + shrinkSeconds
+        var timedOut = false
+        var shrinker = Shrinker { candidate in
+            if monotonicSeconds() > deadline { timedOut = true; return false }
+            return replayer.replay(candidate).divergence?.signature == signature
+        }
+        shrinker.budget = 2000
+        let small = shrinker.shrink(fixture)
+        let name = "\(id.variant)_\(id.name)".replacingDots.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce(into: "") { $0.append($1) }
+        var shrunk = small
+        shrunk.about = ["shrunk from \(id) on \(Machine.kernelRelease): \(signature)"] + small.about.filter { !$0.hasPrefix("shrunk from") }
+        context.log("shrunk to \(small.steps.count) of \(fixture.steps.count) steps in \(shrinker.calls) replays\(timedOut ? " (time limit reached)" : ""):")
+        for line in shrunk.text.split(separator: "\n") { context.log("| " + line) }
+        guard let outputDirectory else { return }
+        let c = CSelftestEmitter(testName: name).emit(shrunk)
+        do {
+            try makeDirectory(outputDirectory)
+            try createTextFile(outputDirectory + "/\(name).fixture", shrunk.text)
+            try createTextFile(outputDirectory + "/\(name).c", c)
+            context.log("reproducer: \(outputDirectory)/\(name).fixture and \(outputDirectory)/\(name).c (kselftest TEST_F)")
+        } catch {
+            context.log("could not save the reproducer under \(outputDirectory): \(error)")
+        }
+    }
+}
+
+/// Maps step indices to line numbers of a fixture's text (for `file:line` reports).
+struct StepLines {
+    var lines: [Int] = []
+    static let headers: Set<String> = ["hmmkit-fixture", "about", "seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity"]
+
+    init(text: String) {
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.drop { $0 == " " }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let word = String(line.prefix { $0 != " " })
+            if Self.headers.contains(word) { continue }
+            lines.append(i + 1)
+        }
+    }
+
+    func line(ofStep index: Int) -> Int? { lines.indices.contains(index) ? lines[index] : nil }
+}
+
+/// The THP mode a fixture assumes, set for one test and restored after.
+struct THPSetting {
+    static let path = "/sys/kernel/mm/transparent_hugepage/enabled"
+    var previous: THPMode?
+
+    static func current() -> THPMode? {
+        guard let text = try? readTextFile(path), let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") else { return nil }
+        return THPMode(rawValue: String(text[text.index(after: open)..<close]))
+    }
+
+    /// Sets `mode` when it differs; a machine where it cannot be set skips the test.
+    static func apply(_ mode: THPMode) throws -> THPSetting {
+        guard let now = current() else {
+            if mode == .never { return THPSetting() }
+            throw TestSkip("fixture needs THP '\(mode.rawValue)' but \(path) is missing")
+        }
+        if now == mode { return THPSetting() }
+        do { try writeTextFile(path, mode.rawValue) } catch {
+            throw TestSkip("fixture needs THP '\(mode.rawValue)', the machine has '\(now.rawValue)' and it cannot be changed: \(error)")
+        }
+        return THPSetting(previous: now)
+    }
+
+    func restore() {
+        if let previous { try? writeTextFile(Self.path, previous.rawValue) }
+    }
+}
+
+extension String {
+    /// Test names are dotted paths; dots inside a component would split it.
+    var replacingDots: String { String(map { $0 == "." ? "_" : $0 }) }
+}

@@ -1,0 +1,249 @@
+import HMMFixtures
+import HMMKernel
+import HMMModel
+import HMMUAPI
+
+/// The kernel side of a replay: a forked process that performs a fixture's steps on the
+/// running kernel and answers each with an ``Observation``. It never sees the model.
+///
+/// Wire protocol (one line each way): the driver sends a step index; the worker answers
+/// `O <observation>` or `X <what went wrong>`. A `fork` step forks the worker; the child
+/// answers from then on on the same pipes while the parent waits for it, and the parent
+/// answers the block's closing `}` once the child has gone (so its memory and files are
+/// released before the next parent step, as the model assumes).
+final class FixtureWorker {
+    private let steps: [Step]
+    private let generation: UAPIGeneration
+    private let pageSize = Machine.pageSize
+    private let tmpDirectory: String
+    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`).
+    private var regions: [RegionID: UInt64] = [:]
+    private var devices: [FdID: OpenDevice] = [:]
+    private var files: [FileID: OpenFile] = [:]
+    private var isChild = false
+
+    init(steps: [Step], generation: UAPIGeneration, tmpDirectory: String) {
+        self.steps = steps
+        self.generation = generation
+        self.tmpDirectory = tmpDirectory
+    }
+
+    /// Serves requests until the driver closes the pipe.
+    func serve(_ requests: RequestReader, _ reply: (String) -> Void) -> Int32 {
+        while let line = requests.next() {
+            guard let index = Int(line), steps.indices.contains(index) else {
+                reply("X malformed request '\(line)'")
+                continue
+            }
+            switch steps[index].action {
+            case .fork:
+                let pid: Int32
+                do { pid = try forkProcess() } catch {
+                    reply("O " + ObservationText.encode(Observation(errno: error.errno.rawValue)))
+                    continue
+                }
+                if pid == 0 {
+                    // The child's device files are its own; inherited copies are dropped.
+                    devices = [:]
+                    isChild = true
+                    reply("O " + ObservationText.encode(Observation()))
+                    continue
+                }
+                switch waitForExit(pid) {
+                case .exited(0): reply("O " + ObservationText.encode(Observation()))
+                case let end: reply("X the forked child \(end)")
+                }
+            case .exitChild:
+                if isChild { exitProcess(0) }
+                reply("X '}' outside a forked block")
+            case let action:
+                reply("O " + ObservationText.encode(perform(action)))
+            }
+        }
+        return 0
+    }
+
+    // MARK: Steps
+
+    func perform(_ action: Action) -> Observation {
+        do {
+            return try performThrowing(action)
+        } catch let error as SystemError {
+            return Observation(errno: error.errno.rawValue)
+        } catch let error as DmirrorError {
+            if case let .failed(_, e) = error { return Observation(errno: e.rawValue) }
+            return Observation(errno: HMMKernel.Errno.ENOTTY.rawValue)
+        } catch let error as Numa.Failure {
+            if case let .system(e) = error { return Observation(errno: e.errno.rawValue) }
+            return Observation(errno: HMMKernel.Errno.ENOSYS.rawValue)
+        } catch {
+            return Observation(errno: HMMKernel.Errno.EIO.rawValue)
+        }
+    }
+
+    private func address(_ region: RegionID, _ page: Int) -> UInt64 {
+        regions[region]! + UInt64(page * pageSize)
+    }
+
+    private func span(_ r: PageRange) -> (UInt64, Int) { (address(r.region, r.first), r.count * pageSize) }
+
+    private static func protection(_ p: HMMModel.Protection) -> HMMKernel.Protection {
+        switch p {
+        case .none: .none
+        case .read: .read
+        case .readWrite: .readWrite
+        }
+    }
+
+    private static func advice(_ a: HMMModel.Advice) -> HMMKernel.Advice {
+        switch a {
+        case .dontneed: .dontNeed
+        case .free: .free
+        case .hugepage: .hugePage
+        case .nohugepage: .noHugePage
+        }
+    }
+
+    private func performThrowing(_ action: Action) throws -> Observation {
+        switch action {
+        case let .mmap(r, pages, prot, kind, file, offset):
+            let base = try VirtualMemory.reserveSlot(bytes: pages * pageSize)
+            let backing: VirtualMemory.Backing = switch kind {
+            case .anonPrivate: .privateAnonymous
+            case .anonShared: .sharedAnonymous
+            case .hugetlb: .hugetlb
+            case .filePrivate, .fileShared:
+                .file(fd: files[file!]!.rawValue, offset: offset * pageSize, shared: kind == .fileShared)
+            }
+            try VirtualMemory.map(at: base, bytes: pages * pageSize, protection: Self.protection(prot), backing: backing)
+            regions[r] = base
+            return Observation()
+        case let .munmap(r):
+            let (a, n) = span(r)
+            try VirtualMemory.unmap(at: a, bytes: n)
+            return Observation()
+        case let .mprotect(r, prot):
+            let (a, n) = span(r)
+            try VirtualMemory.protect(at: a, bytes: n, Self.protection(prot))
+            return Observation()
+        case let .mremap(r, to):
+            let (a, n) = span(r)
+            let destination = try VirtualMemory.reserveSlot(bytes: n)
+            try VirtualMemory.move(from: a, bytes: n, to: destination)
+            regions[to] = destination
+            return Observation()
+        case let .madvise(r, advice):
+            let (a, n) = span(r)
+            try VirtualMemory.advise(at: a, bytes: n, Self.advice(advice))
+            return Observation()
+        case let .cpuRead(r, page):
+            let token = VirtualMemory.load(at: address(r, page), bytes: pageSize) { PageContent.decode($0) }
+            return Observation(tokens: [token])
+        case let .cpuWrite(r, page, token):
+            VirtualMemory.store(at: address(r, page), bytes: pageSize) { PageContent.fill($0, token: token) }
+            return Observation()
+        case let .fileCreate(f, pages):
+            let fd = try FileDescriptor.temporaryFile(in: tmpDirectory, size: pages * pageSize)
+            files[f] = OpenFile(fd)
+            return Observation()
+        case let .fileWrite(f, page, token):
+            let bytes = PageContent.bytes(token: token, pageSize: pageSize)
+            try files[f]!.write(bytes, at: page * pageSize)
+            return Observation()
+        case let .fileTruncate(f, pages):
+            try files[f]!.truncate(to: pages * pageSize)
+            return Observation()
+        case let .filePunchHole(f, first, count):
+            try files[f]!.punchHole(offset: first * pageSize, length: count * pageSize)
+            return Observation()
+        case let .open(fd, minor):
+            devices[fd] = OpenDevice(try DmirrorDevice(minor: minor, generation: generation))
+            return Observation()
+        case let .close(fd):
+            try devices.removeValue(forKey: fd)!.close()
+            return Observation()
+        case let .ioctl(call):
+            return try ioctl(call)
+        case let .mbind(r, node):
+            let (a, n) = span(r)
+            try Numa.bind(address: a, length: n, policy: .bind, nodes: [node])
+            return Observation()
+        case let .movePages(r, node):
+            let addresses = (r.first..<r.end).map { address(r.region, $0) }
+            return Observation(nodes: try Numa.movePages(addresses, to: node))
+        case let .queryNodes(r):
+            let addresses = (r.first..<r.end).map { address(r.region, $0) }
+            return Observation(nodes: try Numa.nodes(ofPages: addresses))
+        case .fork, .exitChild:
+            preconditionFailure("fork blocks are handled by serve()")
+        }
+    }
+
+    private func ioctl(_ call: IoctlCall) throws -> Observation {
+        let device = devices[call.fd]!
+        let addr = address(call.range.region, call.range.first) + UInt64(call.misalign)
+        let count = call.range.count
+        switch call.command {
+        case .snapshot:
+            let buffer = DeviceBuffer(bytes: count)
+            let r = try device.perform(.snapshot, address: addr, pages: UInt64(count), buffer: buffer.address)
+            return Observation(cpages: r.cpages, faults: r.faults, snapshot: Array(UnsafeRawBufferPointer(buffer.bytes).prefix(count)))
+        case .flags, .release, .migrateToSystem, .checkExclusive:
+            let r = try device.perform(call.command, address: addr, pages: UInt64(count))
+            return Observation(cpages: r.cpages, faults: r.faults)
+        case .write:
+            let buffer = DeviceBuffer(bytes: count * pageSize)
+            for (i, token) in call.data.prefix(count).enumerated() {
+                PageContent.fill(UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[(i * pageSize)..<((i + 1) * pageSize)]), token: token)
+            }
+            let r = try device.perform(.write, address: addr, pages: UInt64(count), buffer: buffer.address)
+            return Observation(cpages: r.cpages, faults: r.faults)
+        case .read, .migrateToDevice, .exclusive:
+            let buffer = DeviceBuffer(bytes: count * pageSize)
+            let r = try device.perform(call.command, address: addr, pages: UInt64(count), buffer: buffer.address)
+            let tokens = (0..<count).map { i in
+                PageContent.decode(UnsafeRawBufferPointer(rebasing: buffer.bytes[(i * pageSize)..<((i + 1) * pageSize)]))
+            }
+            return Observation(cpages: r.cpages, faults: r.faults, tokens: tokens)
+        }
+    }
+}
+
+/// A device file a fixture opened (`fN`), as a reference so it can live in a dictionary.
+final class OpenDevice {
+    private var device: DmirrorDevice?
+
+    init(_ device: consuming DmirrorDevice) { self.device = consume device }
+
+    func perform(_ operation: DmirrorOperation, address: UInt64, pages: UInt64, buffer: UInt64 = 0) throws(DmirrorError) -> DmirrorResult {
+        try device!.perform(operation, address: address, pages: pages, buffer: buffer)
+    }
+
+    func close() throws(SystemError) {
+        if let d = device.take() { try d.close() }
+    }
+}
+
+/// A temporary file a fixture created (`FN`).
+final class OpenFile {
+    private let fd: FileDescriptor
+
+    init(_ fd: consuming FileDescriptor) { self.fd = fd }
+
+    var rawValue: Int32 { fd.rawValue }
+
+    func write(_ bytes: [UInt8], at offset: Int) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                Result { () throws(SystemError) in try fd.pwrite(UnsafeRawBufferPointer(rebasing: raw[done...]), at: offset + done) }
+            }
+            let n = try result.get()
+            if n == 0 { throw SystemError("pwrite", .EIO) }
+            done += n
+        }
+    }
+
+    func truncate(to length: Int) throws(SystemError) { try fd.truncate(to: length) }
+    func punchHole(offset: Int, length: Int) throws(SystemError) { try fd.punchHole(offset: offset, length: length) }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import HMMKernel
+import HMMModel
+import HMMSuite
+
+/// How fixtures replay, shared by `replay` and `run --fixtures`.
+struct ReplayOptions: ParsableArguments {
+    @Flag(help: "Run steps the model predicts may crash the kernel (hazards); otherwise a fixture stops before them (SKIP).")
+    var allowHazards = false
+    @Flag(name: .customLong("no-shrink"), help: "Do not shrink a divergent fixture on the kernel.")
+    var noShrink = false
+    @Option(help: "Seconds the shrinker may spend on one divergent fixture.")
+    var shrinkSeconds: Double = 90
+    @Option(help: "Seconds one step may take before the kernel counts as hung.")
+    var stepTimeout: Double = 20
+    @Option(help: "Directory for shrunk fixtures and C tests (default $HMMKIT_OUTPUT_DIR, else ./hmmkit-out).")
+    var output: String?
+    @Option(help: "Check against this kernel profile instead of the one for uname -r (\(KernelProfile.all.map(\.name).joined(separator: ", "))).")
+    var profile: String?
+
+    func validate() throws {
+        if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
+        if stepTimeout <= 0 { throw ValidationError("--step-timeout must be positive") }
+        if let profile, KernelProfile.named(profile) == nil {
+            throw ValidationError("--profile: unknown profile '\(profile)' (known: \(KernelProfile.all.map(\.name).joined(separator: ", ")))")
+        }
+    }
+
+    var kernelProfile: KernelProfile? {
+        profile.flatMap(KernelProfile.named) ?? KernelProfile.forRelease(Machine.kernelRelease)
+    }
+
+    func fixtureTests() -> FixtureTests {
+        var replayer = FixtureReplayer(generation: .v6_1)  // the runner's UAPI detection replaces it per test
+        replayer.allowHazards = allowHazards
+        replayer.stepTimeout = stepTimeout
+        var tests = FixtureTests(replayer: replayer, kernelProfile: kernelProfile)
+        tests.shrink = !noShrink
+        tests.shrinkSeconds = shrinkSeconds
+        tests.outputDirectory = output ?? ProcessInfo.processInfo.environment["HMMKIT_OUTPUT_DIR"] ?? "hmmkit-out"
+        return tests
+    }
+
+    /// Planned replay tests for files and directories (a missing path is a failing test).
+    func plan(_ paths: [String]) -> [PlannedTest] {
+        var files: [String] = []
+        for path in paths {
+            files += (try? FixtureTests.expand([path])) ?? [path]
+        }
+        return fixtureTests().plan(paths: files)
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay fixtures on this kernel, checking every step against the model; print KTAP.",
+        discussion: """
+        Each fixture is one test, replay.<directory>.<name>. On a divergence the first divergent step is \
+        reported with the model's envelope and the kernel's answer, then the fixture is shrunk on this \
+        kernel and saved with a kselftest C test that reproduces it. A malformed fixture fails with \
+        file:line; the other fixtures still run.
+        """)
+
+    @Argument(help: "Fixture files, or directories of *.fixture files.")
+    var fixtures: [String]
+    @OptionGroup var module: ModuleOptions
+    @OptionGroup var replay: ReplayOptions
+    @OptionGroup var filters: FilterOptions
+    @Option(help: "Resume after this test (replay.dir.name); used by the VM host after a crash.")
+    var startAfter: String?
+
+    func validate() throws {
+        if fixtures.isEmpty { throw ValidationError("name at least one fixture file or directory") }
+    }
+
+    func run() throws {
+        let f = filters.filter
+        var planned = replay.plan(fixtures).filter { f.accepts($0.test.id) }
+        if let startAfter {
+            guard let index = planned.firstIndex(where: { $0.test.id.description == startAfter }) else {
+                throw ValidationError("--start-after: no selected fixture is named '\(startAfter)'")
+            }
+            planned.removeSubrange(...index)
+        }
+        let loaded = try module.load()
+        defer { loaded?.unload() }
+        try runPlanned(planned, timeout: 30)
+    }
+}
