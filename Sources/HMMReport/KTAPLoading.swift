@@ -101,6 +101,10 @@ extension ResultSet {
         }
         add(document.cases, parent: nil)
         if let flattenError { throw flattenError }
+        // Loaded although cut off during a test: that test did not end well (a panic, a hang).
+        if let (name, _) = scan.rootRunning, lineOf[name] == nil {
+            tests.append(Test(name: name, status: .error, reason: "no result: the log stops during this test"))
+        }
 
         return ResultSet(
             tool: scan.header.isHMMKit ? .hmmkit : .kselftest,

@@ -68,6 +68,7 @@ struct RunCommand: ParsableCommand {
     var modulesDir: String?
     @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
     var startAfter: String?
+    @OptionGroup(title: "Result files (written at the end; KTAP stays on stdout)") var resultFiles: ResultFileOptions
 
     func validate() throws {
         if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
@@ -119,8 +120,10 @@ struct RunCommand: ParsableCommand {
         let facts = SystemFacts.gather()
         log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
         let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
+        let recorder = RecordingSink(forwardingTo: sink)
         let runner = Runner(facts: facts, defaultTimeout: timeout)
-        runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: sink)
+        runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
+        try resultFiles.writeAfterRun(recorder)
         switch sink.exitCode {
         case .pass: return
         case .skip: throw ExitStatus.skip
@@ -131,7 +134,7 @@ struct RunCommand: ParsableCommand {
 
 /// Streams the runner's results as kselftest-style KTAP on stdout.
 final class KTAPSink: ResultSink {
-    private var writer = KTAPWriter(style: .kselftest) { Stdout.line($0) }
+    private var writer = KTAPWriter(style: .kselftest, includeDurations: true) { Stdout.line($0) }
     private let testCases: Int
     private(set) var exitCode: KSFTExitCode = .pass
 
