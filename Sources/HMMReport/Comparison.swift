@@ -59,11 +59,13 @@ public struct Comparison: Sendable, Hashable {
     public var base: ResultSet
     public var patched: ResultSet
     public var timingRule: TimingRule
-    /// Not failing in the base (pass, skip, xfail, xpass), failing (fail, timeout, error) now.
+    /// Passing in the base (pass, xfail, xpass), failing (fail, timeout, error) now. A test
+    /// skipped in the base has no baseline: skip → fail is a skip change.
     public var newFailures: [Entry] = []
     /// Failing in the base, passing now.
     public var fixed: [Entry] = []
-    /// Skipped in one run and not the other, or skipped in both for different reasons.
+    /// Skipped in one run and not the other (whatever the other status), or skipped in both
+    /// for different reasons.
     public var skipChanges: [Entry] = []
     /// Any other change of status (fail → timeout, pass → xfail, xfail → pass, …).
     public var otherChanges: [Entry] = []
@@ -123,7 +125,7 @@ public struct Comparison: Sendable, Hashable {
             switch (old.status, new.status) {
             case let (b, p) where b == p:
                 if b == .skip && old.reason != new.reason { skipChanges.append(entry) } else { unchangedCount += 1 }
-            case let (b, p) where p.isFailure && !b.isFailure: newFailures.append(entry)
+            case let (b, p) where b.isPassing && p.isFailure: newFailures.append(entry)
             case let (b, p) where b.isFailure && (p == .pass || p == .xpass): fixed.append(entry)
             case let (b, p) where b == .skip || p == .skip: skipChanges.append(entry)
             default: otherChanges.append(entry)

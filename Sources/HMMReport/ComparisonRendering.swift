@@ -80,6 +80,7 @@ extension Comparison {
                     ("status", .string(t.status.rawValue)),
                     ("reason", t.reason.map(JSONValue.string)),
                     ("duration", t.duration.map(JSONValue.number)),
+                    ("diagnostics", t.diagnostics.isEmpty ? nil : .array(t.diagnostics.map(JSONValue.string))),
                 ])
             }
         }

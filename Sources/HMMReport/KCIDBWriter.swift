@@ -9,6 +9,8 @@
 ///   (see ``TestPath/kcidbPath(_:)``): `hmm.hmm_device_private.migrate`.
 /// - Status: pass, xfail, xpass → PASS; fail → FAIL; timeout, error → ERROR (the test did not
 ///   complete); skip → SKIP. hmmkit's own status is kept in `misc.status`.
+/// - `start_time` of every object is the run's start, when known (hmmkit records no
+///   per-test start); `duration` is the test's own.
 /// - `log_excerpt` holds the diagnostics (at most 16384 characters, the schema's limit).
 ///   NUL characters, which the schema forbids, become U+FFFD everywhere.
 public struct KCIDBWriter: Sendable {
