@@ -73,7 +73,7 @@ extension ResultSet {
         if let first = problems.first, !options.allowIncomplete { throw first }
 
         var tests: [Test] = []
-        var lineOf: [String: Int] = [:]
+        var lineOf: [String: Int?] = [:]
         var resultLines = scan.resultLines[...]
         var flattenError: ReportError?
         func add(_ cases: [KTAPTestCase], parent: String?) {
@@ -91,18 +91,18 @@ extension ResultSet {
                     return
                 }
                 if let earlier = lineOf[identity] {
-                    flattenError = ReportError(.badTestName, "test '\(identity)' reported twice (first at line \(earlier))",
-                                               file: file, line: line)
+                    let first = earlier.map { " (first at line \($0))" } ?? ""
+                    flattenError = ReportError(.badTestName, "test '\(identity)' reported twice\(first)", file: file, line: line)
                     return
                 }
-                lineOf[identity] = line ?? 0
+                lineOf[identity] = line
                 tests.append(Test(ktap: test, name: identity))
             }
         }
         add(document.cases, parent: nil)
         if let flattenError { throw flattenError }
         // Loaded although cut off during a test: that test did not end well (a panic, a hang).
-        if let (name, _) = scan.rootRunning, lineOf[name] == nil {
+        if let (name, _) = scan.rootRunning, !lineOf.keys.contains(name) {
             tests.append(Test(name: name, status: .error, reason: "no result: the log stops during this test"))
         }
 
