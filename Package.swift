@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "HMMSuite", dependencies: ["HMMKernel", "HMMModel", "HMMFixtures", "KTAP"]),
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
         .target(name: "HMMVM", dependencies: ["KTAP"]),
+        // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
+        .target(name: "HMMReport", dependencies: ["KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures",
+            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures", "HMMReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,7 +45,8 @@ let package = Package(
         .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "KTAP"]),
-        .testTarget(name: "CLITests", dependencies: ["hmmkit"]),
+        .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
+        .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -57,7 +57,7 @@ struct Builder {
         return nextToken
     }
 
-    /// Applies `a` if its preconditions hold and it is not a hazard; records it.
+    /// Applies `a` if its preconditions hold and it is not a hazard or a known WARN; records it.
     @discardableResult
     mutating func emit(_ a: Action) -> Bool {
         guard model.violation(of: a) == nil else { return false }
@@ -67,7 +67,8 @@ struct Builder {
         if case .ioctl = a, !allowHazards {
             var trial = model
             e = trial.step(a)
-            if e.hazard != nil { return false }
+            // Known kernel WARNs are hazards too: they taint the machine for the tests after.
+            if e.hazard != nil || e.kernelWarning != nil { return false }
             model = trial
         } else {
             e = model.step(a)

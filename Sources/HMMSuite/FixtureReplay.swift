@@ -61,7 +61,8 @@ public enum ReplayVerdict: Sendable {
 /// follows the kernel where the envelope allowed several results.
 public struct FixtureReplayer: Sendable {
     public var generation: UAPIGeneration
-    /// Run steps the model marks as hazards (they may oops the kernel).
+    /// Run steps the model marks as hazards (they may oops the kernel) or as tripping a
+    /// known kernel WARN (which fails the test through the kernel-log check).
     public var allowHazards = false
     /// Seconds one step may take before the worker counts as hung.
     public var stepTimeout: Double = 20
@@ -96,7 +97,7 @@ public struct FixtureReplayer: Sendable {
                 }
                 break
             }
-            if let hazard = envelope.hazard, !allowHazards {
+            if let hazard = envelope.hazard ?? envelope.kernelWarning.map({ "expected kernel warning: " + $0 }), !allowHazards {
                 verdict = .stoppedAtHazard(step: index, reason: hazard)
                 break
             }

@@ -155,15 +155,21 @@ public struct FixtureTests: Sendable {
         let signature = divergence.signature
         let deadline = monotonicSeconds() + shrinkSeconds
         var timedOut = false
+        var kernelBroke: String?
         var shrinker = Shrinker { candidate in
+            if kernelBroke != nil { return false }
             if monotonicSeconds() > deadline { timedOut = true; return false }
-            return replayer.replay(candidate).divergence?.signature == signature
+            let d = replayer.replay(candidate).divergence
+            // An oops while shrinking leaves a kernel whose answers mean nothing any more.
+            if let event = d?.event, event.contains("Oops") || event.contains("BUG:") { kernelBroke = event; return false }
+            return d?.signature == signature
         }
         shrinker.budget = 2000
         let small = shrinker.shrink(fixture)
         let name = "\(id.variant)_\(id.name)".replacingDots.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce(into: "") { $0.append($1) }
         var shrunk = small
         shrunk.about = ["shrunk from \(id) on \(Machine.kernelRelease): \(signature)"] + small.about.filter { !$0.hasPrefix("shrunk from") }
+        if let kernelBroke { context.log("shrinking stopped: a candidate broke the kernel: \(kernelBroke)") }
         context.log("shrunk to \(small.steps.count) of \(fixture.steps.count) steps in \(shrinker.calls) replays\(timedOut ? " (time limit reached)" : ""):")
         for line in shrunk.text.split(separator: "\n") { context.log("| " + line) }
         guard let outputDirectory else { return }

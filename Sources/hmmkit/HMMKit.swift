@@ -11,8 +11,27 @@ struct HMMKit: ParsableCommand {
         KTAP goes to standard output; progress and logs go to standard error.
         """,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self,
-                      GenCommand.self, BenchCommand.self, ReplayCommand.self]
+                      GenCommand.self, BenchCommand.self, ReplayCommand.self, CompareCommand.self, ReportCommand.self]
     )
+
+    /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if let code = usageExitCode(for: error) {
+                FileHandleStderr.write(fullMessage(for: error) + "\n")
+                exit(withError: code)
+            }
+            exit(withError: error)
+        }
+    }
+
+    /// 2 for a usage error (bad or missing arguments), nil for any other outcome.
+    static func usageExitCode(for error: any Error) -> ExitCode? {
+        exitCode(for: error) == .validationFailure ? ExitCode(2) : nil
+    }
 }
 
 /// kselftest's exit codes, shared by every command that runs tests.

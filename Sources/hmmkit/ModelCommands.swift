@@ -15,6 +15,27 @@ struct GenCommand: ParsableCommand {
     var steps = 50
     @Option(help: "Directory to write into.")
     var output = "Fixtures/corpus"
+    @Option(help: "Device minors the machine has (0,1 private; 2,3 coherent).")
+    var devices = "0,1"
+    @Option(help: "NUMA nodes with memory.")
+    var nodes = "0"
+    @Option(help: "THP mode the fixtures assume: never, madvise, always.")
+    var thp = "never"
+
+    static func numbers(_ text: String, _ option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--\(option): '\(text)' is not a comma-separated list of numbers")
+        }
+        return values.map { $0! }
+    }
+
+    func environment() throws -> Environment {
+        guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
+        let d = try Self.numbers(devices, "devices")
+        guard d.allSatisfy({ $0 < 4 }) else { throw ValidationError("--devices: minors are 0...3") }
+        return Environment(devices: d, nodes: try Self.numbers(nodes, "nodes"), thp: mode)
+    }
 
     func parsedSeeds() throws -> [UInt64] {
         var out: [UInt64] = []
@@ -35,13 +56,14 @@ struct GenCommand: ParsableCommand {
         }
         if steps <= 0 { throw ValidationError("--steps must be positive") }
         _ = try parsedSeeds()
+        _ = try environment()
     }
 
     func run() throws {
         let p = KernelProfile.named(profile)!
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         for seed in try parsedSeeds() {
-            var generator = FixtureGenerator(seed: seed, profile: p)
+            var generator = FixtureGenerator(seed: seed, profile: p, environment: try environment())
             let fixture = generator.generate(steps: steps)
             let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
             try fixture.text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -68,6 +68,7 @@ struct ReplayCommand: ParsableCommand {
     @OptionGroup var module: ModuleOptions
     @OptionGroup var replay: ReplayOptions
     @OptionGroup var filters: FilterOptions
+    @OptionGroup(title: "Result files (written at the end; KTAP stays on stdout)") var resultFiles: ResultFileOptions
     @Option(help: "Resume after this test (replay.dir.name); used by the VM host after a crash.")
     var startAfter: String?
 
@@ -86,6 +87,6 @@ struct ReplayCommand: ParsableCommand {
         }
         let loaded = try module.load()
         defer { loaded?.unload() }
-        try runPlanned(planned, timeout: 30)
+        try runPlanned(planned, timeout: 30, resultFiles: resultFiles)
     }
 }

@@ -62,6 +62,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("fixtures"), help: "Also replay these fixture files or directories (tests replay.<dir>.<name>).")
     var fixturePaths: [String] = []
     @OptionGroup var replay: ReplayOptions
+    @OptionGroup(title: "Result files (written at the end; KTAP stays on stdout)") var resultFiles: ResultFileOptions
     @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
     var startAfter: String?
 
@@ -86,17 +87,19 @@ struct RunCommand: ParsableCommand {
         let loaded = try module.load()
         defer { loaded?.unload() }
 
-        try runPlanned(selected, timeout: timeout)
+        try runPlanned(selected, timeout: timeout, resultFiles: resultFiles)
     }
 }
 
 /// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
-func runPlanned(_ selected: [PlannedTest], timeout: Double) throws {
+func runPlanned(_ selected: [PlannedTest], timeout: Double, resultFiles: ResultFileOptions) throws {
     let facts = SystemFacts.gather()
     log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
     let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
+    let recorder = RecordingSink(forwardingTo: sink)
     let runner = Runner(facts: facts, defaultTimeout: timeout)
-    runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: sink)
+    runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
+    try resultFiles.writeAfterRun(recorder)
     switch sink.exitCode {
     case .pass: return
     case .skip: throw ExitStatus.skip
@@ -155,7 +158,7 @@ struct ModuleOptions: ParsableArguments {
 
 /// Streams the runner's results as kselftest-style KTAP on stdout.
 final class KTAPSink: ResultSink {
-    private var writer = KTAPWriter(style: .kselftest) { Stdout.line($0) }
+    private var writer = KTAPWriter(style: .kselftest, includeDurations: true) { Stdout.line($0) }
     private let testCases: Int
     private(set) var exitCode: KSFTExitCode = .pass
 

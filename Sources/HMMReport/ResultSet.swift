@@ -1,0 +1,172 @@
+import Foundation
+import KTAP
+
+/// The results of one run, whatever printed them: hmmkit's suite or the kernel's own
+/// kselftest `hmm-tests`, read from KTAP or from hmmkit's results JSON.
+///
+/// A test is identified by its full name (`hmm.hmm_device_private.migrate`), never by its
+/// number, so two runs line up even when one ran fewer tests.
+public struct ResultSet: Sendable, Hashable {
+    /// The `format` member of hmmkit's results JSON.
+    public static let formatName = "hmmkit-results"
+    /// The newest results JSON version this code reads and the one it writes.
+    public static let currentFormatVersion = 1
+
+    /// What produced the results. Runs of different tools are not compared by default:
+    /// the same name may not mean the same check.
+    public enum Tool: String, Sendable, Hashable, CaseIterable {
+        /// hmmkit's own suite (its KTAP carries a `# hmmkit:` header line).
+        case hmmkit
+        /// Any other KTAP producer: the kernel's `hmm-tests`, `run_vmtests.sh`, `run_kselftest.sh`.
+        case kselftest
+    }
+
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case pass, fail, skip, timeout, error, xfail, xpass
+
+        public init(_ result: KTAPResult) {
+            switch result {
+            case .pass: self = .pass
+            case .fail: self = .fail
+            case .skip: self = .skip
+            case .timeout: self = .timeout
+            case .error: self = .error
+            case .xfail: self = .xfail
+            case .xpass: self = .xpass
+            }
+        }
+
+        /// A result that makes the run fail (`not ok`).
+        public var isFailure: Bool { self == .fail || self == .timeout || self == .error }
+        /// The test's own checks ran to a good end (an expected failure counts as good).
+        public var isPassing: Bool { self == .pass || self == .xpass || self == .xfail }
+    }
+
+    public struct Test: Sendable, Hashable {
+        /// The full name; unique within a result set.
+        public var name: String
+        public var status: Status
+        /// The skip, timeout or error reason, or a failure's summary.
+        public var reason: String?
+        /// Wall time in seconds, when the producer measured it.
+        public var duration: Double?
+        /// What the test printed (`# ` lines), in order.
+        public var diagnostics: [String]
+
+        public init(name: String, status: Status, reason: String? = nil, duration: Double? = nil, diagnostics: [String] = []) {
+            self.name = name
+            self.status = status
+            self.reason = reason
+            self.duration = duration
+            self.diagnostics = diagnostics
+        }
+    }
+
+    public var tool: Tool
+    /// `uname -r` of the kernel under test, when the results say it.
+    public var kernelRelease: String?
+    /// hmmkit's model profile for that kernel (`linux-6.12`), when known.
+    public var profile: String?
+    public var startedAt: Date?
+    /// The results JSON version this set was read from (KTAP: the current one).
+    public var formatVersion: Int
+    /// Why the whole run was skipped before any test (`1..0 # SKIP <reason>`).
+    public var skipReason: String?
+    public var tests: [Test]
+    /// Problems accepted when the set was loaded with ``LoadOptions/allowIncomplete``.
+    public var warnings: [String]
+    /// The file the set was read from, for messages; not part of the data.
+    public var source: String?
+
+    public init(
+        tool: Tool,
+        kernelRelease: String? = nil,
+        profile: String? = nil,
+        startedAt: Date? = nil,
+        formatVersion: Int = ResultSet.currentFormatVersion,
+        skipReason: String? = nil,
+        tests: [Test] = [],
+        warnings: [String] = [],
+        source: String? = nil
+    ) {
+        self.tool = tool
+        self.kernelRelease = kernelRelease
+        self.profile = profile
+        self.startedAt = startedAt
+        self.formatVersion = formatVersion
+        self.skipReason = skipReason
+        self.tests = tests
+        self.warnings = warnings
+        self.source = source
+    }
+
+    /// The test named `name`, if the set has it.
+    public func test(named name: String) -> Test? { tests.first { $0.name == name } }
+
+    /// How many tests ended with each status.
+    public var counts: [Status: Int] {
+        tests.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
+    }
+
+    /// `58 tests: 56 pass, 2 skip` (statuses in a fixed order, zero counts left out).
+    public var summary: String {
+        let counts = self.counts
+        let parts = Status.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+        let noun = tests.count == 1 ? "test" : "tests"
+        return parts.isEmpty ? "0 tests" : "\(tests.count) \(noun): " + parts.joined(separator: ", ")
+    }
+
+    /// Total of the known durations, in seconds; nil when no test has one.
+    public var totalDuration: Double? {
+        let known = tests.compactMap(\.duration)
+        return known.isEmpty ? nil : known.reduce(0, +)
+    }
+
+    /// A short label: `hmmkit on 6.12.117` / `kselftest (kernel unknown)`.
+    public var label: String {
+        "\(tool.rawValue) " + (kernelRelease.map { "on \($0)" } ?? "(kernel unknown)")
+    }
+}
+
+/// Choices that make loading more forgiving.
+public struct LoadOptions: Sendable, Hashable {
+    /// Load what a cut-off log has (tests it never reached are simply absent) instead of
+    /// refusing it; the problems become ``ResultSet/warnings``.
+    public var allowIncomplete: Bool
+
+    public init(allowIncomplete: Bool = false) {
+        self.allowIncomplete = allowIncomplete
+    }
+}
+
+extension ResultSet {
+    /// Reads a results file: hmmkit's results JSON if it starts with `{`, KTAP otherwise.
+    public static func load(path: String, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ReportError(.io, "cannot read: \((error as NSError).localizedDescription)", file: path)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ReportError(.notKTAP, "not text (not valid UTF-8): expected KTAP or hmmkit results JSON", file: path)
+        }
+        return try parse(text, file: path, options: options)
+    }
+
+    /// Parses the text of a results file (see ``load(path:options:)``); `file` names it in errors.
+    public static func parse(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
+        let start = text.unicodeScalars.first { !$0.properties.isWhitespace && $0 != "\u{FEFF}" }
+        var set: ResultSet
+        switch start {
+        case nil:
+            throw ReportError(.notKTAP, "empty file: expected KTAP or hmmkit results JSON", file: file)
+        case "{"?:
+            set = try fromJSON(text, file: file)
+        default:
+            set = try fromKTAP(text, file: file, options: options)
+        }
+        set.source = file
+        return set
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// hmmkit's results JSON (`hmmkit run --json`, `hmmkit report convert --json`):
+///
+///     {
+///       "format": "hmmkit-results",
+///       "version": 1,
+///       "tool": "hmmkit",                       // or "kselftest"
+///       "kernel_release": "6.12.117",           // optional
+///       "profile": "linux-6.12",                // optional
+///       "started_at": "2026-01-02T03:04:05Z",   // optional, RFC 3339
+///       "skip_reason": "...",                   // optional: the whole run was skipped
+///       "warnings": ["..."],                    // optional: problems accepted when loading
+///       "tests": [
+///         {"name": "hmm.hmm_device_private.migrate", "status": "pass",
+///          "reason": "...", "duration": 0.012, "diagnostics": ["..."]}
+///       ]
+///     }
+///
+/// `status` is one of pass, fail, skip, timeout, error, xfail, xpass; `reason`, `duration`
+/// (seconds) and `diagnostics` are optional. Readers ignore members they do not know, so a
+/// version stays readable when optional members are added; anything else raises the version.
+extension ResultSet {
+    public var json: JSONValue {
+        .members([
+            ("format", .string(Self.formatName)),
+            ("version", .number(Double(Self.currentFormatVersion))),
+            ("tool", .string(tool.rawValue)),
+            ("kernel_release", kernelRelease.map(JSONValue.string)),
+            ("profile", profile.map(JSONValue.string)),
+            ("started_at", startedAt.map { .string(Timestamp.format($0)) }),
+            ("skip_reason", skipReason.map(JSONValue.string)),
+            ("warnings", warnings.isEmpty ? nil : .array(warnings.map(JSONValue.string))),
+            ("tests", .array(tests.map { test in
+                .members([
+                    ("name", .string(test.name)),
+                    ("status", .string(test.status.rawValue)),
+                    ("reason", test.reason.map(JSONValue.string)),
+                    ("duration", test.duration.map(JSONValue.number)),
+                    ("diagnostics", test.diagnostics.isEmpty ? nil : .array(test.diagnostics.map(JSONValue.string))),
+                ])
+            })),
+        ])
+    }
+
+    /// The results JSON text, ending with a newline.
+    public var jsonText: String { json.rendered() + "\n" }
+
+    /// Reads hmmkit's results JSON; refuses other JSON and newer versions with a message saying so.
+    public static func fromJSON(_ text: String, file: String? = nil) throws(ReportError) -> ResultSet {
+        let root = try JSONValue.parse(text, file: file)
+        func wrong(_ message: String) -> ReportError { ReportError(.wrongFormat, message, file: file) }
+
+        guard case .object = root else { throw wrong("not hmmkit results: the JSON is not an object") }
+        guard let format = root["format"]?.stringValue else {
+            if root["version"]?["major"] != nil {
+                throw wrong("this is KCIDB data, not hmmkit results; give the KTAP log or the file from --json")
+            }
+            throw wrong("not hmmkit results: no \"format\": \"\(formatName)\" member")
+        }
+        guard format == formatName else {
+            throw wrong("not hmmkit results: \"format\" is \"\(format)\", expected \"\(formatName)\"")
+        }
+        guard let versionNumber = root["version"]?.numberValue, versionNumber == versionNumber.rounded(), versionNumber >= 1,
+              versionNumber < 1e9
+        else {
+            throw wrong("\"version\" must be a whole number from 1")
+        }
+        let version = Int(versionNumber)
+        guard version <= currentFormatVersion else {
+            throw ReportError(.unsupportedVersion,
+                              "hmmkit results version \(version) come from a newer hmmkit; this one reads up to version \(currentFormatVersion)",
+                              file: file)
+        }
+
+        func string(_ value: JSONValue?, _ path: String, required: Bool = false) throws(ReportError) -> String? {
+            switch value {
+            case nil, .null?:
+                if required { throw wrong("\(path) is missing") }
+                return nil
+            case .string(let s)?: return s
+            default: throw wrong("\(path) must be a string")
+            }
+        }
+        func strings(_ value: JSONValue?, _ path: String) throws(ReportError) -> [String] {
+            guard let value, value != .null else { return [] }
+            guard let items = value.arrayValue else { throw wrong("\(path) must be an array of strings") }
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = item.stringValue else { throw wrong("\(path)[\(i)] must be a string") }
+                out.append(s)
+            }
+            return out
+        }
+
+        let toolName = try string(root["tool"], "\"tool\"", required: true)!
+        guard let tool = Tool(rawValue: toolName) else {
+            throw wrong("\"tool\" is \"\(toolName)\", expected one of \(Tool.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var startedAt: Date?
+        if let text = try string(root["started_at"], "\"started_at\"") {
+            guard let date = Timestamp.parse(text) else { throw wrong("\"started_at\" is not an RFC 3339 time: \"\(text)\"") }
+            startedAt = date
+        }
+        guard let items = root["tests"]?.arrayValue else { throw wrong("\"tests\" is missing or not an array") }
+
+        var tests: [Test] = []
+        var seen: Set<String> = []
+        for (i, item) in items.enumerated() {
+            let path = "tests[\(i)]"
+            guard case .object = item else { throw wrong("\(path) must be an object") }
+            let name = try string(item["name"], "\(path).name", required: true)!
+            guard !name.isEmpty else { throw ReportError(.badTestName, "\(path).name is empty", file: file) }
+            guard seen.insert(name).inserted else {
+                throw ReportError(.badTestName, "test '\(name)' appears twice (again at \(path))", file: file)
+            }
+            let statusName = try string(item["status"], "\(path).status", required: true)!
+            guard let status = Status(rawValue: statusName) else {
+                throw wrong("\(path).status is \"\(statusName)\", expected one of \(Status.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            var duration: Double?
+            switch item["duration"] {
+            case nil, .null?: break
+            case .number(let seconds)? where seconds >= 0: duration = seconds
+            default: throw wrong("\(path).duration must be a number of seconds, not negative")
+            }
+            tests.append(Test(name: name, status: status, reason: try string(item["reason"], "\(path).reason"),
+                              duration: duration, diagnostics: try strings(item["diagnostics"], "\(path).diagnostics")))
+        }
+        return ResultSet(
+            tool: tool, kernelRelease: try string(root["kernel_release"], "\"kernel_release\""),
+            profile: try string(root["profile"], "\"profile\""), startedAt: startedAt, formatVersion: version,
+            skipReason: try string(root["skip_reason"], "\"skip_reason\""), tests: tests,
+            warnings: try strings(root["warnings"], "\"warnings\""), source: file)
+    }
+}

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import HMMKernel
+import HMMModel
+import HMMReport
+import HMMSuite
+
+/// `hmmkit compare BASE PATCHED`: what changed between two runs, and whether it regressed.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare a base kernel's results with a patched kernel's.",
+        discussion: """
+        BASE and PATCHED are KTAP logs (hmmkit's or kselftest's) or hmmkit results JSON. Tests are matched \
+        by name. Exit status: 0 no regression, 1 regression (a new failure, or a test that passed in BASE \
+        is missing from PATCHED), 2 bad input or usage. A timing change is reported when a test's duration \
+        changes by at least --timing-threshold seconds and by a factor of at least --timing-ratio.
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Argument(help: "The base run's results.")
+    var base: String
+    @Argument(help: "The patched run's results.")
+    var patched: String
+    @Option(help: "Output format: text or json.")
+    var format: Format = .text
+    @Option(help: "Seconds a test's duration must change by to be reported.")
+    var timingThreshold: Double = TimingRule().minimumSeconds
+    @Option(help: "Factor a test's duration must change by to be reported.")
+    var timingRatio: Double = TimingRule().minimumRatio
+    @Flag(help: "Compare results of different tools (hmmkit against kselftest).")
+    var allowDifferentTools = false
+    @Flag(help: "Load cut-off or bailed-out logs anyway; tests they never reached count as missing.")
+    var allowIncomplete = false
+
+    func validate() throws {
+        guard timingThreshold >= 0, timingThreshold.isFinite else {
+            throw ValidationError("--timing-threshold must be a number of seconds, 0 or more")
+        }
+        guard timingRatio >= 1, timingRatio.isFinite else { throw ValidationError("--timing-ratio must be 1 or more") }
+    }
+
+    func run() throws {
+        let comparison: Comparison
+        do {
+            let options = LoadOptions(allowIncomplete: allowIncomplete)
+            comparison = try Comparison(
+                base: try ResultSet.load(path: base, options: options),
+                patched: try ResultSet.load(path: patched, options: options),
+                options: .init(timing: TimingRule(minimumSeconds: timingThreshold, minimumRatio: timingRatio),
+                               allowDifferentTools: allowDifferentTools))
+        } catch {
+            log("hmmkit compare: \(error)")
+            logIncompleteHint(error)
+            throw ExitCode(2)
+        }
+        let text = format == .json ? comparison.json.rendered() : String(comparison.text.dropLast())
+        Stdout.line(text)
+        if comparison.isRegression { throw ExitCode(1) }
+    }
+}
+
+/// `hmmkit report …`: results in other formats.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Write results in other formats (KCIDB, JUnit, hmmkit JSON).",
+        subcommands: [ReportConvertCommand.self])
+}
+
+struct ReportConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a KTAP log or hmmkit results JSON into any of hmmkit JSON, KCIDB JSON and JUnit XML.",
+        discussion: "Exit status: 0 written, 2 bad input or usage. Each file is written whole or not at all.")
+
+    @Argument(help: "The results: a KTAP log (hmmkit's or kselftest's) or hmmkit results JSON.")
+    var results: String
+    @OptionGroup(title: "Outputs") var outputs: ResultFileOptions
+    @Flag(help: "Load a cut-off or bailed-out log anyway (its problems are kept as warnings).")
+    var allowIncomplete = false
+
+    func validate() throws {
+        if !outputs.requested { throw ValidationError("name at least one output: --json, --kcidb or --junit") }
+    }
+
+    func run() throws {
+        do {
+            let set = try ResultSet.load(path: results, options: LoadOptions(allowIncomplete: allowIncomplete))
+            try outputs.write(set)
+            log("hmmkit report: \(set.summary)")
+        } catch {
+            log("hmmkit report: \(error)")
+            logIncompleteHint(error)
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Says how to use a cut-off log anyway, when that is what was refused.
+private func logIncompleteHint(_ error: any Error) {
+    if let error = error as? ReportError, [.truncated, .bailOut, .malformedKTAP].contains(error.kind) {
+        log("hmmkit: pass --allow-incomplete to use the results the log has")
+    }
+}
+
+/// `--json`, `--kcidb`, `--junit` and the KCIDB settings, for `report convert` and `run`.
+struct ResultFileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write hmmkit results JSON to this file.", valueName: "file"))
+    var json: String?
+    @Option(help: ArgumentHelp("Write KCIDB v\(KCIDBWriter.schemaMajor).\(KCIDBWriter.schemaMinor) JSON to this file.", valueName: "file"))
+    var kcidb: String?
+    @Option(help: ArgumentHelp("Write JUnit XML to this file.", valueName: "file"))
+    var junit: String?
+    @Option(help: "KCIDB origin: the CI system's name (a-z, 0-9, _).")
+    var origin = "hmmkit"
+    @Option(help: "KCIDB build the tests ran on ('origin:id'); without it a checkout and a build are written too.")
+    var kcidbBuildId: String?
+
+    var requested: Bool { json != nil || kcidb != nil || junit != nil }
+
+    func validate() throws {
+        do {
+            _ = try KCIDBWriter(origin: origin, buildID: kcidbBuildId)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        // Fail before a long run rather than after it.
+        for (flag, path) in [("--json", json), ("--kcidb", kcidb), ("--junit", junit)] {
+            guard let path else { continue }
+            let directory = (path as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                throw ValidationError("\(flag): directory '\(directory)' does not exist")
+            }
+        }
+    }
+
+    /// Writes each requested file; stops at the first that cannot be written.
+    func write(_ set: ResultSet) throws(ReportError) {
+        if let json { try AtomicFile.write(set.jsonText, to: json) }
+        if let kcidb { try AtomicFile.write(try KCIDBWriter(origin: origin, buildID: kcidbBuildId).text(for: set), to: kcidb) }
+        if let junit { try AtomicFile.write(JUnitWriter().text(for: set), to: junit) }
+    }
+
+    /// For `hmmkit run`: writes the files, and on failure says so and fails the run.
+    func writeAfterRun(_ recorder: RecordingSink) throws {
+        guard requested else { return }
+        do {
+            try write(recorder.results)
+        } catch {
+            log("hmmkit: \(error)")
+            throw ExitStatus.fail
+        }
+    }
+}
+
+/// Passes the runner's results on to the KTAP sink and keeps them for the result files.
+/// It also prints hmmkit's header line after the plan (`# hmmkit: kernel release …`), so a
+/// saved log says which kernel it came from.
+final class RecordingSink: ResultSink {
+    private let ktap: KTAPSink
+    private let kernelRelease: String
+    private let startedAt: Date
+    private var tests: [ResultSet.Test] = []
+
+    init(forwardingTo ktap: KTAPSink, kernelRelease: String = Machine.kernelRelease, startedAt: Date = Date()) {
+        self.ktap = ktap
+        self.kernelRelease = kernelRelease
+        self.startedAt = startedAt
+    }
+
+    var profile: String? { KernelProfile.forRelease(kernelRelease)?.name }
+
+    var results: ResultSet {
+        ResultSet(tool: .hmmkit, kernelRelease: kernelRelease, profile: profile, startedAt: startedAt, tests: tests)
+    }
+
+    func begin(plan: Int) {
+        ktap.begin(plan: plan)
+        ktap.diagnostic(ResultSet.ktapHeaderLine(kernelRelease: kernelRelease, profile: profile, startedAt: startedAt))
+    }
+
+    func started(_ id: TestID) { ktap.started(id) }
+    func diagnostic(_ line: String) { ktap.diagnostic(line) }
+    func end() { ktap.end() }
+
+    func finished(_ id: TestID, _ outcome: TestOutcome) {
+        ktap.finished(id, outcome)
+        let status: ResultSet.Status = switch outcome.status {
+        case .pass: .pass
+        case .fail: .fail
+        case .skip: .skip
+        case .timeout: .timeout
+        case .error: .error
+        }
+        tests.append(ResultSet.Test(name: id.description, status: status, reason: outcome.reason,
+                                    duration: outcome.seconds, diagnostics: outcome.diagnostics))
+    }
+}

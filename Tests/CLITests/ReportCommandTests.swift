@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import HMMReport
+@testable import HMMSuite
+import Testing
+@testable import hmmkit
+
+private let fixtures = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/ktap")
+
+private func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+private func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Runs a command line the way `main` does and returns its exit status.
+private func exitStatus(_ arguments: [String]) -> Int32 {
+    do {
+        var command = try HMMKit.parseAsRoot(arguments)
+        try command.run()
+        return 0
+    } catch {
+        return (HMMKit.usageExitCode(for: error) ?? HMMKit.exitCode(for: error)).rawValue
+    }
+}
+
+@Suite struct CompareCommandTests {
+    @Test func noRegressionExitsZero() {
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12-nomodule.log"), fixture("hmm-tests-6.12.117-qemu.log")]) == 0)
+    }
+
+    @Test func regressionExitsOne() {
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12.117-qemu.log"), fixture("hmm-tests-6.12-nomodule.log"),
+                            "--format", "json"]) == 1)
+    }
+
+    @Test func badInputExitsTwo() {
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12.117-qemu.log"), fixture("hmm-tests-6.12-truncated-synthetic.log")]) == 2)
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12.117-qemu.log"), fixture("README.md")]) == 2)
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12.117-qemu.log"), "/nonexistent.log"]) == 2)
+        // ... unless the user takes a cut-off log as it is: then the lost tests are the regression.
+        #expect(exitStatus(["compare", "--allow-incomplete", fixture("hmm-tests-6.12.117-qemu.log"),
+                            fixture("hmm-tests-6.12-truncated-synthetic.log")]) == 1)
+    }
+
+    @Test func usageErrorsExitTwo() {
+        #expect(exitStatus(["compare", fixture("hmm-tests-6.12.117-qemu.log")]) == 2)
+        #expect(exitStatus(["compare", "a", "b", "--format", "xml"]) == 2)
+        #expect(exitStatus(["compare", "a", "b", "--timing-ratio", "0.5"]) == 2)
+        #expect(exitStatus(["compare", "a", "b", "--timing-threshold", "-1"]) == 2)
+    }
+}
+
+@Suite struct ReportConvertTests {
+    @Test func writesEveryFormat() throws {
+        let dir = try temporaryDirectory()
+        let json = dir.appendingPathComponent("r.json").path
+        let kcidb = dir.appendingPathComponent("k.json").path
+        let junit = dir.appendingPathComponent("j.xml").path
+        #expect(exitStatus(["report", "convert", fixture("hmm-tests-6.12-nomodule.log"), "--json", json, "--kcidb", kcidb,
+                            "--junit", junit, "--origin", "my_ci"]) == 0)
+        let original = try ResultSet.load(path: fixture("hmm-tests-6.12-nomodule.log"))
+        var converted = try ResultSet.load(path: json)
+        converted.source = original.source
+        #expect(converted == original)
+        let kcidbText = try String(contentsOfFile: kcidb, encoding: .utf8)
+        #expect(kcidbText.contains("\"origin\": \"my_ci\""))
+        #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("<testsuites name=\"hmmkit\" tests=\"58\" failures=\"29\""))
+        // JSON converts too, and only the file asked for is written.
+        let again = dir.appendingPathComponent("again.xml").path
+        #expect(exitStatus(["report", "convert", json, "--junit", again]) == 0)
+        #expect(try String(contentsOfFile: again, encoding: .utf8) == String(contentsOfFile: junit, encoding: .utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["again.xml", "j.xml", "k.json", "r.json"])
+    }
+
+    @Test func badInputWritesNothing() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("r.json").path
+        #expect(exitStatus(["report", "convert", fixture("hmm-tests-6.12-truncated-synthetic.log"), "--json", out]) == 2)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(exitStatus(["report", "convert", fixture("hmm-tests-6.12-truncated-synthetic.log"), "--json", out,
+                            "--allow-incomplete"]) == 0)
+        #expect(try ResultSet.load(path: out).warnings.count == 2)
+    }
+
+    @Test func usageErrors() {
+        #expect(exitStatus(["report", "convert", fixture("hmm-tests-6.12-nomodule.log")]) == 2)  // no output named
+        #expect(exitStatus(["report", "convert", "x.log", "--kcidb", "k.json", "--origin", "Not-Valid"]) == 2)
+        #expect(exitStatus(["report", "convert", "x.log", "--kcidb", "k.json", "--kcidb-build-id", "nocolon"]) == 2)
+        #expect(exitStatus(["report", "convert", "x.log", "--json", "/nonexistent-dir/r.json"]) == 2)
+    }
+
+    @Test func runChecksItsResultFilesBeforeRunning() {
+        do {
+            _ = try HMMKit.parseAsRoot(["run", "--junit", "/nonexistent-dir/j.xml"])
+            Issue.record("accepted a result file in a missing directory")
+        } catch {
+            #expect(HMMKit.message(for: error).contains("--junit: directory '/nonexistent-dir' does not exist"))
+        }
+    }
+}
+
+@Suite struct RecordingSinkTests {
+    @Test func keepsWhatTheRunnerReports() {
+        let recorder = RecordingSink(forwardingTo: KTAPSink(testCases: 1), kernelRelease: "6.12.117",
+                                     startedAt: Date(timeIntervalSince1970: 0))
+        let a = TestID(fixture: "hmm", variant: "hmm_device_private", name: "open_close")
+        let b = TestID(fixture: "hmm", variant: "hmm_device_private", name: "migrate")
+        recorder.begin(plan: 2)
+        recorder.started(a)
+        recorder.finished(a, TestOutcome(status: .pass, reason: nil, diagnostics: [], seconds: 0.25))
+        recorder.started(b)
+        recorder.finished(b, TestOutcome(status: .timeout, reason: "30 seconds", diagnostics: ["stuck"], seconds: 30))
+        recorder.end()
+        let results = recorder.results
+        #expect(results.tool == .hmmkit)
+        #expect(results.kernelRelease == "6.12.117")
+        #expect(results.profile == "linux-6.12")
+        #expect(results.tests == [
+            .init(name: "hmm.hmm_device_private.open_close", status: .pass, duration: 0.25),
+            .init(name: "hmm.hmm_device_private.migrate", status: .timeout, reason: "30 seconds", duration: 30, diagnostics: ["stuck"]),
+        ])
+    }
+}
