@@ -74,7 +74,7 @@ struct GenCommand: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print figures.",
-                                                    subcommands: [Model.self])
+                                                    subcommands: [Model.self, Suite.self])
 
     struct Model: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -82,6 +82,10 @@ struct VMCommand: ParsableCommand {
                     resumable = true
                     if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
                 }
+                if args.starts(with: ["bench", "suite"]) {
+                    if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
+                    if !args.contains("--hmm-tests"), let peer = artifacts.kselftest { args += ["--hmm-tests", peer] }
+                }
                 command = [exe] + args
             }
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)

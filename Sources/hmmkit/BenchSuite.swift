@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import HMMKernel
+import HMMVM
+import KTAP
+
+extension BenchCommand {
+    /// hmmkit's kselftest-equivalent cases against the kernel's own hmm-tests on the same
+    /// machine, in alternating rounds (the machines are noisy: only the ratio means much).
+    struct Suite: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wall time of hmmkit's 58 kselftest-equivalent tests beside hmm-tests', as a ratio (run it in a VM).",
+            discussion: "Prints KTAP: one result per side (ok when its suite passed) and the figures as diagnostics. Through a VM: hmmkit vm run -- bench suite")
+        @Option(help: "The kernel's hmm-tests binary (the VM passes the one built from the kernel's tree).")
+        var hmmTests: String?
+        @Option(help: "Alternating rounds per side.")
+        var rounds = 3
+        @OptionGroup var module: ModuleOptions
+
+        func validate() throws {
+            if rounds < 1 { throw ValidationError("--rounds must be at least 1") }
+            guard let hmmTests else { throw ValidationError("--hmm-tests PATH is required (hmmkit vm run passes it)") }
+            if !FileManager.default.isExecutableFile(atPath: hmmTests) {
+                throw ValidationError("--hmm-tests: '\(hmmTests)' is not an executable file")
+            }
+        }
+
+        struct Side {
+            var name: String
+            var argv: [String]
+            var seconds: [Double] = []
+            var lastTotals: String = "?"
+            var failedRounds = 0
+        }
+
+        func run() throws {
+            let loaded = try module.load()
+            defer { loaded?.unload() }
+            var sides = [Side(name: "hmm-tests", argv: [hmmTests!]),
+                         Side(name: "hmmkit", argv: [Repository.executable, "run"])]
+            for round in 0..<rounds {
+                // Alternate which side goes first so drift in machine load is shared.
+                for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
+                    let (seconds, totals, ok) = try Self.time(sides[i].argv)
+                    sides[i].seconds.append(seconds)
+                    sides[i].lastTotals = totals
+                    if !ok { sides[i].failedRounds += 1 }
+                    log("bench suite: round \(round + 1) \(sides[i].name): \(String(format: "%.2f", seconds)) s (\(totals))")
+                }
+            }
+            var writer = KTAPWriter(style: .kselftest) { Stdout.line($0) }
+            writer.start(plan: sides.count, testCases: 1)
+            for side in sides {
+                writer.begin("bench.suite.\(side.name)")
+                writer.diagnostic("\(side.name): rounds " + side.seconds.map { String(format: "%.2f", $0) }.joined(separator: " ")
+                                  + String(format: " s, median %.2f s; last run %@", Self.median(side.seconds), side.lastTotals))
+                writer.end(KTAPTestCase(name: "bench.suite.\(side.name)", status: side.failedRounds == 0 ? .pass : .fail,
+                                        reason: nil, duration: nil))
+            }
+            let ratio = Self.median(sides[1].seconds) / Self.median(sides[0].seconds)
+            writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): %.2f (target <= 1.5: %@)",
+                                     ratio, ratio <= 1.5 ? "met" : "NOT met"))
+            let code = writer.finish()
+            if code != .pass { throw ExitStatus.fail }
+        }
+
+        static func median(_ values: [Double]) -> Double {
+            let s = values.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+
+        /// Runs a suite to completion; returns wall seconds, its Totals line and whether it passed.
+        static func time(_ argv: [String]) throws -> (Double, String, Bool) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: argv[0])
+            p.arguments = Array(argv.dropFirst())
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            let start = monotonicSeconds()
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            let seconds = monotonicSeconds() - start
+            let text = String(decoding: data, as: UTF8.self)
+            let totals = text.split(separator: "\n").last { $0.hasPrefix("# Totals:") }.map { String($0.dropFirst(2)) } ?? "no Totals line"
+            return (seconds, totals, p.terminationStatus == 0)
+        }
+    }
+}
