@@ -83,7 +83,12 @@ public struct Fixture: Equatable, Sendable {
 
     /// Parses the text form. `expectedProfile`, when given, must equal the fixture's profile.
     public static func parse(_ text: String, file: String = "<fixture>", expectedProfile: KernelProfile? = nil) throws(FixtureError) -> Fixture {
-        try FixtureParser(text: text, file: file).parse(expectedProfile: expectedProfile)
+        try FixtureParser(text: text, file: file).parse(expectedProfile: expectedProfile).fixture
+    }
+
+    /// ``parse(_:file:expectedProfile:)`` plus the 1-based line number of every step.
+    public static func parseWithLines(_ text: String, file: String = "<fixture>") throws(FixtureError) -> (fixture: Fixture, lines: [Int]) {
+        try FixtureParser(text: text, file: file).parse(expectedProfile: nil)
     }
 }
 
@@ -194,7 +199,7 @@ struct FixtureParser {
 
     func fail(_ line: Int, _ message: String) -> FixtureError { FixtureError(file: file, line: line, message: message) }
 
-    func parse(expectedProfile: KernelProfile?) throws(FixtureError) -> Fixture {
+    func parse(expectedProfile: KernelProfile?) throws(FixtureError) -> (fixture: Fixture, lines: [Int]) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let first = lines.first?.trimmingSpaces, !first.isEmpty else { throw fail(1, "empty file: expected 'hmmkit-fixture <version>'") }
         let head = first.split(separator: " ")
@@ -210,6 +215,7 @@ struct FixtureParser {
         var profile: KernelProfile?
         var env = Environment()
         var steps: [Step] = []
+        var stepLines: [Int] = []
         var inSteps = false
         var forkLine: Int?
         for (i, raw) in lines.enumerated().dropFirst() {
@@ -294,12 +300,13 @@ struct FixtureParser {
             default: break
             }
             steps.append(Step(action, expectation: expectation))
+            stepLines.append(n)
         }
         if let f = forkLine { throw fail(lines.count, "truncated: fork block opened at line \(f) is not closed") }
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
         var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
         fixture.about = about
-        return fixture
+        return (fixture, stepLines)
     }
 
     func id(_ s: String, _ prefix: Character, line: Int, what: String) throws(FixtureError) -> Int {

@@ -11,7 +11,7 @@ struct HMMKit: ParsableCommand {
         KTAP goes to standard output; progress and logs go to standard error.
         """,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self,
-                      GenCommand.self, BenchCommand.self]
+                      GenCommand.self, FixtureCommand.self, BenchCommand.self]
     )
 }
 
