@@ -128,6 +128,50 @@ import Testing
         #expect(d.model.location(0, 0) == .system(node: 1))
     }
 
+    /// madvise_free_pte_range skips device-private entries (non-swap entries) and zone-device folios (coherent pages):
+    /// neither becomes lazily free, only the mirror is invalidated (6.1 and 6.12 alike).
+    @Test func madvFreeSkipsDevicePages() {
+        for minor in [0, 2] {
+            var d = Driver(nodes: [0, 1])
+            d.mmap(0, 4)
+            d.write(0, 0..<4, base: 5)
+            d.run(.open(0, minor: minor))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+            d.run(.madvise(PageRange(0, 0, 4), .free))
+            let own: UInt8 = minor == 0 ? 0x22 : 0x42
+            let snap = d.ioctl(0, .snapshot, 0, 0, 4)
+            #expect(snap.isExact && snap.primary.snapshot?.primary == [own, own, own, own])
+            let read = d.run(.cpuRead(0, page: 1))
+            #expect(read.isExact && read.primary.tokens?.primary == [6])
+            #expect(d.ioctl(0, .migrateToSystem, 0, 0, 4).primary.cpages == (minor == 0 ? 3 : 4))
+            // Back in system RAM they are ordinary pages: still exact.
+            #expect(d.run(.cpuRead(0, page: 2)).isExact)
+            #expect(d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary == [0, 0, 0, 0])
+        }
+    }
+
+    /// move_pages status of an empty PTE: 6.1 follow_page(FOLL_DUMP) -> no_page_table() gives -EFAULT in an anonymous
+    /// VMA (a file or shmem VMA has a fault handler: NULL, -ENOENT); 6.12 folio_walk_start() finds no folio: -ENOENT.
+    /// Zero page (-EFAULT) and device pages (-ENOENT) are the same in both.
+    @Test func movePagesStatusOfHolesByProfile() {
+        for (profile, hole) in [(KernelProfile.linux6_1, -Errno.EFAULT), (.linux6_12, -Errno.ENOENT)] {
+            var d = Driver(profile, nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.cpuWrite(0, page: 0, token: 9))
+            _ = d.read(0, 1)
+            d.run(.open(0, minor: 2))
+            _ = d.ioctl(0, .migrateToDevice, 0, 2, 1)
+            d.mmap(1, 2, .readWrite, .anonShared)
+            let q = d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary
+            #expect(q == [0, -Errno.EFAULT, -Errno.ENOENT, hole], "\(profile.name)")
+            #expect(d.run(.movePages(PageRange(0, 0, 4), node: 1)).primary.nodes?.primary == [1, -Errno.EFAULT, -Errno.ENOENT, hole])
+            #expect(d.run(.queryNodes(PageRange(1, 0, 2))).primary.nodes?.primary == [-Errno.ENOENT, -Errno.ENOENT])
+            d.run(.madvise(PageRange(0, 0, 1), .dontneed))
+            #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [hole])
+            #expect(profile.isOn(KernelProfile.movePagesHoleIsEFAULT) == (profile == .linux6_1))
+        }
+    }
+
     @Test func unknownNodeFollowsObservation() {
         var m = Model(profile: .linux6_12, environment: Environment(devices: [0], nodes: [0, 1], localNode: nil))
         m.step(.mmap(0, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0))
