@@ -203,7 +203,8 @@ extension Model {
                 }
                 var nf = f
                 if f <= Frames.zero {
-                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon)
+                    // migrate_vma_insert_page maps a coherent page writable and dirty when the VMA is writable.
+                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon | (coherent && writable ? FB.dirty : 0))
                     if coherent { s.coherentUsed[minor] += 1 }
                     s.procs[pi].regions[r]!.anonVMA = true
                     s.procs[pi].regions[r]!.frame[p] = nf

@@ -49,6 +49,9 @@ extension Model {
         let old = s.frames.loc[i]
         if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
         if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
+        // Migration entries carry the dirty bit of a present PTE (system <-> coherent); a
+        // device-private entry has none, so a page coming back from one is mapped clean.
+        if Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate { s.frames.bits[i] &= ~FB.dirty }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
         s.frames.owner[i] = 0
@@ -159,9 +162,18 @@ extension Model {
     }
 
     /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
-    /// Returns 0 or EFAULT (SIGBUS beyond end of file).
+    /// Returns 0 or EFAULT (SIGBUS beyond end of file). A write leaves the PTE dirty.
     @discardableResult
     mutating func cpuFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
+        let err = handleFault(pi, r, p, write: write)
+        if write && err == 0 {
+            let f = s.procs[pi].regions[r]!.frame[p]
+            if f > Frames.zero { s.frames.bits[Int(f)] |= FB.dirty }
+        }
+        return err
+    }
+
+    private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
         var fl = s.procs[pi].regions[r]!.flags[p]
         if fl & (PF.excl | PF.exclMaybe) != 0 {
             restoreExclusive(pi, r, p)
@@ -208,7 +220,10 @@ extension Model {
                     x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' population are not known")
                     for q in block {
                         if write {
-                            s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
+                            // A THP write fault maps the whole PMD writable and dirty.
+                            let n = newAnon(pi, r, q, token: 0)
+                            s.frames.bits[Int(n)] |= FB.dirty
+                            s.procs[pi].regions[r]!.frame[q] = n
                             s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite | PF.thp
                         } else {
                             s.procs[pi].regions[r]!.frame[q] = Frames.zero

@@ -104,7 +104,8 @@ extension Model {
                 let kind = s.procs[pi].regions[r]!.kind
                 let bits = s.frames.bits[Int(f)]
                 let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb) || kind == .anonShared) {
+                let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
+                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean) || kind == .anonShared) {
                     nf |= PF.pteWrite
                 }
             }
@@ -169,6 +170,8 @@ extension Model {
                 // Device-private entries are non-swap entries (skipped); coherent pages are
                 // zone-device folios, which madvise_free_pte_range skips too.
                 if Loc.isDevice(s.frames.loc[i]) { continue }
+                // An exclusive page's PTE is made clean (and old); a lazily freed page reads zero once reclaimed.
+                if s.frames.refs[i] == 1 { s.frames.bits[i] &= ~FB.dirty }
                 if s.frames.refs[i] == 1 && s.frames.token[i] != 0 {
                     s.frames.bits[i] |= FB.lazyFree
                     s.uncertain = true

@@ -172,6 +172,45 @@ import Testing
         }
     }
 
+    /// mprotect back to read-write: 6.1 can_change_pte_writable wants a dirty PTE, 6.12 only an exclusive anonymous page.
+    /// A device-private entry keeps no dirty bit (the page comes back clean); a present PTE's dirty bit survives a
+    /// system <-> coherent migration; migrate_vma_insert_page dirties a coherent page only in a writable VMA; writes
+    /// and write faults dirty; MADV_FREE cleans.
+    @Test func mprotectUpgradeAndTheDirtyBit() {
+        for (profile, clean) in [(KernelProfile.linux6_1, UInt8(0x01)), (.linux6_12, UInt8(0x02))] {
+            var d = Driver(profile)
+            d.mmap(0, 4)
+            d.write(0, 0..<4, base: 1)
+            d.run(.open(0, minor: 0))
+            d.run(.open(1, minor: 2))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 3)
+            _ = d.ioctl(0, .migrateToSystem, 0, 0, 1)   // page 0: back through MIGRATE_TO_SYS, clean
+            _ = d.read(0, 1)                            // page 1: back through the CPU fault, clean
+            d.run(.cpuWrite(0, page: 2, token: 7))      // page 2: back and written, dirty
+            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back
+            _ = d.ioctl(1, .migrateToSystem, 0, 3, 1)
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, 0x02], "\(profile.name)")
+            // Coherent pages for empty PTEs of a read-only VMA are clean; written ones keep their dirty bit.
+            d.mmap(1, 2, .read)
+            _ = d.ioctl(1, .migrateToDevice, 1, 0, 2)
+            d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
+            #expect(d.ioctl(1, .snapshot, 1, 0, 2).primary.snapshot?.primary == [0x40 | clean, 0x40 | clean])
+            d.run(.cpuWrite(1, page: 0, token: 3))
+            d.run(.mprotect(PageRange(1, 0, 2), .read))
+            d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
+            #expect(d.ioctl(1, .snapshot, 1, 0, 2).primary.snapshot?.primary == [0x42, 0x40 | clean])
+            // MADV_FREE cleans the PTE (the page may also be reclaimed: 0x00).
+            d.run(.madvise(PageRange(0, 2, 1), .free))
+            d.run(.mprotect(PageRange(0, 2, 1), .read))
+            d.run(.mprotect(PageRange(0, 2, 1), .readWrite))
+            let freed = d.ioctl(0, .snapshot, 0, 2, 1).primary.snapshot
+            #expect(freed?.primary == [clean] && freed?.allowed(at: 0).contains(0x00) == true)
+            #expect(profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
+        }
+    }
+
     @Test func unknownNodeFollowsObservation() {
         var m = Model(profile: .linux6_12, environment: Environment(devices: [0], nodes: [0, 1], localNode: nil))
         m.step(.mmap(0, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0))
