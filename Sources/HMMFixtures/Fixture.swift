@@ -78,6 +78,17 @@ public struct Fixture: Equatable, Sendable {
         return out
     }
 
+    /// Whether a kernel described by `other` may replay this fixture as written: `other` is the
+    /// fixture's profile, or the model derives the same expectation for every step under both
+    /// (the switches that differ do not matter to these steps). A replayer recomputes
+    /// expectations with `other` either way.
+    public func sameExpectations(under other: KernelProfile) -> Bool {
+        if other == profile { return true }
+        var there = self
+        there.profile = other
+        return there.derived().steps.map(\.expectation) == derived().steps.map(\.expectation)
+    }
+
     /// The text form (format version 1).
     public var text: String { FixtureWriter.write(self) }
 

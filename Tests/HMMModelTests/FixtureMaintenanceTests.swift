@@ -61,4 +61,16 @@ import Testing
         #expect(FixtureMaintenance.problems(in: "hmmkit-fixture 1\nprofile linux-6.12\nzap\n", file: "d").map(\.description)
             == ["d:3: unknown operation 'zap'"])
     }
+
+    @Test func sameExpectationsAcrossProfiles() throws {
+        let base = try Fixture.parse(Self.authored.replacingOccurrences(of: "\nioctl f0 migrate-to-dev r0 0 3", with: ""))
+        #expect(base.sameExpectations(under: .linux6_1) && base.sameExpectations(under: .linux6_12))
+        // move_pages on an empty anonymous PTE: -ENOENT on 6.12, -EFAULT on 6.1.
+        var hole = base
+        hole.environment.nodes = [0, 1]
+        hole.steps.append(Step(.mmap(1, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0)))
+        hole.steps.append(Step(.queryNodes(PageRange(1, 0, 1))))
+        #expect(hole.sameExpectations(under: .linux6_12))
+        #expect(!hole.sameExpectations(under: .linux6_1))
+    }
 }
