@@ -255,7 +255,7 @@ extension Model {
                     s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
                 }
                 invalidateOthers(f, r, p)
-                relocate(f, to: allocLoc(pi, r, p))
+                relocate(f, to: returnLoc(pi, r, p))
                 cpages += 1
             }
             a = next

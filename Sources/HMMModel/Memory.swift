@@ -38,6 +38,16 @@ extension Model {
         return defaultLoc
     }
 
+    /// Where a device page comes back to system RAM through `dmirror_devmem_fault_alloc_and_copy`
+    /// (CPU fault, another device's fault, MIGRATE_TO_SYS): `alloc_page_vma`, so the VMA policy.
+    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
+        let l = allocLoc(pi, r, p)
+        if l != defaultLoc {
+            x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node \(Loc.index(l))")
+        }
+        return l
+    }
+
     var defaultLoc: UInt8 {
         if let n = environment.localNode { return Loc.system | UInt8(n) }
         if environment.nodes.count == 1 { return Loc.system | UInt8(environment.nodes[0]) }
@@ -127,7 +137,7 @@ extension Model {
         invalidate(pi, r, p, exemptMinor: Loc.index(l))
         erase(owner: s.frames.owner[Int(f)], r, p)
         invalidateOthers(f, r, p)
-        relocate(f, to: allocLoc(pi, r, p))
+        relocate(f, to: returnLoc(pi, r, p))
     }
 
     mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
@@ -323,6 +333,9 @@ extension Model {
                     if Loc.isDevice(l) && Loc.index(l) == minor {
                         invalidate(pi, r, p)
                         moved.append(f)
+                        if allocLoc(pi, r, p) != defaultLoc {
+                            x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's MPOL_BIND, so the local node")
+                        }
                     }
                 }
             }

@@ -211,6 +211,29 @@ import Testing
         }
     }
 
+    /// lib/test_hmm.c allocates the system page for a device page with alloc_page_vma (VMA policy) on the CPU-fault
+    /// and MIGRATE_TO_SYS paths, with alloc_page (task policy: the local node) when it evicts a device.
+    @Test func devicePagesComeBackUnderTheVMAPolicyExceptEviction() {
+        for minor in [0, 2] {
+            var d = Driver(nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.mbind(PageRange(0, 0, 4), node: 1))
+            d.write(0, 0..<4, base: 1)
+            d.run(.open(0, minor: minor))
+            d.run(.open(1, minor: minor == 0 ? 1 : 3))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+            let back = d.ioctl(0, .migrateToSystem, 0, 0, 1)
+            #expect(back.notes.contains { $0.contains("alloc_page_vma") })
+            _ = d.ioctl(1, .read, 0, 1, 1)              // private: the other device's fault; coherent: read in place
+            #expect(d.model.location(0, 1) == (minor == 0 ? .system(node: 1) : .deviceCoherent(minor: 2)))
+            let release = d.ioctl(0, .release, 0, 0, 1)
+            #expect(release.notes.contains { $0.contains("alloc_page (dmirror_device_evict_chunk)") })
+            #expect((0..<4).map { d.model.location(0, $0) } == [.system(node: 1), minor == 0 ? .system(node: 1) : .system(node: 0),
+                                                                 .system(node: 0), .system(node: 0)])
+            #expect(d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary == (minor == 0 ? [1, 1, 0, 0] : [1, 0, 0, 0]))
+        }
+    }
+
     @Test func unknownNodeFollowsObservation() {
         var m = Model(profile: .linux6_12, environment: Environment(devices: [0], nodes: [0, 1], localNode: nil))
         m.step(.mmap(0, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0))
