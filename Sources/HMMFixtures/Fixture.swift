@@ -78,12 +78,28 @@ public struct Fixture: Equatable, Sendable {
         return out
     }
 
+    /// Whether a kernel described by `other` may replay this fixture as written: `other` is the
+    /// fixture's profile, or the model derives the same expectation for every step under both
+    /// (the switches that differ do not matter to these steps). A replayer recomputes
+    /// expectations with `other` either way.
+    public func sameExpectations(under other: KernelProfile) -> Bool {
+        if other == profile { return true }
+        var there = self
+        there.profile = other
+        return there.derived().steps.map(\.expectation) == derived().steps.map(\.expectation)
+    }
+
     /// The text form (format version 1).
     public var text: String { FixtureWriter.write(self) }
 
     /// Parses the text form. `expectedProfile`, when given, must equal the fixture's profile.
     public static func parse(_ text: String, file: String = "<fixture>", expectedProfile: KernelProfile? = nil) throws(FixtureError) -> Fixture {
-        try FixtureParser(text: text, file: file).parse(expectedProfile: expectedProfile)
+        try FixtureParser(text: text, file: file).parse(expectedProfile: expectedProfile).fixture
+    }
+
+    /// ``parse(_:file:expectedProfile:)`` plus the 1-based line number of every step.
+    public static func parseWithLines(_ text: String, file: String = "<fixture>") throws(FixtureError) -> (fixture: Fixture, lines: [Int]) {
+        try FixtureParser(text: text, file: file).parse(expectedProfile: nil)
     }
 }
 
@@ -194,7 +210,7 @@ struct FixtureParser {
 
     func fail(_ line: Int, _ message: String) -> FixtureError { FixtureError(file: file, line: line, message: message) }
 
-    func parse(expectedProfile: KernelProfile?) throws(FixtureError) -> Fixture {
+    func parse(expectedProfile: KernelProfile?) throws(FixtureError) -> (fixture: Fixture, lines: [Int]) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let first = lines.first?.trimmingSpaces, !first.isEmpty else { throw fail(1, "empty file: expected 'hmmkit-fixture <version>'") }
         let head = first.split(separator: " ")
@@ -210,6 +226,7 @@ struct FixtureParser {
         var profile: KernelProfile?
         var env = Environment()
         var steps: [Step] = []
+        var stepLines: [Int] = []
         var inSteps = false
         var forkLine: Int?
         for (i, raw) in lines.enumerated().dropFirst() {
@@ -294,12 +311,13 @@ struct FixtureParser {
             default: break
             }
             steps.append(Step(action, expectation: expectation))
+            stepLines.append(n)
         }
         if let f = forkLine { throw fail(lines.count, "truncated: fork block opened at line \(f) is not closed") }
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
         var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
         fixture.about = about
-        return fixture
+        return (fixture, stepLines)
     }
 
     func id(_ s: String, _ prefix: Character, line: Int, what: String) throws(FixtureError) -> Int {

@@ -201,3 +201,18 @@ public func waitForExit(_ pid: Int32) -> ForkedChild.Termination {
 
 /// `_exit(2)`: ends a forked process without running the parent's cleanup.
 public func exitProcess(_ code: Int32) -> Never { Sys.exitImmediately(code) }
+
+/// Runs a program to completion, collecting its standard output (standard error is
+/// discarded). Uses posix_spawn, not Foundation's Process, which needs AF_UNIX sockets
+/// that a minimal test kernel may lack.
+public func runProgram(_ argv: [String]) throws(SystemError) -> (termination: ForkedChild.Termination, output: String) {
+    let (pid, fd) = try Sys.spawn(argv)
+    let output = FileDescriptor(adopting: fd)
+    var bytes: [UInt8] = []
+    while true {
+        let chunk = (try? Sys.readBytes(output.rawValue, count: 65536)) ?? []
+        if chunk.isEmpty { break }
+        bytes += chunk
+    }
+    return (waitForExit(pid), String(decoding: bytes, as: UTF8.self))
+}

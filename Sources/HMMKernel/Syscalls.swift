@@ -192,5 +192,26 @@ enum Sys {
         return names
     }
 
+    /// posix_spawn of `argv` with stdout on a pipe and stderr to /dev/null; returns the
+    /// pid and the pipe's read end.
+    static func spawn(_ argv: [String]) throws(SystemError) -> (pid: pid_t, output: Int32) {
+        let pipe = try Sys.pipe()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipe.write, 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        _ = Glibc.close(pipe.write)
+        if rc != 0 {
+            _ = Glibc.close(pipe.read)
+            throw SystemError("posix_spawn(\(argv[0]))", Errno(rawValue: rc))
+        }
+        return (pid, pipe.read)
+    }
+
     static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
 }

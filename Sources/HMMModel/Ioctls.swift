@@ -45,13 +45,15 @@ extension Model {
         }
     }
 
-    /// First page after `p` where the VMA changes (or the span ends).
-    func vmaEnd(_ pi: Int, _ r: Int, _ p: Int) -> Int {
-        let reg = s.procs[pi].regions[r]!
-        let bits = reg.flags[p] & PF.vmaBits
-        var q = p + 1
-        while q < reg.span && reg.flags[q] & PF.vmaBits == bits { q += 1 }
-        return q
+    /// First page after `p` where the VMA changes (or the span ends), looking no further than `limit`.
+    func vmaEnd(_ pi: Int, _ r: Int, _ p: Int, limit: Int) -> Int {
+        s.procs[pi].regions[r]!.flags.withUnsafeBufferPointer { flags in
+            let bits = flags[p] & PF.vmaBits
+            let stop = min(flags.count, limit)
+            var q = p + 1
+            while q < stop && flags[q] & PF.vmaBits == bits { q += 1 }
+            return q
+        }
     }
 
     static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports own-device pages without faulting) and then copies from it, but device-private memory has no kernel mapping: expect an oops [I]"
@@ -117,7 +119,7 @@ extension Model {
                 if !need && write && fl & PF.pteWrite == 0 { need = true }
                 if !need { p += 1; continue }
                 if write && fl & PF.write == 0 { return Errno.EPERM }
-                let segEnd = min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages, vmaEnd(pi, r, p))
+                let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
                 for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT }
                 retries += 1
                 if retries > 2 { p += 1; retries = 0 }
@@ -169,7 +171,7 @@ extension Model {
                 x.note("migrate_vma_setup rejects hugetlb VMAs: EINVAL")
                 return [.failure(Errno.EINVAL)]
             }
-            let next = min(end, a + profile.migrateChunk, vmaEnd(pi, r, a))
+            let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             var touchedBlocks = Set<Int>()
             for p in a..<next {
@@ -201,7 +203,8 @@ extension Model {
                 }
                 var nf = f
                 if f <= Frames.zero {
-                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon)
+                    // migrate_vma_insert_page maps a coherent page writable and dirty when the VMA is writable.
+                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon | (coherent && writable ? FB.dirty : 0))
                     if coherent { s.coherentUsed[minor] += 1 }
                     s.procs[pi].regions[r]!.anonVMA = true
                     s.procs[pi].regions[r]!.frame[p] = nf
@@ -241,7 +244,7 @@ extension Model {
             if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 || s.procs[pi].regions[r]!.kind == .hugetlb {
                 return [.failure(Errno.EINVAL)]
             }
-            let next = min(end, a + profile.migrateChunk, vmaEnd(pi, r, a))
+            let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             for p in a..<next {
                 let f = s.procs[pi].regions[r]!.frame[p]
@@ -252,7 +255,7 @@ extension Model {
                     s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
                 }
                 invalidateOthers(f, r, p)
-                relocate(f, to: allocLoc(pi, r, p))
+                relocate(f, to: returnLoc(pi, r, p))
                 cpages += 1
             }
             a = next

@@ -37,6 +37,12 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     public static let deviceTHP = "device-thp-migration"
     /// MIGRATE_TO_DEV skips (does not migrate) pages of PTE-mapped large folios.
     public static let migrateSkipsPTEMappedTHP = "migrate-skips-pte-mapped-thp"
+    /// move_pages(2) reports -EFAULT, not -ENOENT, for a page of an anonymous private VMA
+    /// that has never been populated (or was zapped).
+    public static let movePagesHoleIsEFAULT = "move-pages-hole-efault"
+    /// mprotect to read-write makes an exclusive anonymous page's PTE writable only if the PTE
+    /// is dirty (otherwise the first write faults).
+    public static let mprotectUpgradeNeedsDirty = "mprotect-upgrade-needs-dirty"
 
     /// Pages per hmm_range_fault / snapshot round.
     public var faultChunk: Int { isOn(Self.deviceTHP) ? 32 : 64 }
@@ -45,7 +51,9 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// Pages per EXCLUSIVE round (6.1/6.12: 64-page make_device_exclusive_range calls).
     public var exclusiveChunk: Int { isOn(Self.deviceTHP) ? 1 : 64 }
 
-    static func base(_ name: String, _ uapi: UAPIGeneration, _ since: KernelVersion, thp: Bool) -> KernelProfile {
+    /// `as61`: the switches where Debian's 6.1 (6.1.192) differs from 6.12 (read in both trees).
+    static func base(_ name: String, _ uapi: UAPIGeneration, _ since: KernelVersion, thp: Bool,
+                     as61: Bool = false) -> KernelProfile {
         KernelProfile(name: name, uapi: uapi, since: since, switches: [
             BehaviourSwitch(name: exclusiveBusyOnTHP, enabled: !thp,
                             reason: thp ? "make_device_exclusive() handles PTE-mapped large folios"
@@ -56,12 +64,21 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
             BehaviourSwitch(name: migrateSkipsPTEMappedTHP, enabled: !thp,
                             reason: thp ? "large folios are split or migrated whole"
                                 : "migrate_vma_collect_pmd skips PageTransCompound pages mapped by PTEs (FIXME support THP)"),
+            BehaviourSwitch(name: movePagesHoleIsEFAULT, enabled: as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) do_pages_stat_array and add_page_for_migration look pages up with follow_page(FOLL_DUMP): no_page_table() answers -EFAULT for a missing page of an anonymous VMA"
+                                : "do_pages_stat_array and add_folio_for_migration use folio_walk_start(), which finds no folio for an empty PTE: -ENOENT"),
+            BehaviourSwitch(name: mprotectUpgradeNeedsDirty, enabled: as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a device-private page, whose entry keeps no dirty bit) read-only"
+                                : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is for shared mappings only)"),
         ])
     }
 
     /// Debian 6.1.192: UAPI READ..RELEASE.
-    public static let linux6_1 = base("linux-6.1", .v6_1, KernelVersion(6, 1), thp: false)
-    /// Debian 6.12.117: same semantics as 6.1 for everything the model covers (reference §5).
+    public static let linux6_1 = base("linux-6.1", .v6_1, KernelVersion(6, 1), thp: false, as61: true)
+    /// Debian 6.12.117: same semantics as 6.1 for the dmirror ioctls (reference §5); move_pages
+    /// looks pages up with folio_walk (``movePagesHoleIsEFAULT`` off).
     public static let linux6_12 = base("linux-6.12", .v6_1, KernelVersion(6, 12), thp: false)
     /// 6.19+: device-private THP migration, FLAGS ioctl, make_device_exclusive().
     public static let thpMigration = base("thp-migration", .v6_19, KernelVersion(6, 19), thp: true)

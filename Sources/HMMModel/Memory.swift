@@ -38,6 +38,16 @@ extension Model {
         return defaultLoc
     }
 
+    /// Where a device page comes back to system RAM through `dmirror_devmem_fault_alloc_and_copy`
+    /// (CPU fault, another device's fault, MIGRATE_TO_SYS): `alloc_page_vma`, so the VMA policy.
+    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
+        let l = allocLoc(pi, r, p)
+        if l != defaultLoc {
+            x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node \(Loc.index(l))")
+        }
+        return l
+    }
+
     var defaultLoc: UInt8 {
         if let n = environment.localNode { return Loc.system | UInt8(n) }
         if environment.nodes.count == 1 { return Loc.system | UInt8(environment.nodes[0]) }
@@ -49,6 +59,9 @@ extension Model {
         let old = s.frames.loc[i]
         if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
         if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
+        // Migration entries carry the dirty bit of a present PTE (system <-> coherent); a
+        // device-private entry has none, so a page coming back from one is mapped clean.
+        if Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate { s.frames.bits[i] &= ~FB.dirty }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
         s.frames.owner[i] = 0
@@ -124,7 +137,7 @@ extension Model {
         invalidate(pi, r, p, exemptMinor: Loc.index(l))
         erase(owner: s.frames.owner[Int(f)], r, p)
         invalidateOthers(f, r, p)
-        relocate(f, to: allocLoc(pi, r, p))
+        relocate(f, to: returnLoc(pi, r, p))
     }
 
     mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
@@ -159,9 +172,18 @@ extension Model {
     }
 
     /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
-    /// Returns 0 or EFAULT (SIGBUS beyond end of file).
+    /// Returns 0 or EFAULT (SIGBUS beyond end of file). A write leaves the PTE dirty.
     @discardableResult
     mutating func cpuFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
+        let err = handleFault(pi, r, p, write: write)
+        if write && err == 0 {
+            let f = s.procs[pi].regions[r]!.frame[p]
+            if f > Frames.zero { s.frames.bits[Int(f)] |= FB.dirty }
+        }
+        return err
+    }
+
+    private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
         var fl = s.procs[pi].regions[r]!.flags[p]
         if fl & (PF.excl | PF.exclMaybe) != 0 {
             restoreExclusive(pi, r, p)
@@ -208,7 +230,10 @@ extension Model {
                     x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' population are not known")
                     for q in block {
                         if write {
-                            s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
+                            // A THP write fault maps the whole PMD writable and dirty.
+                            let n = newAnon(pi, r, q, token: 0)
+                            s.frames.bits[Int(n)] |= FB.dirty
+                            s.procs[pi].regions[r]!.frame[q] = n
                             s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite | PF.thp
                         } else {
                             s.procs[pi].regions[r]!.frame[q] = Frames.zero
@@ -308,6 +333,9 @@ extension Model {
                     if Loc.isDevice(l) && Loc.index(l) == minor {
                         invalidate(pi, r, p)
                         moved.append(f)
+                        if allocLoc(pi, r, p) != defaultLoc {
+                            x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's MPOL_BIND, so the local node")
+                        }
                     }
                 }
             }

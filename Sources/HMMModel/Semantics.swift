@@ -104,7 +104,8 @@ extension Model {
                 let kind = s.procs[pi].regions[r]!.kind
                 let bits = s.frames.bits[Int(f)]
                 let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb) || kind == .anonShared) {
+                let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
+                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean) || kind == .anonShared) {
                     nf |= PF.pteWrite
                 }
             }
@@ -166,7 +167,11 @@ extension Model {
                 let f = s.procs[pi].regions[r]!.frame[p]
                 guard f > Frames.zero, fl & PF.excl == 0 else { continue }
                 let i = Int(f)
-                if Loc.isDevice(s.frames.loc[i]) && Loc.kind(s.frames.loc[i]) == Loc.devPrivate { continue }
+                // Device-private entries are non-swap entries (skipped); coherent pages are
+                // zone-device folios, which madvise_free_pte_range skips too.
+                if Loc.isDevice(s.frames.loc[i]) { continue }
+                // An exclusive page's PTE is made clean (and old); a lazily freed page reads zero once reclaimed.
+                if s.frames.refs[i] == 1 { s.frames.bits[i] &= ~FB.dirty }
                 if s.frames.refs[i] == 1 && s.frames.token[i] != 0 {
                     s.frames.bits[i] |= FB.lazyFree
                     s.uncertain = true
@@ -370,12 +375,18 @@ extension Model {
         let fl = reg.flags[p]
         if fl & PF.mapped == 0 { return -Errno.EFAULT }
         let f = reg.frame[p]
-        if f == Frames.none || fl & PF.excl != 0 { return -Errno.ENOENT }
+        if f == Frames.none { return holeStatus(reg) }
+        if fl & PF.excl != 0 { return -Errno.ENOENT }
         if f == Frames.zero { return -Errno.EFAULT }
         let l = s.frames.loc[Int(f)]
         if Loc.isDevice(l) { return -Errno.ENOENT }
         let n = Loc.index(l)
         return n == Int(Loc.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
+    }
+
+    /// `move_pages` status of a page with an empty PTE (never populated, zapped, reclaimed).
+    func holeStatus(_ reg: Region) -> Int32 {
+        reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT : -Errno.ENOENT
     }
 
     mutating func nodeValues(_ pi: Int, _ range: PageRange) -> PageValues<Int32> {
@@ -388,7 +399,7 @@ extension Model {
                 x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
             }
             if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
-                v.allow(-Errno.ENOENT, at: i)
+                v.allow(holeStatus(reg), at: i)
                 x.note("MADV_FREE pages may have been reclaimed")
             }
         }

@@ -40,6 +40,9 @@ enum FB {
     static let lazyFree: UInt8 = 0x04
     /// PageAnonExclusive: mapped by one process only (not shared by fork).
     static let exclusiveAnon: UInt8 = 0x08
+    /// The present PTE mapping this anonymous page is dirty. Only exclusive anonymous pages
+    /// (one PTE) use it: 6.1 mprotect makes such a page writable only when its PTE is dirty.
+    static let dirty: UInt8 = 0x10
 }
 
 /// Mirror page-table tags (`DPT_XA_TAG_*` in test_hmm), plus "maybe dropped".

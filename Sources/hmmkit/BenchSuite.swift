@@ -71,20 +71,11 @@ extension BenchCommand {
 
         /// Runs a suite to completion; returns wall seconds, its Totals line and whether it passed.
         static func time(_ argv: [String]) throws -> (Double, String, Bool) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: argv[0])
-            p.arguments = Array(argv.dropFirst())
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
             let start = monotonicSeconds()
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
+            let (termination, text) = try runProgram(argv)
             let seconds = monotonicSeconds() - start
-            let text = String(decoding: data, as: UTF8.self)
             let totals = text.split(separator: "\n").last { $0.hasPrefix("# Totals:") }.map { String($0.dropFirst(2)) } ?? "no Totals line"
-            return (seconds, totals, p.terminationStatus == 0)
+            return (seconds, totals, termination == .exited(0))
         }
     }
 }

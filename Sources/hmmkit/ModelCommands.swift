@@ -95,3 +95,68 @@ struct BenchCommand: ParsableCommand {
         }
     }
 }
+
+struct FixtureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fixture", abstract: "Maintain fixture files with the model.",
+        subcommands: [Expect.self, Check.self])
+
+    static func read(_ path: String) throws -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+
+    struct Expect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the steps' expectations and notes with the model and rewrite the files in place.",
+            discussion: "Header lines, comments and blank lines are kept. Exits 1 if a file does not parse or a step's precondition fails.")
+        @Argument(help: "Fixture files.")
+        var files: [String]
+
+        func run() throws {
+            var failed = false
+            for path in files {
+                let text = try FixtureCommand.read(path)
+                do {
+                    let updated = try FixtureMaintenance.withExpectations(text, file: path)
+                    if updated != text {
+                        try updated.write(toFile: path, atomically: true, encoding: .utf8)
+                        print("\(path): updated")
+                    } else {
+                        print("\(path): unchanged")
+                    }
+                    for p in FixtureMaintenance.problems(in: updated, file: path) {
+                        print(p)
+                        failed = true
+                    }
+                } catch {
+                    print(error)
+                    failed = true
+                }
+            }
+            if failed { throw ExitStatus.fail }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that fixtures parse, meet the model's preconditions and carry its current expectations.",
+            discussion: "Prints file:line: problem for each difference and exits 1 if there is any.")
+        @Flag(help: "Also report steps the model flags as HAZARD (predicted kernel crash or use-after-free read).")
+        var forbidHazards = false
+        @Argument(help: "Fixture files.")
+        var files: [String]
+
+        func run() throws {
+            var failed = false
+            for path in files {
+                let problems = FixtureMaintenance.problems(in: try FixtureCommand.read(path), file: path,
+                                                           allowHazards: !forbidHazards)
+                for p in problems { print(p) }
+                failed = failed || !problems.isEmpty
+            }
+            if failed { throw ExitStatus.fail }
+        }
+    }
+}

@@ -45,6 +45,14 @@ import HMMSuite
         #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["vm", "run", "--accel", "hvf"]) }
     }
 
+    @Test func fixtureCommandsTakeFiles() throws {
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["fixture", "check"]) }
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["fixture", "expect"]) }
+        let check = try HMMKit.parseAsRoot(["fixture", "check", "--forbid-hazards", "a.fixture", "b.fixture"])
+        #expect((check as? FixtureCommand.Check)?.files == ["a.fixture", "b.fixture"])
+        #expect((check as? FixtureCommand.Check)?.forbidHazards == true)
+    }
+
     @Test func moduleParametersMustBeNameValue() {
         #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["module", "load", "--allow-host-module-load", "spm_addr_dev0"]) }
     }

@@ -128,6 +128,112 @@ import Testing
         #expect(d.model.location(0, 0) == .system(node: 1))
     }
 
+    /// madvise_free_pte_range skips device-private entries (non-swap entries) and zone-device folios (coherent pages):
+    /// neither becomes lazily free, only the mirror is invalidated (6.1 and 6.12 alike).
+    @Test func madvFreeSkipsDevicePages() {
+        for minor in [0, 2] {
+            var d = Driver(nodes: [0, 1])
+            d.mmap(0, 4)
+            d.write(0, 0..<4, base: 5)
+            d.run(.open(0, minor: minor))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+            d.run(.madvise(PageRange(0, 0, 4), .free))
+            let own: UInt8 = minor == 0 ? 0x22 : 0x42
+            let snap = d.ioctl(0, .snapshot, 0, 0, 4)
+            #expect(snap.isExact && snap.primary.snapshot?.primary == [own, own, own, own])
+            let read = d.run(.cpuRead(0, page: 1))
+            #expect(read.isExact && read.primary.tokens?.primary == [6])
+            #expect(d.ioctl(0, .migrateToSystem, 0, 0, 4).primary.cpages == (minor == 0 ? 3 : 4))
+            // Back in system RAM they are ordinary pages: still exact.
+            #expect(d.run(.cpuRead(0, page: 2)).isExact)
+            #expect(d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary == [0, 0, 0, 0])
+        }
+    }
+
+    /// move_pages status of an empty PTE: 6.1 follow_page(FOLL_DUMP) -> no_page_table() gives -EFAULT in an anonymous
+    /// VMA (a file or shmem VMA has a fault handler: NULL, -ENOENT); 6.12 folio_walk_start() finds no folio: -ENOENT.
+    /// Zero page (-EFAULT) and device pages (-ENOENT) are the same in both.
+    @Test func movePagesStatusOfHolesByProfile() {
+        for (profile, hole) in [(KernelProfile.linux6_1, -Errno.EFAULT), (.linux6_12, -Errno.ENOENT)] {
+            var d = Driver(profile, nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.cpuWrite(0, page: 0, token: 9))
+            _ = d.read(0, 1)
+            d.run(.open(0, minor: 2))
+            _ = d.ioctl(0, .migrateToDevice, 0, 2, 1)
+            d.mmap(1, 2, .readWrite, .anonShared)
+            let q = d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary
+            #expect(q == [0, -Errno.EFAULT, -Errno.ENOENT, hole], "\(profile.name)")
+            #expect(d.run(.movePages(PageRange(0, 0, 4), node: 1)).primary.nodes?.primary == [1, -Errno.EFAULT, -Errno.ENOENT, hole])
+            #expect(d.run(.queryNodes(PageRange(1, 0, 2))).primary.nodes?.primary == [-Errno.ENOENT, -Errno.ENOENT])
+            d.run(.madvise(PageRange(0, 0, 1), .dontneed))
+            #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [hole])
+            #expect(profile.isOn(KernelProfile.movePagesHoleIsEFAULT) == (profile == .linux6_1))
+        }
+    }
+
+    /// mprotect back to read-write: 6.1 can_change_pte_writable wants a dirty PTE, 6.12 only an exclusive anonymous page.
+    /// A device-private entry keeps no dirty bit (the page comes back clean); a present PTE's dirty bit survives a
+    /// system <-> coherent migration; migrate_vma_insert_page dirties a coherent page only in a writable VMA; writes
+    /// and write faults dirty; MADV_FREE cleans.
+    @Test func mprotectUpgradeAndTheDirtyBit() {
+        for (profile, clean) in [(KernelProfile.linux6_1, UInt8(0x01)), (.linux6_12, UInt8(0x02))] {
+            var d = Driver(profile)
+            d.mmap(0, 4)
+            d.write(0, 0..<4, base: 1)
+            d.run(.open(0, minor: 0))
+            d.run(.open(1, minor: 2))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 3)
+            _ = d.ioctl(0, .migrateToSystem, 0, 0, 1)   // page 0: back through MIGRATE_TO_SYS, clean
+            _ = d.read(0, 1)                            // page 1: back through the CPU fault, clean
+            d.run(.cpuWrite(0, page: 2, token: 7))      // page 2: back and written, dirty
+            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back
+            _ = d.ioctl(1, .migrateToSystem, 0, 3, 1)
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, 0x02], "\(profile.name)")
+            // Coherent pages for empty PTEs of a read-only VMA are clean; written ones keep their dirty bit.
+            d.mmap(1, 2, .read)
+            _ = d.ioctl(1, .migrateToDevice, 1, 0, 2)
+            d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
+            #expect(d.ioctl(1, .snapshot, 1, 0, 2).primary.snapshot?.primary == [0x40 | clean, 0x40 | clean])
+            d.run(.cpuWrite(1, page: 0, token: 3))
+            d.run(.mprotect(PageRange(1, 0, 2), .read))
+            d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
+            #expect(d.ioctl(1, .snapshot, 1, 0, 2).primary.snapshot?.primary == [0x42, 0x40 | clean])
+            // MADV_FREE cleans the PTE (the page may also be reclaimed: 0x00).
+            d.run(.madvise(PageRange(0, 2, 1), .free))
+            d.run(.mprotect(PageRange(0, 2, 1), .read))
+            d.run(.mprotect(PageRange(0, 2, 1), .readWrite))
+            let freed = d.ioctl(0, .snapshot, 0, 2, 1).primary.snapshot
+            #expect(freed?.primary == [clean] && freed?.allowed(at: 0).contains(0x00) == true)
+            #expect(profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
+        }
+    }
+
+    /// lib/test_hmm.c allocates the system page for a device page with alloc_page_vma (VMA policy) on the CPU-fault
+    /// and MIGRATE_TO_SYS paths, with alloc_page (task policy: the local node) when it evicts a device.
+    @Test func devicePagesComeBackUnderTheVMAPolicyExceptEviction() {
+        for minor in [0, 2] {
+            var d = Driver(nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.mbind(PageRange(0, 0, 4), node: 1))
+            d.write(0, 0..<4, base: 1)
+            d.run(.open(0, minor: minor))
+            d.run(.open(1, minor: minor == 0 ? 1 : 3))
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 4)
+            let back = d.ioctl(0, .migrateToSystem, 0, 0, 1)
+            #expect(back.notes.contains { $0.contains("alloc_page_vma") })
+            _ = d.ioctl(1, .read, 0, 1, 1)              // private: the other device's fault; coherent: read in place
+            #expect(d.model.location(0, 1) == (minor == 0 ? .system(node: 1) : .deviceCoherent(minor: 2)))
+            let release = d.ioctl(0, .release, 0, 0, 1)
+            #expect(release.notes.contains { $0.contains("alloc_page (dmirror_device_evict_chunk)") })
+            #expect((0..<4).map { d.model.location(0, $0) } == [.system(node: 1), minor == 0 ? .system(node: 1) : .system(node: 0),
+                                                                 .system(node: 0), .system(node: 0)])
+            #expect(d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary == (minor == 0 ? [1, 1, 0, 0] : [1, 0, 0, 0]))
+        }
+    }
+
     @Test func unknownNodeFollowsObservation() {
         var m = Model(profile: .linux6_12, environment: Environment(devices: [0], nodes: [0, 1], localNode: nil))
         m.step(.mmap(0, pages: 1, prot: .readWrite, kind: .anonPrivate, file: nil, offset: 0))

@@ -85,10 +85,12 @@ import Glibc
         #expect(lines.line(ofStep: 4) == nil)
     }
 
-    @Test func profilesWithTheSameSwitchesAreCompatible() {
-        #expect(FixtureTests.incompatibility(.linux6_1, kernel: .linux6_12) == nil)
-        #expect(FixtureTests.incompatibility(.linux6_12, kernel: .linux6_1) == nil)
-        let problem = FixtureTests.incompatibility(.thpMigration, kernel: .linux6_12)
+    @Test func fixturesReplayUnderAnotherProfileOnlyWithTheSameExpectations() throws {
+        let portable = try Fixture.parse(Self.cpuOnly, file: "cpu.fixture")
+        #expect(FixtureTests.incompatibility(portable, kernel: .linux6_1) == nil)
+        var newer = portable
+        newer.profile = .thpMigration
+        let problem = FixtureTests.incompatibility(newer, kernel: .linux6_12)
         #expect(problem?.contains("fixture is for profile thp-migration") == true)
         #expect(problem?.contains("device-thp-migration") == true)
     }
