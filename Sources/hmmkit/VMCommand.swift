@@ -41,6 +41,8 @@ struct VMCommand: ParsableCommand {
         var kernel = "debian-6.12"
         @Flag(help: "Run the kernel's own tools/testing/selftests/mm/hmm-tests (built from the same tree) instead of hmmkit.")
         var kselftest = false
+        @Option(help: "Run this kselftest-harness program (e.g. a C test hmmkit emitted) with test_hmm loaded, instead of hmmkit.")
+        var program: String?
         @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
         var accel = "auto"
         @Option(help: "Seconds without new output before the VM counts as hung.")
@@ -55,7 +57,9 @@ struct VMCommand: ParsableCommand {
         func validate() throws {
             if !["auto", "kvm", "tcg"].contains(accel) { throw ValidationError("--accel must be auto, kvm or tcg, got '\(accel)'") }
             if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
-            if kselftest && !guestArguments.isEmpty { throw ValidationError("--kselftest runs hmm-tests itself; drop the guest arguments") }
+            if (kselftest || program != nil) && !guestArguments.isEmpty { throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments") }
+            if kselftest && program != nil { throw ValidationError("choose --kselftest or --program, not both") }
+            if let program, !program.hasPrefix("/") { throw ValidationError("--program needs an absolute path (the guest sees the host's root read-only), got '\(program)'") }
         }
 
         func run() throws {
@@ -68,8 +72,8 @@ struct VMCommand: ParsableCommand {
             let exe = Repository.executable
             var command: [String]
             var resumable = false
-            if kselftest {
-                guard let peer = artifacts.kselftest else {
+            if kselftest || program != nil {
+                guard let peer = program ?? artifacts.kselftest else {
                     log("hmmkit: \(artifacts.directory) has no hmm-tests binary (the tree lacks tools/testing/selftests/mm/hmm-tests.c?)")
                     throw ExitStatus.fail
                 }

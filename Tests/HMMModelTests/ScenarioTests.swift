@@ -10,7 +10,12 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("Fixtures/scenarios")
 
     static var files: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { $0.hasSuffix(".fixture") }.sorted()
+        // Profile-specific scenarios live in linux-6.1/ and linux-6.12/, so a replay of
+        // Fixtures/scenarios plus the kernel's own subdirectory runs exactly what applies.
+        (((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [])
+            + ["linux-6.1", "linux-6.12"].flatMap { dir in
+                ((try? FileManager.default.contentsOfDirectory(atPath: root.path + "/" + dir)) ?? []).map { dir + "/" + $0 }
+            }).filter { $0.hasSuffix(".fixture") }.sorted()
     }
 
     static func load(_ name: String) throws -> (text: String, fixture: Fixture) {
