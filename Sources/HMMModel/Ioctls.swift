@@ -70,7 +70,10 @@ extension Model {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
                 if e.tag & Tag.maybe != 0 { slack = 1; break }
-                if e.tag == Tag.none || (write && e.tag != Tag.write) { break }
+                if e.tag == Tag.none || (write && e.tag != Tag.write) {
+                    notePastEnd(pi, fd, r, pos, "\(write ? "WRITE" : "READ") faults again at r\(r) page \(pos)")
+                    break
+                }
                 if e.stale {
                     x.hazard = "mirror entry of f\(fd) for r\(r) page \(pos) is stale: a migration owned by device \(minor) does not invalidate that device's other mirrors, so test_hmm would copy a freed page"
                 }
@@ -146,7 +149,10 @@ extension Model {
         tokens.reserveCapacity(range.count)
         for p in range.first..<range.end {
             let e = entry(pi, fd, range.region, p)
-            if e.tag & 0x7F == Tag.none { return [.failure(Errno.ENOENT)] }
+            if e.tag & 0x7F == Tag.none {
+                notePastEnd(pi, fd, range.region, p, "ENOENT from the read-back")
+                return [.failure(Errno.ENOENT)]
+            }
             if e.stale { x.hazard = "stale mirror entry for r\(range.region) page \(p): test_hmm would copy a freed page" }
             tokens.append(s.frames.token[Int(e.frame)])
         }

@@ -44,6 +44,9 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// is dirty (otherwise the first write faults).
     public static let mprotectUpgradeNeedsDirty = "mprotect-upgrade-needs-dirty"
 
+    /// A mirror invalidation also drops the mirror entry of the page right after the range.
+    public static let invalidateOnePastEnd = "mirror-invalidate-one-past-end"
+
     /// Pages per hmm_range_fault / snapshot round.
     public var faultChunk: Int { isOn(Self.deviceTHP) ? 32 : 64 }
     /// Pages per migrate_vma round.
@@ -72,6 +75,8 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                             reason: as61
                                 ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a device-private page, whose entry keeps no dirty bit) read-only"
                                 : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is for shared mappings only)"),
+            BehaviourSwitch(name: invalidateOnePastEnd, enabled: true,
+                            reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for 6.19+)"),
         ])
     }
 

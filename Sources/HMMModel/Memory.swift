@@ -71,12 +71,14 @@ extension Model {
 
     /// Drops the mirror entries of (r, p) in every fd of process `pi` except those of `exemptMinor`
     /// (MMU_NOTIFY_MIGRATE events owned by a device are ignored by that device's mirrors).
+    ///
+    /// With ``KernelProfile/invalidateOnePastEnd`` the entry of the page after the range goes
+    /// too: `dmirror_do_update` erases `[start >> PAGE_SHIFT, end >> PAGE_SHIFT]` with
+    /// `xa_for_each_range`, whose last index is inclusive. Every notifier range the model
+    /// invalidates page by page is contiguous in the kernel (a VMA piece, a migrate chunk, one
+    /// page), so erasing `p + 1` with each page `p` erases the same set.
     mutating func invalidate(_ pi: Int, _ r: Int, _ p: Int, exemptMinor: Int = -1) {
-        let n = s.procs[pi].mirrors.count
-        for fd in 0..<n {
-            guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
-            s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
-        }
+        invalidate(pi, r, p..<(p + 1), exemptMinor: exemptMinor)
     }
 
     mutating func invalidate(_ pi: Int, _ r: Int, _ range: Range<Int>, exemptMinor: Int = -1) {
@@ -84,7 +86,28 @@ extension Model {
         for fd in 0..<n {
             guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
             for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none }
+            if pastEnd { erasePastEnd(pi, fd, r, range.upperBound) }
         }
+    }
+
+    /// `dmirror_do_update`'s extra erase of page `p` (the page after an invalidated range).
+    mutating func erasePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) {
+        guard p < s.procs[pi].mirrors[fd]!.pt[r]!.tag.count else { return }
+        let t = s.procs[pi].mirrors[fd]!.pt[r]!.tag[p]
+        guard t != Tag.none && t != Tag.pastEnd else { return }
+        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.pastEnd
+    }
+
+    /// Notes that the mirror entry of (r, p) is missing only because of ``erasePastEnd``.
+    mutating func notePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, _ effect: String) {
+        guard droppedPastEnd(pi, fd, r, p) else { return }
+        x.note("\(effect): f\(fd) lost its mirror entry of r\(r) page \(p) as the page after an earlier invalidated range; \(profile.reason(KernelProfile.invalidateOnePastEnd))")
+    }
+
+    /// Whether the mirror entry of (r, p) in `fd` was dropped by ``erasePastEnd``.
+    func droppedPastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> Bool {
+        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return false }
+        return pt.tag[p] == Tag.pastEnd
     }
 
     /// Other processes mapping frame `f` at the same (r, p) (parent/child after fork) see a
@@ -114,7 +137,7 @@ extension Model {
     func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: UInt8, frame: UInt32, stale: Bool) {
         guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (0, 0, false) }
         let t = pt.tag[p]
-        if t == Tag.none { return (0, 0, false) }
+        if t == Tag.none || t == Tag.pastEnd { return (0, 0, false) }
         let f = pt.frame[p]
         let cur = s.procs[pi].regions[r]!.frame[p]
         return (t, f, f != cur || pt.gen[p] != s.frames.gen[Int(f)])

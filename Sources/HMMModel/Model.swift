@@ -52,6 +52,8 @@ public struct Model: Sendable {
     var s = State()
     var x = Exec()
     var pending: Pending?
+    /// ``KernelProfile/invalidateOnePastEnd`` is on.
+    let pastEnd: Bool
 
     struct Exec {
         var resolve: Observation?
@@ -81,6 +83,7 @@ public struct Model: Sendable {
     public init(profile: KernelProfile, environment: Environment = Environment()) {
         self.profile = profile
         self.environment = environment
+        self.pastEnd = profile.isOn(KernelProfile.invalidateOnePastEnd)
     }
 
     // MARK: - Driving

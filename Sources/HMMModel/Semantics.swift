@@ -74,10 +74,15 @@ extension Model {
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
         let pi = s.current, r = range.region
         splitTHP(pi, r, range.first..<range.end)
+        var unmapped = false
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
             zap(pi, r, p)
             s.procs[pi].regions[r]!.flags[p] = 0
+            unmapped = true
         }
+        // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
+        // included: its end page is the one dmirror_do_update drops too.
+        if unmapped { invalidate(pi, r, range.end..<range.end) }
         return Self.okOutcomes
     }
 

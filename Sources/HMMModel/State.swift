@@ -52,6 +52,9 @@ enum Tag {
     static let write: UInt8 = 2
     static let atomic: UInt8 = 3
     static let maybe: UInt8 = 0x80
+    /// No entry: erased by `dmirror_do_update` as the page after an invalidated range
+    /// (``KernelProfile/invalidateOnePastEnd``), kept apart for the notes.
+    static let pastEnd: UInt8 = 0x40
 }
 
 /// Physical pages. Frame 0 is "no page", frame 1 the shared zero page.
