@@ -6,22 +6,9 @@ import Testing
 
 /// The hand-written scenarios in `Fixtures/scenarios` (see its table in `Fixtures/README.md`).
 @Suite struct ScenarioTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/scenarios")
-
-    static var files: [String] {
-        // Profile-specific scenarios live in linux-6.1/ and linux-6.12/, so a replay of
-        // Fixtures/scenarios plus the kernel's own subdirectory runs exactly what applies.
-        (((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [])
-            + ["linux-6.1", "linux-6.12"].flatMap { dir in
-                ((try? FileManager.default.contentsOfDirectory(atPath: root.path + "/" + dir)) ?? []).map { dir + "/" + $0 }
-            }).filter { $0.hasSuffix(".fixture") }.sorted()
-    }
-
-    static func load(_ name: String) throws -> (text: String, fixture: Fixture) {
-        let text = try String(contentsOf: root.appendingPathComponent(name), encoding: .utf8)
-        return (text, try Fixture.parse(text, file: name))
-    }
+    static let directory = FixtureDirectory("scenarios")
+    static var files: [String] { directory.files }
+    static func load(_ name: String) throws -> (text: String, fixture: Fixture) { try directory.load(name) }
 
     @Test func thereAreScenarios() {
         #expect(Self.files.count >= 20)

@@ -1,3 +1,5 @@
+import Foundation
+import HMMFixtures
 import HMMModel
 import HMMUAPI
 import Testing
@@ -38,3 +40,29 @@ struct Driver {
 }
 
 func tokens(_ base: UInt64, _ range: Range<Int>) -> [UInt64] { range.map { base + UInt64($0) } }
+
+/// A folder of hand-written fixtures below `Fixtures/`; the ones pinned to one profile live in its
+/// `linux-6.1/` and `linux-6.12/` subfolders, so a replay of the folder plus the kernel's own
+/// subfolder runs exactly what applies.
+struct FixtureDirectory: Sendable {
+    let root: URL
+
+    init(_ name: String) {
+        root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/" + name)
+    }
+
+    /// File names relative to the folder, sorted.
+    var files: [String] {
+        let fm = FileManager.default
+        return (((try? fm.contentsOfDirectory(atPath: root.path)) ?? [])
+            + ["linux-6.1", "linux-6.12"].flatMap { dir in
+                ((try? fm.contentsOfDirectory(atPath: root.path + "/" + dir)) ?? []).map { dir + "/" + $0 }
+            }).filter { $0.hasSuffix(".fixture") }.sorted()
+    }
+
+    func load(_ name: String) throws -> (text: String, fixture: Fixture) {
+        let text = try String(contentsOf: root.appendingPathComponent(name), encoding: .utf8)
+        return (text, try Fixture.parse(text, file: name))
+    }
+}
