@@ -59,9 +59,13 @@ extension Model {
         let old = s.frames.loc[i]
         if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
         if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
-        // Migration entries carry the dirty bit of a present PTE (system <-> coherent); a
-        // device-private entry has none, so a page coming back from one is mapped clean.
-        if Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate { s.frames.bits[i] &= ~FB.dirty }
+        // Every caller is a migration: remove_migration_pte maps the page dirty only if the
+        // migration entry kept the dirty bit (``KernelProfile/migrationKeepsDirty``: not in
+        // hmmkit's kernels); a device-private entry has none at all, so a page coming back from
+        // one is always mapped clean.
+        if !profile.isOn(KernelProfile.migrationKeepsDirty) || Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate {
+            s.frames.bits[i] &= ~FB.dirty
+        }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
         s.frames.owner[i] = 0

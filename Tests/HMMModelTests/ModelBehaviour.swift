@@ -173,9 +173,9 @@ import Testing
     }
 
     /// mprotect back to read-write: 6.1 can_change_pte_writable wants a dirty PTE, 6.12 only an exclusive anonymous page.
-    /// A device-private entry keeps no dirty bit (the page comes back clean); a present PTE's dirty bit survives a
-    /// system <-> coherent migration; migrate_vma_insert_page dirties a coherent page only in a writable VMA; writes
-    /// and write faults dirty; MADV_FREE cleans.
+    /// A device-private entry keeps no dirty bit (the page comes back clean), and neither does a migration entry in
+    /// hmmkit's kernels (no CONFIG_SWAP: see migrationEntriesDropTheDirtyBit); migrate_vma_insert_page dirties a
+    /// coherent page only in a writable VMA; writes and write faults dirty; MADV_FREE cleans.
     @Test func mprotectUpgradeAndTheDirtyBit() {
         for (profile, clean) in [(KernelProfile.linux6_1, UInt8(0x01)), (.linux6_12, UInt8(0x02))] {
             var d = Driver(profile)
@@ -187,12 +187,12 @@ import Testing
             _ = d.ioctl(0, .migrateToSystem, 0, 0, 1)   // page 0: back through MIGRATE_TO_SYS, clean
             _ = d.read(0, 1)                            // page 1: back through the CPU fault, clean
             d.run(.cpuWrite(0, page: 2, token: 7))      // page 2: back and written, dirty
-            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back
+            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back: clean
             _ = d.ioctl(1, .migrateToSystem, 0, 3, 1)
             d.run(.mprotect(PageRange(0, 0, 4), .read))
             d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
-            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, 0x02], "\(profile.name)")
-            // Coherent pages for empty PTEs of a read-only VMA are clean; written ones keep their dirty bit.
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, clean], "\(profile.name)")
+            // Coherent pages for empty PTEs of a read-only VMA are clean; a CPU write in place dirties one.
             d.mmap(1, 2, .read)
             _ = d.ioctl(1, .migrateToDevice, 1, 0, 2)
             d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
@@ -208,6 +208,34 @@ import Testing
             let freed = d.ioctl(0, .snapshot, 0, 2, 1).primary.snapshot
             #expect(freed?.primary == [clean] && freed?.allowed(at: 0).contains(0x00) == true)
             #expect(profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
+        }
+    }
+
+    /// Without CONFIG_SWAP (hmmkit's tinyconfig kernels) migration_entry_supports_ad() is false: the migration entry
+    /// keeps no dirty bit and remove_migration_pte maps the new page clean. A page written by the device (write fault:
+    /// dirty PTE) and migrated to a coherent device, to another node or back, stays read-only through 6.1's
+    /// mprotect r -> rw (can_change_pte_writable wants pte_dirty); a CPU write to the coherent page dirties it again.
+    /// 6.12 makes every exclusive anonymous page writable. Hand-worked from mprotect-migrated-coherent step 24.
+    @Test func migrationEntriesDropTheDirtyBit() {
+        for profile in [KernelProfile.linux6_1, .linux6_12] {
+            let up: UInt8 = profile == .linux6_1 ? 0x01 : 0x02
+            var d = Driver(profile, nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.open(0, minor: 2))
+            d.run(.open(1, minor: 3))
+            _ = d.ioctl(1, .write, 0, 0, 4, data: tokens(0xa0, 0..<4))   // write faults: dirty PTEs
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 3)                     // pages 0-2 to coherent device 2
+            d.run(.movePages(PageRange(0, 3, 1), node: 1))                // page 3 to node 1
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [0x42, 0x42, 0x42, 0x02])
+            d.run(.cpuWrite(0, page: 1, token: 0xb1))                     // writable PTE: the write dirties it
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [0x40 | up, 0x42, 0x40 | up, up], "\(profile.name)")
+            _ = d.ioctl(0, .migrateToSystem, 0, 0, 2)                     // page 1 back to system RAM: clean again
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 2).primary.snapshot?.primary == [up, up], "\(profile.name)")
+            #expect(!profile.isOn(KernelProfile.migrationKeepsDirty))
         }
     }
 
