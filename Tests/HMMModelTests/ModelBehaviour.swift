@@ -215,7 +215,7 @@ import Testing
     /// keeps no dirty bit and remove_migration_pte maps the new page clean. A page written by the device (write fault:
     /// dirty PTE) and migrated to a coherent device, to another node or back, stays read-only through 6.1's
     /// mprotect r -> rw (can_change_pte_writable wants pte_dirty); a CPU write to the coherent page dirties it again.
-    /// 6.12 makes every exclusive anonymous page writable. Hand-worked from mprotect-migrated-coherent step 24.
+    /// 6.12 makes every exclusive anonymous page writable. Hand-worked from mprotect-migrated-coherent(-6.1) step 24.
     @Test func migrationEntriesDropTheDirtyBit() {
         for profile in [KernelProfile.linux6_1, .linux6_12] {
             let up: UInt8 = profile == .linux6_1 ? 0x01 : 0x02
@@ -389,5 +389,44 @@ import Testing
         _ = f.ioctl(0, .migrateToDevice, 0, 0, 2)
         f.run(.madvise(PageRange(0, 0, 1), .dontneed))
         #expect(f.ioctl(0, .migrateToDevice, 0, 0, 2).primary.cpages == 2)
+    }
+
+    /// Fault-around: a CPU read fault on a shared file page maps the cached pages of its 16-page (64 KiB) aligned
+    /// virtual block in the same VMA too (do_read_fault -> do_fault_around -> filemap_map_pages). The block depends
+    /// on the region's address, so neighbours within 15 pages may be mapped: move_pages allows their node (and
+    /// follows the kernel), SNAPSHOT allows a mapped page. Not across a VMA edge, not for holes, not beyond EOF.
+    @Test func faultAroundMayMapCachedNeighbours() {
+        for profile in [KernelProfile.linux6_1, .linux6_12] {
+            var d = Driver(profile, nodes: [0, 1])
+            d.run(.fileCreate(0, pages: 40))
+            for p in 0..<40 where p != 10 { d.run(.fileWrite(0, page: p, token: 0x100 + UInt64(p))) }
+            d.run(.fileTruncate(0, pages: 24))
+            d.run(.mmap(0, pages: 40, prot: .readWrite, kind: .fileShared, file: 0, offset: 0))
+            d.run(.mprotect(PageRange(0, 7, 1), .read))             // page 7 is a VMA of its own
+            d.run(.open(0, minor: 0))
+            _ = d.read(0, 20)
+            let snap = d.ioctl(0, .snapshot, 0, 0, 24).primary.snapshot!
+            for p in 0..<24 {
+                let maybe = (8...23).contains(p) && p != 10 && p != 20
+                #expect(snap.allowed(at: p).contains(0x00) == (p != 20), "\(profile.name) page \(p)")
+                #expect(snap.allowed(at: p).contains(0x01) == (maybe || p == 20), "\(profile.name) page \(p)")
+            }
+            // move_pages: pages 8 and 9 may have been mapped (then they move); 7 (other VMA) and 10 (hole) not.
+            let m = d.model.apply(.movePages(PageRange(0, 7, 4), node: 1))
+            let nodes = m.primary.nodes!
+            #expect(nodes.primary == [-Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT])
+            #expect(nodes.allowed(at: 0) == [-Errno.ENOENT] && nodes.allowed(at: 1) == [-Errno.ENOENT, 1])
+            #expect(nodes.allowed(at: 3) == [-Errno.ENOENT])
+            // The kernel says page 9 was mapped (and moved): the model follows.
+            d.model.commit(Observation(nodes: [-Errno.ENOENT, -Errno.ENOENT, 1, -Errno.ENOENT]))
+            let q = d.run(.queryNodes(PageRange(0, 8, 4))).primary.nodes!
+            #expect(q.allowed(at: 0) == [-Errno.ENOENT] && q.primary[1] == 1 && q.allowed(at: 3) == [-Errno.ENOENT, 0])
+            // A read fault on a private mapping maps neighbours read-only; a zap forgets them.
+            d.run(.mmap(1, pages: 4, prot: .readWrite, kind: .filePrivate, file: 0, offset: 0))
+            _ = d.read(1, 0)
+            #expect(d.ioctl(0, .snapshot, 1, 0, 4).primary.snapshot!.allowed(at: 3) == [0x00, 0x01])
+            d.run(.madvise(PageRange(1, 0, 4), .dontneed))
+            #expect(d.ioctl(0, .snapshot, 1, 0, 4).primary.snapshot!.allowed(at: 3) == [0x00])
+        }
     }
 }
