@@ -291,6 +291,11 @@ extension Model {
         var out: [UInt8]
         if fl & PF.excl != 0 || f == Frames.none {
             out = [0x00]
+            if f == Frames.none && reg.aroundMaybe.contains(p), let o = Optional(reg.objectOffset + p),
+               o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none {
+                // Mapped by fault-around, maybe: a system page with the PTE a read fault makes.
+                out += reg.kind == .fileShared ? [0x01, 0x02] : [aroundWritable(reg, p) ? 0x02 : 0x01]
+            }
         } else if reg.kind == .hugetlb {
             out = [acc | 0x04]
         } else if f == Frames.zero {

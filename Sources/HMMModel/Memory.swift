@@ -59,9 +59,13 @@ extension Model {
         let old = s.frames.loc[i]
         if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
         if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
-        // Migration entries carry the dirty bit of a present PTE (system <-> coherent); a
-        // device-private entry has none, so a page coming back from one is mapped clean.
-        if Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate { s.frames.bits[i] &= ~FB.dirty }
+        // Every caller is a migration: remove_migration_pte maps the page dirty only if the
+        // migration entry kept the dirty bit (``KernelProfile/migrationKeepsDirty``: not in
+        // hmmkit's kernels); a device-private entry has none at all, so a page coming back from
+        // one is always mapped clean.
+        if !profile.isOn(KernelProfile.migrationKeepsDirty) || Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate {
+            s.frames.bits[i] &= ~FB.dirty
+        }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
         s.frames.owner[i] = 0
@@ -207,6 +211,7 @@ extension Model {
     }
 
     private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
+        s.procs[pi].regions[r]!.aroundMaybe.remove(p)
         var fl = s.procs[pi].regions[r]!.flags[p]
         if fl & (PF.excl | PF.exclMaybe) != 0 {
             restoreExclusive(pi, r, p)
@@ -279,6 +284,7 @@ extension Model {
                         s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
                         s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
                     } else {
+                        faultAround(pi, r, p)
                         retain(of)
                         s.procs[pi].regions[r]!.frame[p] = of
                         s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
@@ -304,6 +310,7 @@ extension Model {
             let reg = s.procs[pi].regions[r]!
             if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
             if f == Frames.none {
+                if !write { faultAround(pi, r, p) }
                 let of = objectPage(reg.object, reg.objectOffset + p)
                 retain(of)
                 s.procs[pi].regions[r]!.frame[p] = of
@@ -318,8 +325,85 @@ extension Model {
         return 0
     }
 
+    // MARK: Fault-around
+
+    /// Pages fault-around may map: 64 KiB (fault_around_bytes) / 4 KiB.
+    static let faultAroundPages = 16
+
+    /// A read fault on a file or shmem page (do_read_fault -> should_fault_around ->
+    /// do_fault_around -> ->map_pages = filemap_map_pages, 6.1 and 6.12 alike) first maps the
+    /// page-cache pages around it: the `fault_around_bytes`-aligned block of *virtual* addresses
+    /// holding the fault, clipped to the VMA (the block never crosses a PMD), every page with
+    /// an empty PTE whose folio is cached, uptodate, unlocked and below EOF. The model does not
+    /// know where the runner's mmap put the region, so the block could be any 16 pages holding
+    /// `p`: every such neighbour (within 15 pages, same VMA) *may* be mapped now. They stay
+    /// unmapped in the primary state and join ``Region/aroundMaybe``; move_pages resolves them
+    /// from the kernel's answer, SNAPSHOT allows both.
+    mutating func faultAround(_ pi: Int, _ r: Int, _ p: Int) {
+        let reg = s.procs[pi].regions[r]!
+        guard reg.object >= 0, reg.kind != .hugetlb else { return }
+        let bits = reg.flags[p] & PF.vmaBits
+        let pol: UInt8 = reg.policy.isEmpty ? 0 : reg.policy[p]
+        func sameVMA(_ q: Int) -> Bool {
+            reg.flags[q] & PF.vmaBits == bits && (reg.policy.isEmpty ? 0 : reg.policy[q]) == pol
+        }
+        let n = Self.faultAroundPages
+        var lo = p
+        while lo > max(0, p - (n - 1)) && sameVMA(lo - 1) { lo -= 1 }
+        var hi = p + 1
+        while hi < min(reg.span, p + n) && sameVMA(hi) { hi += 1 }
+        var any = false
+        for q in lo..<hi where q != p && reg.frame[q] == Frames.none && !reg.aroundMaybe.contains(q) {
+            let o = reg.objectOffset + q
+            guard o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none else { continue }
+            s.procs[pi].regions[r]!.aroundMaybe.insert(q)
+            any = true
+        }
+        if any {
+            x.note("fault-around (do_fault_around -> filemap_map_pages) may map cached neighbours of a file/shmem read fault: the 16-page window depends on the region's virtual address")
+        }
+    }
+
+    /// The page-cache page a fault-around may have mapped at (r, q), if any.
+    func aroundFrame(_ pi: Int, _ r: Int, _ q: Int) -> UInt32? {
+        let reg = s.procs[pi].regions[r]!
+        guard reg.aroundMaybe.contains(q), reg.frame[q] == Frames.none, reg.object >= 0 else { return nil }
+        let o = reg.objectOffset + q
+        guard o < s.objects[reg.object].size else { return nil }
+        let of = s.objects[reg.object].frames[o]
+        return of == Frames.none ? nil : of
+    }
+
+    /// The PTE write bit filemap_map_pages gives a page (vm_page_prot of a read fault).
+    func aroundWritable(_ reg: Region, _ q: Int) -> Bool {
+        reg.kind == .anonShared && reg.flags[q] & PF.write != 0
+    }
+
+    /// The kernel says whether fault-around mapped (r, q): follow it.
+    mutating func resolveAround(_ pi: Int, _ r: Int, _ q: Int, mapped: Bool) {
+        let of = aroundFrame(pi, r, q)
+        s.procs[pi].regions[r]!.aroundMaybe.remove(q)
+        guard mapped, let of else { return }
+        retain(of)
+        s.procs[pi].regions[r]!.frame[q] = of
+        if aroundWritable(s.procs[pi].regions[r]!, q) { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
+    }
+
+    /// How many mappings of object page `f` fault-around may have made (its mapcount may be higher by as many).
+    func aroundMappings(_ f: UInt32) -> Int {
+        var n = 0
+        for pi in s.procs.indices {
+            for r in s.procs[pi].regions.indices {
+                guard let reg = s.procs[pi].regions[r], !reg.aroundMaybe.isEmpty else { continue }
+                n += reg.aroundMaybe.filter { aroundFrame(pi, r, $0) == f }.count
+            }
+        }
+        return n
+    }
+
     /// Removes the CPU mapping of (r, p) (munmap, MADV_DONTNEED, truncate).
     mutating func zap(_ pi: Int, _ r: Int, _ p: Int) {
+        s.procs[pi].regions[r]!.aroundMaybe.remove(p)
         let f = s.procs[pi].regions[r]!.frame[p]
         if f != Frames.none {
             s.procs[pi].regions[r]!.frame[p] = Frames.none

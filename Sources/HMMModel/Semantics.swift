@@ -130,6 +130,8 @@ extension Model {
                          frame: Array(src.frame[range.first..<range.end]),
                          flags: Array(src.flags[range.first..<range.end]))
         if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
+        dst.aroundMaybe = Set(src.aroundMaybe.filter { (range.first..<range.end).contains($0) }.map { $0 - range.first })
+        s.procs[pi].regions[r]!.aroundMaybe.subtract(range.first..<range.end)
         for p in range.first..<range.end {
             // The page tables move; the old addresses are unmapped (mirrors invalidated).
             s.procs[pi].regions[r]!.frame[p] = Frames.none
@@ -278,6 +280,7 @@ extension Model {
                 }
                 reg.flags[p] = fl
             }
+            if !copies { reg.aroundMaybe = [] }
             child.regions[r] = reg
         }
         s.procs.append(child)
@@ -350,6 +353,7 @@ extension Model {
         for o in first..<end {
             // Only page-cache mappings go (even_cows = 0): private COW copies stay.
             forEachMapping(object: obj, page: o) { m, pi, r, p in
+                m.s.procs[pi].regions[r]!.aroundMaybe.remove(p)
                 let fr = m.s.procs[pi].regions[r]!.frame[p]
                 if fr > Frames.zero && m.s.frames.bits[Int(fr)] & FB.object != 0 { m.zap(pi, r, p) }
             }
@@ -394,6 +398,27 @@ extension Model {
         reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT : -Errno.ENOENT
     }
 
+    /// Pages of `range` fault-around may have mapped (index in the range, page-cache page):
+    /// while the kernel has not answered, move_pages allows what they would report if mapped.
+    mutating func aroundPages(_ pi: Int, _ range: PageRange) -> [(Int, UInt32)] {
+        let r = range.region
+        guard !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return [] }
+        let hits = (range.first..<range.end).enumerated().compactMap { i, p in aroundFrame(pi, r, p).map { (i, $0) } }
+        for (i, _) in hits {
+            x.note("fault-around may have mapped r\(r) page \(range.first + i) (a neighbour of an earlier file/shmem read fault)")
+        }
+        return hits
+    }
+
+    mutating func resolveAroundNodes(_ pi: Int, _ range: PageRange) {
+        let r = range.region
+        guard let obs = x.resolve?.nodes, obs.count == range.count, !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return }
+        let hole = holeStatus(s.procs[pi].regions[r]!)
+        for (i, p) in (range.first..<range.end).enumerated() where aroundFrame(pi, r, p) != nil {
+            resolveAround(pi, r, p, mapped: obs[i] != hole)
+        }
+    }
+
     mutating func nodeValues(_ pi: Int, _ range: PageRange) -> PageValues<Int32> {
         var v = PageValues<Int32>((range.first..<range.end).map { nodeStatus(pi, range.region, $0) })
         for (i, p) in (range.first..<range.end).enumerated() {
@@ -414,6 +439,7 @@ extension Model {
     mutating func doQueryNodes(_ range: PageRange) -> [Outcome] {
         let pi = s.current, r = range.region
         x.variable = true
+        resolveAroundNodes(pi, range)
         if let obs = x.resolve?.nodes, obs.count == range.count {
             for (i, p) in (range.first..<range.end).enumerated() where obs[i] >= 0 {
                 let f = s.procs[pi].regions[r]!.frame[p]
@@ -422,12 +448,24 @@ extension Model {
                 }
             }
         }
-        return [Outcome(nodes: nodeValues(pi, range))]
+        var v = nodeValues(pi, range)
+        for (i, of) in aroundPages(pi, range) {
+            let n = Loc.index(s.frames.loc[Int(of)])
+            for a in n == Int(Loc.unknownNode) ? environment.nodes : [n] { v.allow(Int32(a), at: i) }
+        }
+        return [Outcome(nodes: v)]
     }
 
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current, r = range.region
+        resolveAroundNodes(pi, range)
         var v = nodeValues(pi, range)
+        // A page fault-around may have mapped moves (or is shared: EACCES) like a mapped one.
+        for (i, of) in aroundPages(pi, range) {
+            if mapCount(of) > 0 { v.allow(-Errno.EACCES, at: i); continue }
+            v.allow(Int32(node), at: i)
+            if aroundMappings(of) > 1 { v.allow(-Errno.EACCES, at: i) }
+        }
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = s.procs[pi].regions[r]!.frame[p]
@@ -439,6 +477,12 @@ extension Model {
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
+            if s.frames.bits[Int(f)] & FB.object != 0 && aroundMappings(f) > 0 {
+                // Another mapping fault-around may have made: the mapcount may be 2.
+                v.allow(-Errno.EACCES, at: i)
+                x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
+                if x.resolve?.nodes?[i] == -Errno.EACCES { continue }
+            }
             if Loc.index(s.frames.loc[Int(f)]) != node {
                 invalidate(pi, r, p)
                 invalidateOthers(f, r, p)

@@ -102,6 +102,9 @@ struct Region {
     var policy: [UInt8] = []
     /// THP blocks (page index / 512) that may be PTE-mapped large folios.
     var splitBlocks: Set<Int> = []
+    /// Pages with an empty PTE (frame none) in the model that a read fault's fault-around may
+    /// have mapped to their page-cache page (``Model/faultAround(_:_:_:)``).
+    var aroundMaybe: Set<Int> = []
 }
 
 struct PTMap {

@@ -173,9 +173,9 @@ import Testing
     }
 
     /// mprotect back to read-write: 6.1 can_change_pte_writable wants a dirty PTE, 6.12 only an exclusive anonymous page.
-    /// A device-private entry keeps no dirty bit (the page comes back clean); a present PTE's dirty bit survives a
-    /// system <-> coherent migration; migrate_vma_insert_page dirties a coherent page only in a writable VMA; writes
-    /// and write faults dirty; MADV_FREE cleans.
+    /// A device-private entry keeps no dirty bit (the page comes back clean), and neither does a migration entry in
+    /// hmmkit's kernels (no CONFIG_SWAP: see migrationEntriesDropTheDirtyBit); migrate_vma_insert_page dirties a
+    /// coherent page only in a writable VMA; writes and write faults dirty; MADV_FREE cleans.
     @Test func mprotectUpgradeAndTheDirtyBit() {
         for (profile, clean) in [(KernelProfile.linux6_1, UInt8(0x01)), (.linux6_12, UInt8(0x02))] {
             var d = Driver(profile)
@@ -187,12 +187,12 @@ import Testing
             _ = d.ioctl(0, .migrateToSystem, 0, 0, 1)   // page 0: back through MIGRATE_TO_SYS, clean
             _ = d.read(0, 1)                            // page 1: back through the CPU fault, clean
             d.run(.cpuWrite(0, page: 2, token: 7))      // page 2: back and written, dirty
-            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back
+            _ = d.ioctl(1, .migrateToDevice, 0, 3, 1)   // page 3: dirty system page to coherent and back: clean
             _ = d.ioctl(1, .migrateToSystem, 0, 3, 1)
             d.run(.mprotect(PageRange(0, 0, 4), .read))
             d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
-            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, 0x02], "\(profile.name)")
-            // Coherent pages for empty PTEs of a read-only VMA are clean; written ones keep their dirty bit.
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [clean, clean, 0x02, clean], "\(profile.name)")
+            // Coherent pages for empty PTEs of a read-only VMA are clean; a CPU write in place dirties one.
             d.mmap(1, 2, .read)
             _ = d.ioctl(1, .migrateToDevice, 1, 0, 2)
             d.run(.mprotect(PageRange(1, 0, 2), .readWrite))
@@ -208,6 +208,34 @@ import Testing
             let freed = d.ioctl(0, .snapshot, 0, 2, 1).primary.snapshot
             #expect(freed?.primary == [clean] && freed?.allowed(at: 0).contains(0x00) == true)
             #expect(profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
+        }
+    }
+
+    /// Without CONFIG_SWAP (hmmkit's tinyconfig kernels) migration_entry_supports_ad() is false: the migration entry
+    /// keeps no dirty bit and remove_migration_pte maps the new page clean. A page written by the device (write fault:
+    /// dirty PTE) and migrated to a coherent device, to another node or back, stays read-only through 6.1's
+    /// mprotect r -> rw (can_change_pte_writable wants pte_dirty); a CPU write to the coherent page dirties it again.
+    /// 6.12 makes every exclusive anonymous page writable. Hand-worked from mprotect-migrated-coherent(-6.1) step 24.
+    @Test func migrationEntriesDropTheDirtyBit() {
+        for profile in [KernelProfile.linux6_1, .linux6_12] {
+            let up: UInt8 = profile == .linux6_1 ? 0x01 : 0x02
+            var d = Driver(profile, nodes: [0, 1])
+            d.mmap(0, 4)
+            d.run(.open(0, minor: 2))
+            d.run(.open(1, minor: 3))
+            _ = d.ioctl(1, .write, 0, 0, 4, data: tokens(0xa0, 0..<4))   // write faults: dirty PTEs
+            _ = d.ioctl(0, .migrateToDevice, 0, 0, 3)                     // pages 0-2 to coherent device 2
+            d.run(.movePages(PageRange(0, 3, 1), node: 1))                // page 3 to node 1
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [0x42, 0x42, 0x42, 0x02])
+            d.run(.cpuWrite(0, page: 1, token: 0xb1))                     // writable PTE: the write dirties it
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 4).primary.snapshot?.primary == [0x40 | up, 0x42, 0x40 | up, up], "\(profile.name)")
+            _ = d.ioctl(0, .migrateToSystem, 0, 0, 2)                     // page 1 back to system RAM: clean again
+            d.run(.mprotect(PageRange(0, 0, 4), .read))
+            d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
+            #expect(d.ioctl(0, .snapshot, 0, 0, 2).primary.snapshot?.primary == [up, up], "\(profile.name)")
+            #expect(!profile.isOn(KernelProfile.migrationKeepsDirty))
         }
     }
 
@@ -361,5 +389,44 @@ import Testing
         _ = f.ioctl(0, .migrateToDevice, 0, 0, 2)
         f.run(.madvise(PageRange(0, 0, 1), .dontneed))
         #expect(f.ioctl(0, .migrateToDevice, 0, 0, 2).primary.cpages == 2)
+    }
+
+    /// Fault-around: a CPU read fault on a shared file page maps the cached pages of its 16-page (64 KiB) aligned
+    /// virtual block in the same VMA too (do_read_fault -> do_fault_around -> filemap_map_pages). The block depends
+    /// on the region's address, so neighbours within 15 pages may be mapped: move_pages allows their node (and
+    /// follows the kernel), SNAPSHOT allows a mapped page. Not across a VMA edge, not for holes, not beyond EOF.
+    @Test func faultAroundMayMapCachedNeighbours() {
+        for profile in [KernelProfile.linux6_1, .linux6_12] {
+            var d = Driver(profile, nodes: [0, 1])
+            d.run(.fileCreate(0, pages: 40))
+            for p in 0..<40 where p != 10 { d.run(.fileWrite(0, page: p, token: 0x100 + UInt64(p))) }
+            d.run(.fileTruncate(0, pages: 24))
+            d.run(.mmap(0, pages: 40, prot: .readWrite, kind: .fileShared, file: 0, offset: 0))
+            d.run(.mprotect(PageRange(0, 7, 1), .read))             // page 7 is a VMA of its own
+            d.run(.open(0, minor: 0))
+            _ = d.read(0, 20)
+            let snap = d.ioctl(0, .snapshot, 0, 0, 24).primary.snapshot!
+            for p in 0..<24 {
+                let maybe = (8...23).contains(p) && p != 10 && p != 20
+                #expect(snap.allowed(at: p).contains(0x00) == (p != 20), "\(profile.name) page \(p)")
+                #expect(snap.allowed(at: p).contains(0x01) == (maybe || p == 20), "\(profile.name) page \(p)")
+            }
+            // move_pages: pages 8 and 9 may have been mapped (then they move); 7 (other VMA) and 10 (hole) not.
+            let m = d.model.apply(.movePages(PageRange(0, 7, 4), node: 1))
+            let nodes = m.primary.nodes!
+            #expect(nodes.primary == [-Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT])
+            #expect(nodes.allowed(at: 0) == [-Errno.ENOENT] && nodes.allowed(at: 1) == [-Errno.ENOENT, 1])
+            #expect(nodes.allowed(at: 3) == [-Errno.ENOENT])
+            // The kernel says page 9 was mapped (and moved): the model follows.
+            d.model.commit(Observation(nodes: [-Errno.ENOENT, -Errno.ENOENT, 1, -Errno.ENOENT]))
+            let q = d.run(.queryNodes(PageRange(0, 8, 4))).primary.nodes!
+            #expect(q.allowed(at: 0) == [-Errno.ENOENT] && q.primary[1] == 1 && q.allowed(at: 3) == [-Errno.ENOENT, 0])
+            // A read fault on a private mapping maps neighbours read-only; a zap forgets them.
+            d.run(.mmap(1, pages: 4, prot: .readWrite, kind: .filePrivate, file: 0, offset: 0))
+            _ = d.read(1, 0)
+            #expect(d.ioctl(0, .snapshot, 1, 0, 4).primary.snapshot!.allowed(at: 3) == [0x00, 0x01])
+            d.run(.madvise(PageRange(1, 0, 4), .dontneed))
+            #expect(d.ioctl(0, .snapshot, 1, 0, 4).primary.snapshot!.allowed(at: 3) == [0x00])
+        }
     }
 }
