@@ -108,7 +108,7 @@ public final class SeriesRunner {
         let steps = [base] + patches
         let count = patches.count
         let tested = c.each ? steps : [base, patches[count - 1]]
-        progress("series: base \(base.commit.prefix(12)) and \(count) patch\(count == 1 ? "" : "es"); testing \(tested.map { label($0, count) }.joined(separator: ", "))")
+        progress("base \(base.commit.prefix(12)) and \(count) patch\(count == 1 ? "" : "es"); testing \(tested.map { label($0, count) }.joined(separator: ", "))")
 
         let store = try KernelStore(layout: scratch.layout)
         var kernels: [Int: KernelArtifacts] = [:]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMReport
 import HMMSeries
 
 /// `hmmkit series`: a patch series on a kernel tree, base against patched, in VMs.
@@ -106,6 +107,8 @@ struct SeriesCommand: ParsableCommand {
         } catch {
             log("hmmkit series: \(error.message)")
             Stdout.line(error.description)
+            let output = configuration().output
+            if Self.isDirectory(output) { try? AtomicFile.write(error.description + "\n", to: output + "/summary.txt") }
             log("hmmkit series: stopped after \(Self.minutes(since: started))")
             throw ExitCode(error.exitStatus)
         }
