@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "HMMVM", dependencies: ["KTAP"]),
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
         .target(name: "HMMReport", dependencies: ["KTAP"]),
+        // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
+        .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures", "HMMReport",
+            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
+        .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,7 +11,8 @@ struct HMMKit: ParsableCommand {
         KTAP goes to standard output; progress and logs go to standard error.
         """,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self,
-                      GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self]
+                      GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
+                      SeriesCommand.self]
     )
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.

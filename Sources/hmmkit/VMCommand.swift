@@ -67,8 +67,7 @@ struct VMCommand: ParsableCommand {
             do { artifacts = try KernelBuilder.artifacts(for: kernel) { log("hmmkit: \($0)") } } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
-            let spm = VMConfiguration(bzImage: "", modulesDirectory: "", exchangeDirectory: "", initPath: "", consoleLog: "", ktapLog: "")
-                .spmModuleParameters.map(\.1).joined(separator: ",")
+            let spm = GuestCommand.spmAddresses
             let exe = Repository.executable
             var command: [String]
             var resumable = false
@@ -81,16 +80,7 @@ struct VMCommand: ParsableCommand {
                 command = ["/bin/bash", "-c", "\"$0\" module load spm_addr_dev0=${1%,*} spm_addr_dev1=${1#*,} && \"$2\"; rc=$?; \"$0\" module unload; exit $rc",
                            exe, spm, peer]
             } else {
-                var args = guestArguments.isEmpty ? ["run"] : guestArguments
-                if args.first == "run" || args.first == "replay" {
-                    resumable = true
-                    if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
-                }
-                if args.starts(with: ["bench", "suite"]) {
-                    if !args.contains("--load-module") { args += ["--load-module", "--spm", spm] }
-                    if !args.contains("--hmm-tests"), let peer = artifacts.kselftest { args += ["--hmm-tests", peer] }
-                }
-                command = [exe] + args
+                (command, resumable) = GuestCommand.hmmkit(guestArguments, executable: exe, peer: artifacts.kselftest)
             }
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
             options.accelerator = accel

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import HMMSeries
+
+/// A small git repository standing in for a kernel tree: a.txt "one" at tag base; branch
+/// topic on top with "two" and "three"; branch side, not on base, with b.txt.
+struct TestRepository {
+    let root: URL
+    var repo: String { root.appendingPathComponent("linux").path }
+    var cache: String { root.appendingPathComponent("cache").path }
+    var git: Git { Git(directory: repo) }
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("hmmseries-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: root.appendingPathComponent("linux").path, withIntermediateDirectories: true)
+        try git.check(["init", "-q", "-b", "main"])
+        try write("a.txt", "one\n")
+        try git.check(["add", "a.txt"])
+        try git.check(["commit", "-q", "-m", "base"])
+        try git.check(["tag", "base"])
+        try git.check(["checkout", "-q", "-b", "topic"])
+        try write("a.txt", "two\n")
+        try git.check(["commit", "-q", "-am", "mm: one to two"])
+        try write("a.txt", "three\n")
+        try git.check(["commit", "-q", "-am", "mm: two to three"])
+        try git.check(["checkout", "-q", "-b", "side", "base"])
+        try write("b.txt", "side\n")
+        try git.check(["add", "b.txt"])
+        try git.check(["commit", "-q", "-m", "side: add b"])
+        try git.check(["checkout", "-q", "main"])
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: repo + "/" + name))
+    }
+
+    func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
+}
+
+@Suite struct ScratchTreeTests {
+    @Test func mboxIsAppliedInAScratchWorktreeAndTheCheckoutIsUntouched() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        try t.write("a.txt", "uncommitted work\n")  // the user's own change stays
+        let headBefore = try t.git.check(["rev-parse", "HEAD"])
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        #expect(scratch.path.hasPrefix(t.cache + "/series/"))
+        let base = try scratch.resolve("base", what: "--base")
+        try scratch.prepare(base: base) { _ in }
+        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first") + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three"))
+        let steps = try scratch.apply(mails: mails) { _ in }
+        #expect(steps.map(\.number) == [1, 2])
+        #expect(steps.map(\.subject) == ["first", "second"])
+        #expect(t.read(scratch.path + "/a.txt") == "three\n")
+        #expect(t.read(scratch.layout.patchesDirectory + "/01.patch")?.contains("Subject: [PATCH 1/2] first") == true)
+        // Same content as the topic branch: the same git trees, whatever the commit ids.
+        #expect(steps[1].tree == (try t.git.check(["rev-parse", "topic^{tree}"])))
+        #expect(try t.git.check(["rev-parse", "HEAD"]) == headBefore)
+        #expect(t.read(t.repo + "/a.txt") == "uncommitted work\n")
+        #expect(try t.git.check(["status", "--porcelain", "--untracked-files=no"]) == "M a.txt")
+
+        // A second run reuses the worktree and reaches the same trees.
+        try scratch.prepare(base: base) { _ in }
+        #expect(t.read(scratch.path + "/a.txt") == "one\n")
+        #expect(try scratch.baseStep().commit == base)
+        let again = try scratch.apply(mails: mails) { _ in }
+        #expect(again.map(\.tree) == steps.map(\.tree))
+    }
+
+    @Test func aPatchThatDoesNotApplyIsNamedWithGitsOutput() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
+        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] fine") + formatPatch(subject: "[PATCH 2/2] stale", old: "zzz", new: "x"))
+        do {
+            _ = try scratch.apply(mails: mails) { _ in }
+            Issue.record("a patch that does not apply was applied")
+        } catch {
+            #expect(error.kind == .doesNotApply)
+            #expect(error.exitStatus == 2)
+            #expect(error.message.hasPrefix("patch 2/2 \"stale\" does not apply (after patch 1)"))
+            #expect(error.details.contains { $0.contains("patch does not apply") || $0.contains("patch failed") })
+        }
+        // The failed am was abandoned: the next run starts clean.
+        try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
+        let steps = try scratch.apply(mails: Array(mails.prefix(1))) { _ in }
+        #expect(steps.count == 1)
+    }
+
+    @Test func rangeOnTheBaseIsCheckedOutAndElsewhereCherryPicked() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        let base = try scratch.resolve("base", what: "--base")
+        try scratch.prepare(base: base) { _ in }
+        let steps = try scratch.apply(range: CommitRange("base..topic")!) { _ in }
+        #expect(steps.map(\.subject) == ["mm: one to two", "mm: two to three"])
+        #expect(steps.map(\.commit) == [try t.git.check(["rev-parse", "topic~1"]), try t.git.check(["rev-parse", "topic"])])
+
+        // side's commit is not on top of topic~0: it is cherry-picked onto the base.
+        try scratch.prepare(base: try scratch.resolve("topic", what: "--base")) { _ in }
+        let picked = try scratch.apply(range: CommitRange("base..side")!) { _ in }
+        #expect(picked.count == 1)
+        #expect(picked[0].commit != (try t.git.check(["rev-parse", "side"])))
+        #expect(t.read(scratch.path + "/a.txt") == "three\n" && t.read(scratch.path + "/b.txt") == "side\n")
+    }
+
+    @Test func badInputIsRefused() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        #expect(throws: SeriesError.self) { try scratch.resolve("no-such-rev", what: "--base") }
+        try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
+        do {
+            _ = try scratch.apply(range: CommitRange("topic..topic")!) { _ in }
+            Issue.record("an empty range was accepted")
+        } catch {
+            #expect(error.kind == .badInput && error.message.contains("has no commits"))
+        }
+        let notGit = t.root.appendingPathComponent("cache").path
+        try FileManager.default.createDirectory(atPath: notGit + "/plain", withIntermediateDirectories: true)
+        do {
+            _ = try ScratchTree(directory: notGit + "/plain", cacheRoot: t.cache)
+            Issue.record("a directory outside git was accepted")
+        } catch {
+            #expect(error.kind == .badInput && error.message.contains("not a git work tree"))
+        }
+    }
+}
