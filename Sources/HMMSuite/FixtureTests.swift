@@ -134,7 +134,7 @@ public struct FixtureTests: Sendable {
         defer { thp.restore() }
         var replayer = self.replayer
         replayer.generation = context.generation
-        let verdict = replayer.replay(fixture)
+        let verdict = replayer.replay(fixture) { context.log($0) }
         switch verdict {
         case let .passed(steps):
             context.log("\(steps) steps inside the model's envelope (profile \(fixture.profile.name))")
