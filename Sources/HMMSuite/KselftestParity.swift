@@ -62,25 +62,25 @@ enum KselftestParity {
         let n = bufferPages
         let b = try TestBuffer(pages: n)
         let ps = c.pageSize / 4
-        b.fill((2 * ps)..<b.intCount) { Int32($0) }
+        b.fill((2 * ps)..<b.intCount) { Int32(truncatingIfNeeded: $0) }
         try b.region.protect(.read)
         // The CPU reads page 1 (installs the zero page); page 0 stays untouched.
         try c.requireData(b, ps..<(ps + 1), "page 1 before read") { _ in 0 }
         let r = try c.call("READ") { () throws(DmirrorError) in try d.read(b.region, into: b.mirror) }
         try c.requireResult(r, cpages: n, faults: 1, "READ")
         try c.requireMirror(b, 0..<(2 * ps), "zero pages") { _ in 0 }
-        try c.requireMirror(b, (2 * ps)..<b.intCount) { Int32($0) }
+        try c.requireMirror(b, (2 * ps)..<b.intCount) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func anonReadProt(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         b.fillMirror { -Int32($0) }
         try b.region.protect(.none)
         try c.callFails("READ of PROT_NONE", with: .EFAULT) { () throws(DmirrorError) in try d.read(b.region, into: b.mirror) }
         try b.region.protect(.read)
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
         try c.requireMirror(b, "mirror after EFAULT") { -Int32($0) }
     }
 
@@ -88,10 +88,10 @@ enum KselftestParity {
         let d = try c.openDevice()
         let n = bufferPages
         let b = try TestBuffer(pages: n)
-        b.fillMirror { Int32($0) }
+        b.fillMirror { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("WRITE") { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
         try c.requireResult(r, cpages: n, faults: 1, "WRITE")
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func anonWriteProt(_ c: TestContext) throws {
@@ -100,25 +100,25 @@ enum KselftestParity {
         let b = try TestBuffer(pages: n, protection: .read)
         let r1 = try c.call("READ 1 page") { () throws(DmirrorError) in try d.read(b.region, pages: 0..<1, into: b.mirror) }
         try c.requireResult(r1, cpages: 1, faults: 1, "READ 1 page")
-        b.fillMirror { Int32($0) }
+        b.fillMirror { Int32(truncatingIfNeeded: $0) }
         try c.callFails("WRITE to PROT_READ", with: .EPERM) { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
         try c.requireData(b, "memory after EPERM") { _ in 0 }
         try b.region.protect(.readWrite)
         let r2 = try c.call("WRITE") { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
         try c.requireResult(r2, cpages: n, faults: 1, "WRITE")
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func anonWriteChild(_ c: TestContext, shared: Bool) throws {
         let n = bufferPages
         let b = try TestBuffer(pages: n, kind: shared ? .anonymousShared : .anonymousPrivate)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         b.fillMirror { -Int32($0) }
         let generation = c.generation
         // The child mirrors its own mm, so it opens its own fd (hmm-tests opens minor 0).
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             do {
-                guard b.firstMismatch(nil, { Int32($0) }) == nil, b.mirrorMismatch(nil, { -Int32($0) }) == nil else {
+                guard b.firstMismatch(nil, { Int32(truncatingIfNeeded: $0) }) == nil, b.mirrorMismatch(nil, { -Int32($0) }) == nil else {
                     send("child saw wrong initial data"); return 1
                 }
                 let d = try DmirrorDevice(minor: 0, generation: generation)
@@ -136,7 +136,7 @@ enum KselftestParity {
         if shared {
             try c.requireData(b, "parent sees the child's write") { -Int32($0) }
         } else {
-            try c.requireData(b, "parent's COW copy unchanged") { Int32($0) }
+            try c.requireData(b, "parent's COW copy unchanged") { Int32(truncatingIfNeeded: $0) }
         }
     }
 
@@ -175,10 +175,10 @@ enum KselftestParity {
             throw TestSkip("Huge page could not be allocated")
         }
         let b = TestBuffer(region: region)
-        b.fillMirror { Int32($0) }
+        b.fillMirror { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("WRITE hugetlb") { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
         try c.requireResult(r, cpages: b.pages, faults: 1, "WRITE hugetlb")
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func tmpfile(bytes: Int, _ value: (Int) -> Int32) throws -> FileDescriptor {
@@ -193,11 +193,11 @@ enum KselftestParity {
     static func fileRead(_ c: TestContext) throws {
         let d = try c.openDevice()
         let n = bufferPages
-        let fd = try tmpfile(bytes: n * c.pageSize) { Int32($0) }
+        let fd = try tmpfile(bytes: n * c.pageSize) { Int32(truncatingIfNeeded: $0) }
         let b = TestBuffer(region: try MappedRegion.file(fd, length: n * c.pageSize, protection: .read, shared: true))
         let r = try c.call("READ file") { () throws(DmirrorError) in try d.read(b.region, into: b.mirror) }
         try c.requireResult(r, cpages: n, faults: 1, "READ file")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func fileWrite(_ c: TestContext) throws {
@@ -205,10 +205,10 @@ enum KselftestParity {
         let n = bufferPages
         let fd = try FileDescriptor.temporaryFile(size: n * c.pageSize)
         let b = TestBuffer(region: try MappedRegion.file(fd, length: n * c.pageSize, protection: .readWrite, shared: true))
-        b.fillMirror { Int32($0) }
+        b.fillMirror { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("WRITE file") { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
         try c.requireResult(r, cpages: n, faults: 1, "WRITE file")
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
         var back = [Int32](repeating: 0, count: n * c.pageSize / 4)
         _ = try back.withUnsafeMutableBytes { try fd.pread(into: $0, at: 0) }
         for i in back.indices where back[i] != Int32(i) { throw TestFailure("pread int \(i) is \(back[i])") }
@@ -219,7 +219,7 @@ enum KselftestParity {
     static func migrate(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
     }
 
@@ -228,27 +228,27 @@ enum KselftestParity {
         let n = bufferPages
         let fd = try FileDescriptor.temporaryFile(size: n * c.pageSize)
         let b = TestBuffer(region: try MappedRegion.file(fd, length: n * c.pageSize, protection: .readWrite, shared: false))
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
     }
 
     static func migrateFault(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         for round in 0..<2 {
             try c.migrateChecked(d, b, "MIGRATE_TO_DEV #\(round + 1)")
-            if round == 0 { try c.requireData(b, 0..<(b.intCount / 2), "CPU read of first half") { Int32($0) } }
+            if round == 0 { try c.requireData(b, 0..<(b.intCount / 2), "CPU read of first half") { Int32(truncatingIfNeeded: $0) } }
         }
     }
 
     static func migrateRelease(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
         _ = try c.call("RELEASE") { () throws(DmirrorError) in try d.release(b.region) }
-        try c.requireData(b, 0..<(b.intCount / 2), "CPU read after RELEASE") { Int32($0) }
+        try c.requireData(b, 0..<(b.intCount / 2), "CPU read after RELEASE") { Int32(truncatingIfNeeded: $0) }
     }
 
     static func migrateShared(_ c: TestContext) throws {
@@ -273,10 +273,10 @@ enum KselftestParity {
         try b.region.protect(pages: 2..<3, .read)
         try c.requireData(b, (2 * c.pageSize / 4)..<(2 * c.pageSize / 4 + 1), "zero page") { _ in 0 }
         try b.region.protect(pages: 3..<4, .readWrite)
-        b.fill((3 * c.pageSize / 4)..<(4 * c.pageSize / 4)) { Int32($0) }
+        b.fill((3 * c.pageSize / 4)..<(4 * c.pageSize / 4)) { Int32(truncatingIfNeeded: $0) }
         try b.region.protect(pages: 3..<4, .read)
         try b.region.protect(pages: 4..<6, .readWrite)
-        b.fill((4 * c.pageSize / 4)..<(6 * c.pageSize / 4)) { Int32($0) }
+        b.fill((4 * c.pageSize / 4)..<(6 * c.pageSize / 4)) { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("migrate pages 2-5 to device 1") { () throws(DmirrorError) in
             try d1.migrateToDevice(b.region, pages: 2..<6, readBack: b.mirror)
         }
@@ -290,13 +290,13 @@ enum KselftestParity {
         let d = try c.openDevice()
         for round in 0..<10 {
             let b = try TestBuffer(pages: bufferPages)
-            b.fill { Int32($0) }
+            b.fill { Int32(truncatingIfNeeded: $0) }
             try c.migrateChecked(d, b, "MIGRATE_TO_DEV round \(round)")
             if c.variant.isCoherent {
                 let s = try c.call("MIGRATE_TO_SYS round \(round)") { () throws(DmirrorError) in try d.migrateToSystem(b.region) }
                 try c.requireResult(s, cpages: b.pages, "MIGRATE_TO_SYS round \(round)")
             }
-            try c.requireData(b) { Int32($0) }
+            try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
         }
     }
 
@@ -304,10 +304,10 @@ enum KselftestParity {
         let d = try c.openDevice()
         for round in 0..<10 {
             let b = try TestBuffer(pages: bufferPages)
-            b.fill { Int32($0 + round) }
+            b.fill { Int32(truncatingIfNeeded: $0 + round) }
             let r = try c.call("READ round \(round)") { () throws(DmirrorError) in try d.read(b.region, into: b.mirror) }
             try c.requireResult(r, cpages: b.pages, faults: 1, "READ round \(round)")
-            try c.requireMirror(b) { Int32($0 + round) }
+            try c.requireMirror(b) { Int32(truncatingIfNeeded: $0 + round) }
         }
     }
 
@@ -318,7 +318,7 @@ enum KselftestParity {
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         for round in 0..<10 {
             let b = try TestBuffer(pages: bufferPages)
-            b.fill { Int32($0 + round) }
+            b.fill { Int32(truncatingIfNeeded: $0 + round) }
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             let delay = UInt32((seed >> 33) % 32)  // µs, like the C test's 0–31 999 ns
             let half = b.pages / 2
@@ -327,7 +327,7 @@ enum KselftestParity {
             racer.join()
             if let r {
                 try c.requireResult(r, cpages: b.pages, faults: 1, "READ round \(round)")
-                try c.requireMirror(b) { Int32($0 + round) }
+                try c.requireMirror(b) { Int32(truncatingIfNeeded: $0 + round) }
             }
         }
     }
@@ -346,7 +346,7 @@ enum KselftestParity {
         let d1 = try c.openDevice(1)
         let b = try TestBuffer(pages: 7)
         let ps = c.pageSize / 4
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try b.region.protect(pages: 0..<1, .none)
         try b.region.unmap(pages: 1..<2)
         try b.region.advise(pages: 2..<3, .dontNeed)
@@ -371,7 +371,7 @@ enum KselftestParity {
             throw TestSkip("Huge page could not be allocated")
         }
         let b = TestBuffer(region: region)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         for (protection, access) in [(Protection.readWrite, UInt8(0x02)), (.read, 0x01)] {
             try b.region.protect(protection)
             let (r, bytes) = try c.call("SNAPSHOT") { () throws(DmirrorError) in try d.snapshot(b.region) }
@@ -388,19 +388,19 @@ enum KselftestParity {
         let d0 = try c.openDevice(0)
         let d1 = try c.openDevice(1)
         let b = try TestBuffer(pages: 6)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try b.region.protect(.read)
         let r0 = try c.call("READ device 0") { () throws(DmirrorError) in try d0.read(b.region, into: b.mirror) }
         try c.requireResult(r0, cpages: 6, faults: 1, "READ device 0")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
         let r1 = try c.call("READ device 1") { () throws(DmirrorError) in try d1.read(b.region, into: b.mirror) }
         try c.requireResult(r1, cpages: 6, faults: 1, "READ device 1")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
         let m = try c.call("migrate to device 1") { () throws(DmirrorError) in try d1.migrateToDevice(b.region, readBack: b.mirror) }
         try c.requireResult(m, cpages: 6, "migrate to device 1")
         let r = try c.call("READ device 0 after migration") { () throws(DmirrorError) in try d0.read(b.region, into: b.mirror) }
         try c.requireResult(r, cpages: 6, faults: 1, "READ device 0 after migration")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     // MARK: exclusive access
@@ -408,25 +408,25 @@ enum KselftestParity {
     static func exclusive(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("EXCLUSIVE") { () throws(DmirrorError) in try d.exclusive(b.region, readBack: b.mirror) }
         try c.requireResult(r, cpages: b.pages, "EXCLUSIVE")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
         b.region.withBytes(pages: 0..<b.pages) { raw in
             let ints = raw.bindMemory(to: Int32.self)
             for i in 0..<ints.count { ints[i] += 1 }
         }
-        try c.requireData(b, "CPU increment of exclusive pages") { Int32($0 + 1) }
+        try c.requireData(b, "CPU increment of exclusive pages") { Int32(truncatingIfNeeded: $0 + 1) }
         _ = try c.call("CHECK_EXCLUSIVE") { () throws(DmirrorError) in try d.checkExclusive(b.region) }
     }
 
     static func exclusiveMprotect(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("EXCLUSIVE") { () throws(DmirrorError) in try d.exclusive(b.region, readBack: b.mirror) }
         try c.requireResult(r, cpages: b.pages, "EXCLUSIVE")
-        try c.requireMirror(b) { Int32($0) }
+        try c.requireMirror(b) { Int32(truncatingIfNeeded: $0) }
         try b.region.protect(.read)
         try c.callFails("WRITE after mprotect RO", with: .EPERM) { () throws(DmirrorError) in try d.write(b.region, from: b.mirror) }
     }
@@ -434,7 +434,7 @@ enum KselftestParity {
     static func exclusiveCow(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: bufferPages)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("EXCLUSIVE") { () throws(DmirrorError) in try d.exclusive(b.region, readBack: b.mirror) }
         try c.requireResult(r, cpages: b.pages, "EXCLUSIVE")
         let increment = {
@@ -445,11 +445,11 @@ enum KselftestParity {
         }
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             increment()
-            if let m = b.firstMismatch(nil, { Int32($0 + 1) }) { send("child int \(m.index) is \(m.got)"); return 1 }
+            if let m = b.firstMismatch(nil, { Int32(truncatingIfNeeded: $0 + 1) }) { send("child int \(m.index) is \(m.got)"); return 1 }
             return 0
         }
         increment()
-        try c.requireData(b, "parent after COW") { Int32($0 + 1) }
+        try c.requireData(b, "parent after COW") { Int32(truncatingIfNeeded: $0 + 1) }
         while case let .line(l) = child.next(deadline: monotonicSeconds() + 25) { c.log(l) }
         let end = child.wait()
         try c.require(end == .exited(0), "child \(end)")
@@ -460,7 +460,7 @@ enum KselftestParity {
         do { gup = try GupTestDevice() } catch { throw TestSkip("Skipping test, could not find gup_test driver") }
         let d = try c.openDevice()
         let b = try TestBuffer(pages: 4)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         try c.migrateChecked(d, b, "MIGRATE_TO_DEV")
         let longterm = GupTestDevice.follLongterm(release: KernelVersion(Machine.kernelRelease))
         let calls: [(GupTestDevice.Command, UInt32)] = [(.basicTest, 0), (.fastBenchmark, 0), (.pinFastBenchmark, longterm), (.pinLongtermBenchmark, 0)]
@@ -474,19 +474,19 @@ enum KselftestParity {
         let first: UInt8 = c.variant.isCoherent ? 0x42 : 0x02
         let expected: [UInt8] = [first, first, 0x02, 0x02]
         try c.require(bytes == expected, "snapshot \(hexBytes(bytes)), expected \(hexBytes(expected))")
-        try c.requireData(b) { Int32($0) }
+        try c.requireData(b) { Int32(truncatingIfNeeded: $0) }
     }
 
     static func cowInDevice(_ c: TestContext) throws {
         let d = try c.openDevice()
         let b = try TestBuffer(pages: 4)
-        b.fill { Int32($0) }
+        b.fill { Int32(truncatingIfNeeded: $0) }
         let r = try c.call("MIGRATE_TO_DEV") { () throws(DmirrorError) in try d.migrateToDevice(b.region, readBack: b.mirror) }
         try c.requireResult(r, cpages: 4, "MIGRATE_TO_DEV")
         let child = try ForkedChild.spawn(newProcessGroup: false) { _ in
             while true { pause() }
         }
-        b.fill { Int32($0) }  // COW: device-private pages fault back first
+        b.fill { Int32(truncatingIfNeeded: $0) }  // COW: device-private pages fault back first
         child.killGroup()
         let end = child.wait()
         try c.require(end == .signaled(SIGKILL), "child \(end), expected killed by SIGKILL")
