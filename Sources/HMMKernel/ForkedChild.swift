@@ -10,7 +10,7 @@ import Glibc
 public struct ForkedChild: ~Copyable {
     public let pid: Int32
     private let channel: FileDescriptor
-    private var pending: [UInt8] = []
+    private var pending = LineBuffer()
 
     /// Forks; the child runs `body` with a line sender, then `_exit`s with its return value.
     /// `newProcessGroup`: a test's own process is a group leader, so its timeout kills
@@ -59,24 +59,16 @@ public struct ForkedChild: ~Copyable {
     /// The next line, waiting until `deadline` (CLOCK_MONOTONIC seconds).
     public mutating func next(deadline: Double) -> Event {
         while true {
-            if let nl = pending.firstIndex(of: 10) {
-                let line = String(decoding: pending[..<nl], as: UTF8.self)
-                pending.removeSubrange(...nl)
-                return .line(line)
-            }
+            if let line = pending.takeLine() { return .line(line) }
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 { return .timedOut }
             let ready = (try? Sys.poll(channel.rawValue, events: Int16(POLLIN), timeoutMilliseconds: Int32(min(remaining, 1) * 1000))) ?? 0
             if ready == 0 { continue }
             guard let chunk = try? Sys.readBytes(channel.rawValue, count: 4096), !chunk.isEmpty else {
-                if !pending.isEmpty {
-                    let line = String(decoding: pending, as: UTF8.self)
-                    pending = []
-                    return .line(line)
-                }
+                if let rest = pending.takeRest() { return .line(rest) }
                 return .closed
             }
-            pending += chunk
+            pending.append(chunk)
         }
     }
 
@@ -100,9 +92,9 @@ public struct ForkedChild: ~Copyable {
 
     /// Waits for the child, then kills whatever is left of its process group.
     public consuming func wait() -> Termination {
-        let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
+        let termination = waitForExit(pid)
         if ownsGroup { Sys.kill(-pid, SIGKILL) }
-        return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+        return termination
     }
 }
 
@@ -153,10 +145,13 @@ public struct ConversingChild: ~Copyable {
         return child.next(deadline: deadline)
     }
 
-    /// Waits for the worker to close its end without asking anything.
-    public mutating func next(deadline: Double) -> ForkedChild.Event { child.next(deadline: deadline) }
-
     public func kill() { child.killGroup() }
+
+    /// Kills the worker without waiting for it: a process stuck in the kernel (after an
+    /// oops, say) cannot be reaped, and the caller must still report what it saw.
+    public consuming func abandon() {
+        child.killGroup()
+    }
 
     /// Closes the request pipe (the worker reads end of input) and reaps the worker.
     public consuming func wait() -> ForkedChild.Termination {
@@ -168,20 +163,16 @@ public struct ConversingChild: ~Copyable {
 /// The worker's end of a ``ConversingChild``: blocking reads of request lines.
 public final class RequestReader {
     private let fd: Int32
-    private var pending: [UInt8] = []
+    private var pending = LineBuffer()
 
     init(fd: Int32) { self.fd = fd }
 
     /// The next request, or nil when the parent closed its end.
     public func next() -> String? {
         while true {
-            if let nl = pending.firstIndex(of: 10) {
-                let line = String(decoding: pending[..<nl], as: UTF8.self)
-                pending.removeSubrange(...nl)
-                return line
-            }
+            if let line = pending.takeLine() { return line }
             guard let chunk = try? Sys.readBytes(fd, count: 4096), !chunk.isEmpty else { return nil }
-            pending += chunk
+            pending.append(chunk)
         }
     }
 }
@@ -197,6 +188,27 @@ public func forkProcess() throws(SystemError) -> Int32 {
 public func waitForExit(_ pid: Int32) -> ForkedChild.Termination {
     let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
     return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+}
+
+/// Bytes read from a pipe, handed out a line at a time (newline dropped).
+struct LineBuffer {
+    private var bytes: [UInt8] = []
+
+    mutating func append(_ chunk: [UInt8]) { bytes += chunk }
+
+    mutating func takeLine() -> String? {
+        guard let nl = bytes.firstIndex(of: 10) else { return nil }
+        let line = String(decoding: bytes[..<nl], as: UTF8.self)
+        bytes.removeSubrange(...nl)
+        return line
+    }
+
+    /// What is left without a newline (the writer's last words before it exited).
+    mutating func takeRest() -> String? {
+        guard !bytes.isEmpty else { return nil }
+        defer { bytes = [] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }
 
 /// `_exit(2)`: ends a forked process without running the parent's cleanup.

@@ -73,7 +73,8 @@ public struct FixtureTests: Sendable {
                 // Same expectations under the kernel's own profile: check against that one.
                 checked.profile = kernelProfile
             }
-            return PlannedTest(test: test(id, checked, path: path), variant: Variant(name: id.variant, minors: fixture.environment.devices))
+            return PlannedTest(test: test(id, checked, path: path, lines: StepLines(text: text)),
+                               variant: Variant(name: id.variant, minors: fixture.environment.devices))
         }
     }
 
@@ -121,15 +122,15 @@ public struct FixtureTests: Sendable {
         return needs
     }
 
-    func test(_ id: TestID, _ fixture: Fixture, path: String) -> TestCase {
+    func test(_ id: TestID, _ fixture: Fixture, path: String, lines: StepLines) -> TestCase {
         let this = self
         let timeout = replayer.stepTimeout * 2 + (shrink ? shrinkSeconds + 30 : 0)
         return TestCase(id, needs: Self.needs(of: fixture), timeout: timeout) { context in
-            try this.run(fixture, path: path, context: context)
+            try this.run(fixture, path: path, lines: lines, context: context)
         }
     }
 
-    func run(_ fixture: Fixture, path: String, context: TestContext) throws {
+    func run(_ fixture: Fixture, path: String, lines: StepLines, context: TestContext) throws {
         let thp = try THPSetting.apply(fixture.environment.thp)
         defer { thp.restore() }
         var replayer = self.replayer
@@ -145,7 +146,6 @@ public struct FixtureTests: Sendable {
         case let .couldNotRun(why):
             throw TestFailure(why)
         case let .diverged(d):
-            let lines = StepLines(text: (try? readTextFile(path)) ?? "")
             context.log("\(path): divergence from the model:")
             context.log(d.report(line: lines.line(ofStep: d.step)).joined(separator: "\n"))
             // Shrink wrong answers only: a crash or hang leaves the kernel unfit for more replays.
@@ -194,7 +194,7 @@ public struct FixtureTests: Sendable {
 }
 
 /// Maps step indices to line numbers of a fixture's text (for `file:line` reports).
-struct StepLines {
+struct StepLines: Sendable {
     var lines: [Int] = []
     static let headers: Set<String> = ["hmmkit-fixture", "about", "seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity"]
 

@@ -120,6 +120,10 @@ public struct Runner {
                 case "P": verdict = (.pass, nil)
                 default: diagnostics.append(line); sink.diagnostic(line)
                 }
+                // The verdict is the child's last line. Waiting for end of file instead would
+                // hang on a process the test forked that still holds the pipe (a replay worker
+                // stuck in the kernel after an oops).
+                if verdict != nil { break loop }
             case .closed: break loop
             case .timedOut: timedOut = true; break loop
             }
