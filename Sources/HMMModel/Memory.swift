@@ -33,8 +33,9 @@ extension Model {
 
     /// Where a new system page for (r, p) goes: VMA policy, else the local node.
     func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
-        let reg = s.procs[pi].regions[r]!
-        if !reg.policy.isEmpty, reg.policy[p] != 0 { return Loc.system | (reg.policy[p] - 1) }
+        // Fields read in place: copying a Region retains all of its arrays, per step.
+        let policy = s.procs[pi].regions[r]!.policy
+        if !policy.isEmpty, policy[p] != 0 { return Loc.system | (policy[p] - 1) }
         return defaultLoc
     }
 
@@ -174,7 +175,7 @@ extension Model {
 
     /// The aligned 512-page block of `p` if a fault there may allocate a THP.
     func thpBlock(_ pi: Int, _ r: Int, _ p: Int) -> Range<Int>? {
-        guard environment.thp != .never else { return nil }
+        guard environment.thp == .always || (environment.thp == .madvise && s.thpAdvised) else { return nil }
         let reg = s.procs[pi].regions[r]!
         guard reg.kind == .anonPrivate else { return nil }
         let lo = (p / Self.pmdPages) * Self.pmdPages, hi = lo + Self.pmdPages
@@ -211,7 +212,7 @@ extension Model {
     }
 
     private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
-        s.procs[pi].regions[r]!.aroundMaybe.remove(p)
+        if !s.procs[pi].regions[r]!.aroundMaybe.isEmpty { s.procs[pi].regions[r]!.aroundMaybe.remove(p) }
         var fl = s.procs[pi].regions[r]!.flags[p]
         if fl & (PF.excl | PF.exclMaybe) != 0 {
             restoreExclusive(pi, r, p)
@@ -249,8 +250,10 @@ extension Model {
             }
             return 0
         case .anonPrivate, .filePrivate:
-            let reg = s.procs[pi].regions[r]!
-            if kind == .filePrivate && reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
+            if kind == .filePrivate {
+                let object = s.procs[pi].regions[r]!.object
+                if s.procs[pi].regions[r]!.objectOffset + p >= s.objects[object].size { return Errno.EFAULT }
+            }
             if f == Frames.none {
                 if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
                     // A THP may be allocated for the whole block (or not: fallback to one page).
@@ -279,7 +282,7 @@ extension Model {
                         s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
                     }
                 } else {
-                    let of = objectPage(reg.object, reg.objectOffset + p)
+                    let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p)
                     if write {
                         s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
                         s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
@@ -366,11 +369,12 @@ extension Model {
 
     /// The page-cache page a fault-around may have mapped at (r, q), if any.
     func aroundFrame(_ pi: Int, _ r: Int, _ q: Int) -> UInt32? {
-        let reg = s.procs[pi].regions[r]!
-        guard reg.aroundMaybe.contains(q), reg.frame[q] == Frames.none, reg.object >= 0 else { return nil }
-        let o = reg.objectOffset + q
-        guard o < s.objects[reg.object].size else { return nil }
-        let of = s.objects[reg.object].frames[o]
+        guard s.procs[pi].regions[r]!.aroundMaybe.contains(q), s.procs[pi].regions[r]!.frame[q] == Frames.none else { return nil }
+        let object = s.procs[pi].regions[r]!.object
+        guard object >= 0 else { return nil }
+        let o = s.procs[pi].regions[r]!.objectOffset + q
+        guard o < s.objects[object].size else { return nil }
+        let of = s.objects[object].frames[o]
         return of == Frames.none ? nil : of
     }
 

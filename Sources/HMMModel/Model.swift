@@ -54,6 +54,9 @@ public struct Model: Sendable {
     var pending: Pending?
     /// ``KernelProfile/invalidateOnePastEnd`` is on.
     let pastEnd: Bool
+    /// Back up before every step, as before steps learnt when they cannot vary (tests
+    /// compare both).
+    var alwaysBackup = false
 
     struct Exec {
         var resolve: Observation?
@@ -92,7 +95,10 @@ public struct Model: Sendable {
     /// Precondition: ``violation(of:)`` is nil for `action`.
     public mutating func apply(_ action: Action) -> Envelope {
         pending = nil
-        let needsBackup = s.uncertain || environment.thp != .never || Self.inherentlyVariable(action)
+        // A backup (a copy of every array the step then writes) is only needed when the
+        // step may have several results; per step on 1024-page regions it dominated.
+        let thpPossible = environment.thp == .always || (environment.thp == .madvise && s.thpAdvised)
+        let needsBackup = alwaysBackup || s.uncertain || thpPossible || Self.inherentlyVariable(action)
         let backup = needsBackup ? s : nil
         x = Exec()
         var env = execute(action)

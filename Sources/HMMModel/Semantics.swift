@@ -156,7 +156,7 @@ extension Model {
         case .hugepage, .nohugepage:
             for p in range.first..<range.end {
                 if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
-                if advice == .hugepage { s.procs[pi].regions[r]!.flags[p] |= PF.advised } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.advised }
+                if advice == .hugepage { s.procs[pi].regions[r]!.flags[p] |= PF.advised; s.thpAdvised = true } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.advised }
             }
         case .dontneed:
             splitTHP(pi, r, range.first..<range.end)
@@ -223,13 +223,13 @@ extension Model {
     }
 
     func currentToken(_ pi: Int, _ r: Int, _ p: Int) -> UInt64 {
-        let reg = s.procs[pi].regions[r]!
-        let f = reg.frame[p]
+        let f = s.procs[pi].regions[r]!.frame[p]
         if f != Frames.none { return s.frames.token[Int(f)] }
-        if reg.object >= 0 {
-            let o = reg.objectOffset + p
-            if o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != 0 {
-                return s.frames.token[Int(s.objects[reg.object].frames[o])]
+        let object = s.procs[pi].regions[r]!.object
+        if object >= 0 {
+            let o = s.procs[pi].regions[r]!.objectOffset + p
+            if o < s.objects[object].size, s.objects[object].frames[o] != 0 {
+                return s.frames.token[Int(s.objects[object].frames[o])]
             }
         }
         return 0

@@ -137,4 +137,7 @@ struct State {
     var coherentUsed = [Int](repeating: 0, count: 4)
     /// Sticky: some page state is ambiguous, so steps keep a backup for `commit`.
     var uncertain = false
+    /// Sticky: some range was given MADV_HUGEPAGE (under THP `madvise` no THP, hence no
+    /// THP choice, can exist before).
+    var thpAdvised = false
 }

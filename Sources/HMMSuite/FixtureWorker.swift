@@ -13,19 +13,12 @@ import HMMUAPI
 /// released before the next parent step, as the model assumes).
 final class FixtureWorker {
     private let steps: [Step]
-    private let generation: UAPIGeneration
-    private let pageSize = Machine.pageSize
-    private let tmpDirectory: String
-    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`).
-    private var regions: [RegionID: UInt64] = [:]
-    private var devices: [FdID: OpenDevice] = [:]
-    private var files: [FileID: OpenFile] = [:]
+    private let performer: StepPerformer
     private var isChild = false
 
     init(steps: [Step], generation: UAPIGeneration, tmpDirectory: String) {
         self.steps = steps
-        self.generation = generation
-        self.tmpDirectory = tmpDirectory
+        performer = StepPerformer(generation: generation, tmpDirectory: tmpDirectory, codec: .mixed)
     }
 
     /// Serves requests until the driver closes the pipe.
@@ -43,8 +36,7 @@ final class FixtureWorker {
                     continue
                 }
                 if pid == 0 {
-                    // The child's device files are its own; inherited copies are dropped.
-                    devices = [:]
+                    performer.becomeChild()
                     isChild = true
                     reply("O " + ObservationText.encode(Observation()))
                     continue
@@ -57,11 +49,44 @@ final class FixtureWorker {
                 if isChild { exitProcess(0) }
                 reply("X '}' outside a forked block")
             case let action:
-                reply("O " + ObservationText.encode(perform(action)))
+                reply("O " + ObservationText.encode(performer.perform(action)))
             }
         }
         return 0
     }
+}
+
+/// Performs model ``Action``s on the running kernel in this process and answers each
+/// with an ``Observation`` (an errno where the kernel refused). It never sees the model.
+/// Regions sit at 2 MiB-aligned slots, as the model assumes; page data goes through
+/// `codec`. `fork` and `exitChild` are the caller's (they need a process to continue in).
+final class StepPerformer {
+    private let generation: UAPIGeneration
+    private let pageSize = Machine.pageSize
+    private let tmpDirectory: String
+    let codec: PageCodec
+    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`).
+    private var regions: [RegionID: UInt64] = [:]
+    private var devices: [FdID: OpenDevice] = [:]
+    private var files: [FileID: OpenFile] = [:]
+
+    init(generation: UAPIGeneration, tmpDirectory: String, codec: PageCodec) {
+        self.generation = generation
+        self.tmpDirectory = tmpDirectory
+        self.codec = codec
+    }
+
+    /// In a forked child: its device files are its own, so inherited copies are dropped
+    /// (closing them would act on the parent's mirror too).
+    func becomeChild() { devices = [:] }
+
+    /// Where page `page` of region `region` is (for steps the model has no words for).
+    func address(_ region: RegionID, _ page: Int) -> UInt64 {
+        regions[region]! + UInt64(page * pageSize)
+    }
+
+    /// The device file a step opened as `fd`.
+    func device(_ fd: FdID) -> OpenDevice? { devices[fd] }
 
     // MARK: Steps
 
@@ -79,10 +104,6 @@ final class FixtureWorker {
         } catch {
             return Observation(errno: HMMKernel.Errno.EIO.rawValue)
         }
-    }
-
-    private func address(_ region: RegionID, _ page: Int) -> UInt64 {
-        regions[region]! + UInt64(page * pageSize)
     }
 
     private func span(_ r: PageRange) -> (UInt64, Int) { (address(r.region, r.first), r.count * pageSize) }
@@ -137,17 +158,17 @@ final class FixtureWorker {
             try VirtualMemory.advise(at: a, bytes: n, Self.advice(advice))
             return Observation()
         case let .cpuRead(r, page):
-            let token = VirtualMemory.load(at: address(r, page), bytes: pageSize) { PageContent.decode($0) }
+            let token = VirtualMemory.load(at: address(r, page), bytes: pageSize) { codec.decode($0) }
             return Observation(tokens: [token])
         case let .cpuWrite(r, page, token):
-            VirtualMemory.store(at: address(r, page), bytes: pageSize) { PageContent.fill($0, token: token) }
+            VirtualMemory.store(at: address(r, page), bytes: pageSize) { codec.fill($0, token: token) }
             return Observation()
         case let .fileCreate(f, pages):
             let fd = try FileDescriptor.temporaryFile(in: tmpDirectory, size: pages * pageSize)
             files[f] = OpenFile(fd)
             return Observation()
         case let .fileWrite(f, page, token):
-            let bytes = PageContent.bytes(token: token, pageSize: pageSize)
+            let bytes = codec.bytes(token: token, pageSize: pageSize)
             try files[f]!.write(bytes, at: page * pageSize)
             return Observation()
         case let .fileTruncate(f, pages):
@@ -175,8 +196,36 @@ final class FixtureWorker {
             let addresses = (r.first..<r.end).map { address(r.region, $0) }
             return Observation(nodes: try Numa.nodes(ofPages: addresses))
         case .fork, .exitChild:
-            preconditionFailure("fork blocks are handled by serve()")
+            preconditionFailure("fork blocks are handled by the caller (a process must continue in the child)")
         }
+    }
+
+    /// The ioctl data buffers. Never unmapped while the performer lives: test_hmm mirrors
+    /// the whole address space, so unmapping a buffer invalidates the mirror there, and
+    /// its one-past-the-end invalidation would drop the entry of a region page right
+    /// after the buffer, an effect the model cannot see. Grown by doubling; outgrown
+    /// buffers stay mapped (bounded by twice the largest call).
+    private var scratch: [Scratch] = []
+
+    private final class Scratch {
+        let buffer: DeviceBuffer
+        init(bytes: Int) { buffer = DeviceBuffer(bytes: bytes) }
+        var count: Int { buffer.count }
+    }
+
+    /// A buffer of at least `bytes`, with the first word of every page poisoned, so a
+    /// page the kernel did not write decodes as no token instead of an earlier answer.
+    private func buffer(_ bytes: Int) -> UnsafeMutableRawBufferPointer {
+        if scratch.last.map({ $0.count < bytes }) ?? true {
+            scratch.append(Scratch(bytes: max(bytes, 2 * (scratch.last?.count ?? 0), pageSize)))
+        }
+        let b = UnsafeMutableRawBufferPointer(rebasing: scratch[scratch.count - 1].buffer.bytes[0..<bytes])
+        var offset = 0
+        while offset + 8 <= bytes {
+            b.storeBytes(of: 0x5EED_BAD0_0000_0001 as UInt64, toByteOffset: offset, as: UInt64.self)
+            offset += pageSize
+        }
+        return b
     }
 
     private func ioctl(_ call: IoctlCall) throws -> Observation {
@@ -185,24 +234,24 @@ final class FixtureWorker {
         let count = call.range.count
         switch call.command {
         case .snapshot:
-            let buffer = DeviceBuffer(bytes: count)
-            let r = try device.perform(.snapshot, address: addr, pages: UInt64(count), buffer: buffer.address)
-            return Observation(cpages: r.cpages, faults: r.faults, snapshot: Array(UnsafeRawBufferPointer(buffer.bytes).prefix(count)))
+            let b = buffer(count)
+            let r = try device.perform(.snapshot, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
+            return Observation(cpages: r.cpages, faults: r.faults, snapshot: Array(UnsafeRawBufferPointer(b)))
         case .flags, .release, .migrateToSystem, .checkExclusive:
             let r = try device.perform(call.command, address: addr, pages: UInt64(count))
             return Observation(cpages: r.cpages, faults: r.faults)
         case .write:
-            let buffer = DeviceBuffer(bytes: count * pageSize)
+            let b = buffer(count * pageSize)
             for (i, token) in call.data.prefix(count).enumerated() {
-                PageContent.fill(UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[(i * pageSize)..<((i + 1) * pageSize)]), token: token)
+                codec.fill(UnsafeMutableRawBufferPointer(rebasing: b[(i * pageSize)..<((i + 1) * pageSize)]), token: token)
             }
-            let r = try device.perform(.write, address: addr, pages: UInt64(count), buffer: buffer.address)
+            let r = try device.perform(.write, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
             return Observation(cpages: r.cpages, faults: r.faults)
         case .read, .migrateToDevice, .exclusive:
-            let buffer = DeviceBuffer(bytes: count * pageSize)
-            let r = try device.perform(call.command, address: addr, pages: UInt64(count), buffer: buffer.address)
+            let b = buffer(count * pageSize)
+            let r = try device.perform(call.command, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
             let tokens = (0..<count).map { i in
-                PageContent.decode(UnsafeRawBufferPointer(rebasing: buffer.bytes[(i * pageSize)..<((i + 1) * pageSize)]))
+                codec.decode(UnsafeRawBufferPointer(rebasing: b[(i * pageSize)..<((i + 1) * pageSize)]))
             }
             return Observation(cpages: r.cpages, faults: r.faults, tokens: tokens)
         }

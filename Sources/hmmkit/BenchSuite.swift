@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HMMKernel
+import HMMSuite
 import HMMVM
 import KTAP
 
@@ -15,6 +16,11 @@ extension BenchCommand {
         var hmmTests: String?
         @Option(help: "Alternating rounds per side.")
         var rounds = 3
+        @Option(name: .customLong("select"), parsing: .singleValue,
+                help: "A kselftest filter argument passed to both sides, e.g. --select -t --select migrate_multiple (repeatable; order kept).")
+        var select: [String] = []
+        @Flag(help: "Also time each kselftest test name on its own (-t NAME, both variants), to show where the gap is.")
+        var perTest = false
         @OptionGroup var module: ModuleOptions
 
         func validate() throws {
@@ -36,8 +42,8 @@ extension BenchCommand {
         func run() throws {
             let loaded = try module.load()
             defer { loaded?.unload() }
-            var sides = [Side(name: "hmm-tests", argv: [hmmTests!]),
-                         Side(name: "hmmkit", argv: [Repository.executable, "run"])]
+            var sides = [Side(name: "hmm-tests", argv: [hmmTests!] + select),
+                         Side(name: "hmmkit", argv: [Repository.executable, "run"] + select)]
             for round in 0..<rounds {
                 // Alternate which side goes first so drift in machine load is shared.
                 for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
@@ -60,8 +66,27 @@ extension BenchCommand {
             let ratio = Self.median(sides[1].seconds) / Self.median(sides[0].seconds)
             writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): %.2f (target <= 1.5: %@)",
                                      ratio, ratio <= 1.5 ? "met" : "NOT met"))
+            if perTest { try timeEachTest(writer: &writer) }
             let code = writer.finish()
             if code != .pass { throw ExitStatus.fail }
+        }
+
+        /// One line per test name: each side's median over the rounds with `-t NAME` (process
+        /// start-up included on both sides, so open_close shows the fixed cost per run).
+        func timeEachTest(writer: inout KTAPWriter) throws {
+            var names: [String] = []
+            for planned in Registry.all(includeVMChecks: false) where !names.contains(planned.test.id.name) {
+                names.append(planned.test.id.name)
+            }
+            for name in names {
+                var c: [Double] = [], swift: [Double] = []
+                for _ in 0..<rounds {
+                    c.append(try Self.time([hmmTests!, "-t", name]).0)
+                    swift.append(try Self.time([Repository.executable, "run", "-t", name]).0)
+                }
+                writer.diagnostic(String(format: "per-test %@: hmm-tests %.3f s, hmmkit %.3f s, ratio %.2f",
+                                         name, Self.median(c), Self.median(swift), Self.median(swift) / Self.median(c)))
+            }
         }
 
         static func median(_ values: [Double]) -> Double {

@@ -1,0 +1,249 @@
+import HMMFixtures
+import HMMKernel
+import HMMModel
+import HMMUAPI
+
+/// A test's process under the reference model: every step is given to the model first
+/// (what may a correct kernel answer?), then performed on the running kernel, and the
+/// answer (errno, cpages, faults, data, snapshot bytes, nodes) is checked against the
+/// model's envelope. The first answer outside it fails the test with the step, the
+/// envelope and its reasons, and the kernel's answer.
+///
+/// Data uses hmm-tests' int patterns (``IntRun``), so a kselftest-named test writes
+/// and checks the same ints as its C twin.
+public final class CheckedProcess {
+    let context: TestContext
+    private(set) var model: Model
+    let performer: StepPerformer
+    let intsPerPage = Machine.pageSize / 4
+    private var regions = 0
+    private var fds = 0
+    private var files = 0
+    /// Steps performed so far (numbered in failure reports).
+    private(set) var steps = 0
+
+    /// The model for the running kernel and this machine. A kernel no profile covers
+    /// skips the test: without a model there is nothing to check against.
+    public init(_ context: TestContext) throws {
+        let release = Machine.kernelRelease
+        guard let profile = KernelProfile.forRelease(release) else {
+            throw TestSkip("no reference-model profile for kernel \(release) (hmmkit models 6.1 and later)")
+        }
+        let nodes = context.facts.numaNodes.filter { $0.memoryBytes > 0 }.map(\.id)
+        let environment = Environment(devices: context.facts.devices.sorted(), nodes: nodes.isEmpty ? [0] : nodes,
+                                      localNode: nodes.isEmpty || nodes.contains(0) ? 0 : nil,
+                                      thp: THPSetting.current() ?? .never)
+        self.context = context
+        model = Model(profile: profile, environment: environment)
+        performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
+    }
+
+    // MARK: The one checked step
+
+    /// Model, kernel, check. Returns the kernel's answer (inside the envelope).
+    @discardableResult
+    public func step(_ action: Action, file: String = #fileID, line: Int = #line) throws -> Observation {
+        if let problem = model.violation(of: action) {
+            throw TestFailure("test bug: step \(steps + 1) \(action.fixtureText): \(problem)", file: file, line: line)
+        }
+        let envelope = model.apply(action)
+        steps += 1
+        if let hazard = envelope.hazard ?? envelope.kernelWarning.map({ "expected kernel warning: " + $0 }) {
+            throw TestSkip("stopped before step \(steps) (\(action.fixtureText)): the model predicts a kernel hazard: \(hazard)")
+        }
+        // fork() performs the real fork; the model's process switch needs no kernel call.
+        let answer: Observation = switch action {
+        case .fork, .exitChild: Observation()
+        default: performer.perform(action)
+        }
+        let observation = FixtureReplayer.project(answer, onto: envelope)
+        let mismatches = model.commit(observation)
+        if !mismatches.isEmpty {
+            throw divergence(action, envelope, observation, mismatches, file: file, line: line)
+        }
+        return observation
+    }
+
+    private func divergence(_ action: Action, _ envelope: Envelope, _ observation: Observation, _ mismatches: [Mismatch],
+                            inChild: Bool = false, file: String, line: Int) -> TestFailure {
+        let d = Divergence(step: steps - 1, action: action, envelope: envelope, observation: observation,
+                           mismatches: mismatches, event: nil)
+        context.log("divergence from the model\(inChild ? " (in the forked child)" : ""):")
+        // A 1024-page envelope is one very long line; the mismatch lines name the pages.
+        for line in d.report() {
+            context.log(line.count > 400 ? line.prefix(400) + "... (\(line.count) characters)" : line)
+        }
+        if let data = describeData(mismatches, observation) { context.log("  data: " + data) }
+        return TestFailure("step \(steps) \(action.fixtureText): " + (mismatches.first.map(\.description) ?? "diverged"),
+                           file: file, line: line)
+    }
+
+    /// Run tokens in mismatches named as ints (the report prints raw tokens).
+    private func describeData(_ mismatches: [Mismatch], _ o: Observation) -> String? {
+        guard let tokens = o.tokens, mismatches.contains(where: { $0.field.hasPrefix("data") }) else { return nil }
+        let shown = tokens.prefix(4).map { $0.map { performer.codec.describe($0) } ?? "not an int run" }
+        return "kernel's first pages: " + shown.joined(separator: " | ")
+    }
+
+    // MARK: hmm-tests vocabulary
+
+    /// An anonymous (or other) mapping of `pages` at a 2 MiB-aligned slot.
+    public func mmap(pages: Int, _ prot: HMMModel.Protection = .readWrite, kind: HMMModel.MappingKind = .anonPrivate,
+                     file backing: FileID? = nil, file: String = #fileID, line: Int = #line) throws -> RegionID {
+        let r = regions
+        regions += 1
+        try step(.mmap(r, pages: pages, prot: prot, kind: kind, file: backing, offset: 0), file: file, line: line)
+        return r
+    }
+
+    /// A mapping the model allows to fail (hugetlb without a free huge page): the region
+    /// and the kernel's (checked) answer.
+    public func tryMmap(pages: Int, _ prot: HMMModel.Protection = .readWrite, kind: HMMModel.MappingKind,
+                        file: String = #fileID, line: Int = #line) throws -> (RegionID, Observation) {
+        let r = regions
+        regions += 1
+        return (r, try step(.mmap(r, pages: pages, prot: prot, kind: kind, file: nil, offset: 0), file: file, line: line))
+    }
+
+    /// Opens the variant's device number `index` (hmm2 fixtures have two).
+    public func open(_ index: Int = 0, file: String = #fileID, line: Int = #line) throws -> FdID {
+        let fd = newFd()
+        try step(.open(fd, minor: context.variant.minors[index]), file: file, line: line)
+        return fd
+    }
+
+    /// A descriptor number not used yet (a forked child opens its own).
+    public func newFd() -> FdID {
+        defer { fds += 1 }
+        return fds
+    }
+
+    public func newFile(pages: Int, file: String = #fileID, line: Int = #line) throws -> FileID {
+        let f = files
+        files += 1
+        try step(.fileCreate(f, pages: pages), file: file, line: line)
+        return f
+    }
+
+    /// The tokens of `ptr[i] = offset + stride * i` over `pages` of a buffer.
+    public func pattern(_ pages: Range<Int>, offset: Int32 = 0, stride: Int32 = 1) -> [UInt64] {
+        pages.map { IntRun.page($0, offset: offset, stride: stride, intsPerPage: intsPerPage).token }
+    }
+
+    /// The CPU writes `ptr[i] = offset + stride * i` on each page of `pages`.
+    public func cpuWrite(_ r: RegionID, _ pages: Range<Int>, offset: Int32 = 0, stride: Int32 = 1,
+                         file: String = #fileID, line: Int = #line) throws {
+        for (page, token) in zip(pages, pattern(pages, offset: offset, stride: stride)) {
+            try write(.cpuWrite(r, page: page, token: token), file: file, line: line)
+        }
+    }
+
+    /// A CPU write has no answer to check (a fault that fails kills the process), so the
+    /// model only follows it: the envelope/commit round costs more than the write under
+    /// TCG, 1024 times per buffer.
+    private func write(_ action: Action, file: String, line: Int) throws {
+        if let problem = model.violation(of: action) {
+            throw TestFailure("test bug: step \(steps + 1) \(action.fixtureText): \(problem)", file: file, line: line)
+        }
+        let envelope = model.step(action)
+        steps += 1
+        if let hazard = envelope.hazard ?? envelope.kernelWarning {
+            throw TestSkip("stopped before step \(steps) (\(action.fixtureText)): the model predicts a kernel hazard: \(hazard)")
+        }
+        _ = performer.perform(action)
+    }
+
+    /// The CPU reads each page of `pages`; the model checks the ints.
+    public func cpuRead(_ r: RegionID, _ pages: Range<Int>, file: String = #fileID, line: Int = #line) throws {
+        for page in pages { try step(.cpuRead(r, page: page), file: file, line: line) }
+    }
+
+    /// `ptr[i] += by` on every int of `pages`: a checked read, then the write.
+    public func cpuIncrement(_ r: RegionID, _ pages: Range<Int>, by: Int32 = 1, file: String = #fileID, line: Int = #line) throws {
+        for page in pages {
+            let seen = try step(.cpuRead(r, page: page), file: file, line: line)
+            guard let token = seen.tokens?.first ?? nil, let run = IntRun(token: token) else {
+                throw TestFailure("page \(page) holds no int run to increment", file: file, line: line)
+            }
+            try write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
+        }
+    }
+
+    /// One dmirror ioctl over `pages` of `r` (WRITE sends `data`).
+    @discardableResult
+    public func ioctl(_ fd: FdID, _ command: DmirrorOperation, _ r: RegionID, _ pages: Range<Int>, data: [UInt64] = [],
+                      file: String = #fileID, line: Int = #line) throws -> Observation {
+        try step(.ioctl(IoctlCall(fd: fd, command, PageRange(r, pages.lowerBound, pages.count), data: data)), file: file, line: line)
+    }
+
+    public func mprotect(_ r: RegionID, _ pages: Range<Int>, _ prot: HMMModel.Protection, file: String = #fileID, line: Int = #line) throws {
+        try step(.mprotect(PageRange(r, pages.lowerBound, pages.count), prot), file: file, line: line)
+    }
+
+    public func munmap(_ r: RegionID, _ pages: Range<Int>, file: String = #fileID, line: Int = #line) throws {
+        try step(.munmap(PageRange(r, pages.lowerBound, pages.count)), file: file, line: line)
+    }
+
+    public func madvise(_ r: RegionID, _ pages: Range<Int>, _ advice: HMMModel.Advice, file: String = #fileID, line: Int = #line) throws {
+        try step(.madvise(PageRange(r, pages.lowerBound, pages.count), advice), file: file, line: line)
+    }
+
+    /// Where a region's page is, for calls the model has no words for (gup_test).
+    public func address(_ r: RegionID, page: Int = 0) -> UInt64 { performer.address(r, page) }
+
+    /// The open device behind `fd`, for calls the model has no words for.
+    func device(_ fd: FdID) -> OpenDevice { performer.device(fd)! }
+
+    // MARK: fork
+
+    /// Forks; the child performs `childSteps` (its own device files: it opens them) and
+    /// exits. The parent waits, then checks each of the child's answers against the model
+    /// in order, as if the child's steps ran between `fork` and the child's exit.
+    public func fork(_ childSteps: [Action], file: String = #fileID, line: Int = #line) throws {
+        try step(.fork, file: file, line: line)
+        let performer = self.performer
+        var child = try ForkedChild.spawn(newProcessGroup: false) { send in
+            performer.becomeChild()
+            for action in childSteps { send("O " + ObservationText.encode(performer.perform(action))) }
+            return 0
+        }
+        var answers: [Observation] = []
+        let deadline = monotonicSeconds() + 25
+        loop: while true {
+            switch child.next(deadline: deadline) {
+            case let .line(l):
+                guard l.hasPrefix("O "), let o = ObservationText.decode(String(l.dropFirst(2))) else {
+                    throw TestFailure("forked child: unreadable answer '\(l)'", file: file, line: line)
+                }
+                answers.append(o)
+            case .closed: break loop
+            case .timedOut:
+                child.killGroup()
+                throw TestFailure("forked child: no answer within 25 s (after \(answers.count) of \(childSteps.count) steps)", file: file, line: line)
+            }
+        }
+        let end = child.wait()
+        guard end == .exited(0), answers.count == childSteps.count else {
+            throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
+        }
+        for (action, answer) in zip(childSteps, answers) {
+            if let problem = model.violation(of: action) {
+                throw TestFailure("test bug: child step \(action.fixtureText): \(problem)", file: file, line: line)
+            }
+            let envelope = model.apply(action)
+            steps += 1
+            // The child ran before the model saw its steps (a dry run first would double
+            // the model's work); the fixed child steps of the kselftest cases never reach
+            // one, so a hazard here is a test bug, reported as one.
+            if let hazard = envelope.hazard ?? envelope.kernelWarning {
+                throw TestFailure("test bug: child step \(action.fixtureText) is one the model marks as a kernel hazard: \(hazard)", file: file, line: line)
+            }
+            let observation = FixtureReplayer.project(answer, onto: envelope)
+            let mismatches = model.commit(observation)
+            if !mismatches.isEmpty {
+                throw divergence(action, envelope, observation, mismatches, inChild: true, file: file, line: line)
+            }
+        }
+        try step(.exitChild, file: file, line: line)
+    }
+}

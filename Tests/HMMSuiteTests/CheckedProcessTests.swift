@@ -1,0 +1,65 @@
+import HMMKernel
+import HMMModel
+@testable import HMMSuite
+import Testing
+
+/// The model-checked process behind the kselftest-named tests, on the host kernel (CPU,
+/// fork and mapping steps need no test_hmm): a correct run passes, and data the model
+/// did not predict fails the step that saw it.
+@Suite struct CheckedProcessTests {
+    final class Log: @unchecked Sendable { var lines: [String] = [] }
+
+    static func context(_ log: Log) -> TestContext {
+        TestContext(id: TestID(fixture: "hmm", variant: "hmm_device_private", name: "host"), variant: .hmmPrivate,
+                    facts: SystemFacts.gather()) { log.lines.append($0) }
+    }
+
+    @Test(arguments: [HMMModel.MappingKind.anonPrivate, .anonShared])
+    func forkedChildAndParentFollowTheModel(kind: HMMModel.MappingKind) throws {
+        let p = try CheckedProcess(Self.context(Log()))
+        let r = try p.mmap(pages: 8, kind: kind)
+        try p.cpuWrite(r, 0..<8)
+        let minusOne = p.pattern(0..<1, stride: -1)[0]
+        try p.fork((0..<8).map { .cpuRead(r, page: $0) } + [.cpuWrite(r, page: 0, token: minusOne), .cpuRead(r, page: 0)])
+        // Private: the parent kept its copy; shared: it sees the child's write. The model
+        // says which; the kernel must agree.
+        try p.cpuRead(r, 0..<8)
+        try p.cpuIncrement(r, 2..<4)
+        try p.cpuRead(r, 0..<8)
+        try p.munmap(r, 0..<8)
+    }
+
+    @Test func dataTheModelDidNotPredictFailsTheStep() throws {
+        let log = Log()
+        let p = try CheckedProcess(Self.context(log))
+        let r = try p.mmap(pages: 4)
+        try p.cpuWrite(r, 0..<4)
+        // Behind the model's back: one int of page 2 changes.
+        VirtualMemory.store(at: p.address(r, page: 2) + 40, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
+        do {
+            try p.cpuRead(r, 0..<4)
+            Issue.record("a corrupted page passed the model check")
+        } catch let failure as TestFailure {
+            #expect(failure.message.contains("cpu-read r0 2"))
+            #expect(log.lines.contains { $0.contains("model allows") })
+        }
+    }
+
+    @Test func intRunsRoundTripAndRejectOtherData() {
+        for run in [IntRun(start: 0, stride: 1), IntRun(start: -4096, stride: -1), IntRun(start: Int32.max, stride: 1),
+                    IntRun(start: 7, stride: 0), IntRun(start: 3, stride: (1 << 30) - 1), IntRun(start: 3, stride: -(1 << 30))] {
+            #expect(IntRun(token: run.token) == run)
+            var page = [UInt8](repeating: 0, count: 4096)
+            page.withUnsafeMutableBytes { IntRun.fill($0, token: run.token) }
+            #expect(page.withUnsafeBytes { IntRun.decode($0) } == run.token)
+            page[4000] ^= 1
+            #expect(page.withUnsafeBytes { IntRun.decode($0) } == nil)
+        }
+        #expect(IntRun(start: 0, stride: 0).token == 0)
+        #expect([UInt8](repeating: 0, count: 4096).withUnsafeBytes { IntRun.decode($0) } == 0)
+        #expect(IntRun(token: 0x1234) == nil)  // no run tag: a fixture token, not a run
+        // hmm-tests' ptr[i] = i: page 1 starts at the page's first int index.
+        #expect(IntRun.page(1, offset: 0, stride: 1, intsPerPage: 1024) == IntRun(start: 1024, stride: 1))
+        #expect(IntRun.page(2, offset: 5, stride: -1, intsPerPage: 1024) == IntRun(start: 5 - 2048, stride: -1))
+    }
+}
