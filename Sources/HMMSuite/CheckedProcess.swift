@@ -3,24 +3,22 @@ import HMMKernel
 import HMMModel
 import HMMUAPI
 
-/// A test's process under the reference model: every step is given to the model first
-/// (what may a correct kernel answer?), then performed on the running kernel, and the
-/// answer (errno, cpages, faults, data, snapshot bytes, nodes) is checked against the
-/// model's envelope. The first answer outside it fails the test with the step, the
-/// envelope and its reasons, and the kernel's answer.
+/// A test's process under the reference model: every step is performed on the running
+/// kernel and its answer (errno, cpages, faults, data, snapshot bytes, nodes) checked
+/// against the model's envelope by a ``ModelChecker`` on the other CPU. The first answer
+/// outside the envelope fails the test with the step, the envelope and its reasons, and
+/// the kernel's answer; the runner waits for the check before it gives the verdict.
 ///
 /// Data uses hmm-tests' int patterns (``IntRun``), so a kselftest-named test writes
 /// and checks the same ints as its C twin.
 public final class CheckedProcess {
     let context: TestContext
-    private(set) var model: Model
     let performer: StepPerformer
+    private let checker: ModelChecker
     let intsPerPage = Machine.pageSize / 4
     private var regions = 0
     private var fds = 0
     private var files = 0
-    /// Steps performed so far (numbered in failure reports).
-    private(set) var steps = 0
 
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
@@ -34,55 +32,34 @@ public final class CheckedProcess {
                                       localNode: nodes.isEmpty || nodes.contains(0) ? 0 : nil,
                                       thp: THPSetting.current() ?? .never)
         self.context = context
-        model = Model(profile: profile, environment: environment)
         performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
+        checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns)
+        let checker = self.checker
+        context.atEnd {
+            if let failure = checker.finish() { throw Self.report(failure, context) }
+        }
     }
 
-    // MARK: The one checked step
+    // MARK: Steps
 
-    /// Model, kernel, check. Returns the kernel's answer (inside the envelope).
+    /// Performs `action` on the kernel and queues it for the model. Returns the kernel's
+    /// answer, not yet checked (hmm-tests' steps do not depend on it).
     @discardableResult
     public func step(_ action: Action, file: String = #fileID, line: Int = #line) throws -> Observation {
-        if let problem = model.violation(of: action) {
-            throw TestFailure("test bug: step \(steps + 1) \(action.fixtureText): \(problem)", file: file, line: line)
-        }
-        let envelope = model.apply(action)
-        steps += 1
-        if let hazard = envelope.hazard ?? envelope.kernelWarning.map({ "expected kernel warning: " + $0 }) {
-            throw TestSkip("stopped before step \(steps) (\(action.fixtureText)): the model predicts a kernel hazard: \(hazard)")
-        }
         // fork() performs the real fork; the model's process switch needs no kernel call.
         let answer: Observation = switch action {
         case .fork, .exitChild: Observation()
         default: performer.perform(action)
         }
-        let observation = FixtureReplayer.project(answer, onto: envelope)
-        let mismatches = model.commit(observation)
-        if !mismatches.isEmpty {
-            throw divergence(action, envelope, observation, mismatches, file: file, line: line)
-        }
-        return observation
+        checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line))
+        return answer
     }
 
-    private func divergence(_ action: Action, _ envelope: Envelope, _ observation: Observation, _ mismatches: [Mismatch],
-                            inChild: Bool = false, file: String, line: Int) -> TestFailure {
-        let d = Divergence(step: steps - 1, action: action, envelope: envelope, observation: observation,
-                           mismatches: mismatches, event: nil)
-        context.log("divergence from the model\(inChild ? " (in the forked child)" : ""):")
-        // A 1024-page envelope is one very long line; the mismatch lines name the pages.
-        for line in d.report() {
-            context.log(line.count > 400 ? line.prefix(400) + "... (\(line.count) characters)" : line)
-        }
-        if let data = describeData(mismatches, observation) { context.log("  data: " + data) }
-        return TestFailure("step \(steps) \(action.fixtureText): " + (mismatches.first.map(\.description) ?? "diverged"),
-                           file: file, line: line)
-    }
-
-    /// Run tokens in mismatches named as ints (the report prints raw tokens).
-    private func describeData(_ mismatches: [Mismatch], _ o: Observation) -> String? {
-        guard let tokens = o.tokens, mismatches.contains(where: { $0.field.hasPrefix("data") }) else { return nil }
-        let shown = tokens.prefix(4).map { $0.map { performer.codec.describe($0) } ?? "not an int run" }
-        return "kernel's first pages: " + shown.joined(separator: " | ")
+    /// A CPU write has no answer to check (a fault that fails kills the process): the
+    /// model only follows it.
+    private func write(_ action: Action, file: String, line: Int) {
+        _ = performer.perform(action)
+        checker.submit(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line))
     }
 
     // MARK: hmm-tests vocabulary
@@ -134,24 +111,10 @@ public final class CheckedProcess {
     public func cpuWrite(_ r: RegionID, _ pages: Range<Int>, offset: Int32 = 0, stride: Int32 = 1,
                          file: String = #fileID, line: Int = #line) throws {
         for (page, token) in zip(pages, pattern(pages, offset: offset, stride: stride)) {
-            try write(.cpuWrite(r, page: page, token: token), file: file, line: line)
+            write(.cpuWrite(r, page: page, token: token), file: file, line: line)
         }
     }
 
-    /// A CPU write has no answer to check (a fault that fails kills the process), so the
-    /// model only follows it: the envelope/commit round costs more than the write under
-    /// TCG, 1024 times per buffer.
-    private func write(_ action: Action, file: String, line: Int) throws {
-        if let problem = model.violation(of: action) {
-            throw TestFailure("test bug: step \(steps + 1) \(action.fixtureText): \(problem)", file: file, line: line)
-        }
-        let envelope = model.step(action)
-        steps += 1
-        if let hazard = envelope.hazard ?? envelope.kernelWarning {
-            throw TestSkip("stopped before step \(steps) (\(action.fixtureText)): the model predicts a kernel hazard: \(hazard)")
-        }
-        _ = performer.perform(action)
-    }
 
     /// The CPU reads each page of `pages`; the model checks the ints.
     public func cpuRead(_ r: RegionID, _ pages: Range<Int>, file: String = #fileID, line: Int = #line) throws {
@@ -165,7 +128,7 @@ public final class CheckedProcess {
             guard let token = seen.tokens?.first ?? nil, let run = IntRun(token: token) else {
                 throw TestFailure("page \(page) holds no int run to increment", file: file, line: line)
             }
-            try write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
+            write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
         }
     }
 
@@ -197,10 +160,12 @@ public final class CheckedProcess {
     // MARK: fork
 
     /// Forks; the child performs `childSteps` (its own device files: it opens them) and
-    /// exits. The parent waits, then checks each of the child's answers against the model
-    /// in order, as if the child's steps ran between `fork` and the child's exit.
+    /// exits. The parent waits, then queues each of the child's answers for the model in
+    /// order, as if the child's steps ran between `fork` and the child's exit.
     public func fork(_ childSteps: [Action], file: String = #fileID, line: Int = #line) throws {
         try step(.fork, file: file, line: line)
+        // No other thread may be inside the runtime (holding its locks) when we fork.
+        if let failure = checker.drain() { throw Self.report(failure, context) }
         let performer = self.performer
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             performer.becomeChild()
@@ -227,23 +192,13 @@ public final class CheckedProcess {
             throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
         }
         for (action, answer) in zip(childSteps, answers) {
-            if let problem = model.violation(of: action) {
-                throw TestFailure("test bug: child step \(action.fixtureText): \(problem)", file: file, line: line)
-            }
-            let envelope = model.apply(action)
-            steps += 1
-            // The child ran before the model saw its steps (a dry run first would double
-            // the model's work); the fixed child steps of the kselftest cases never reach
-            // one, so a hazard here is a test bug, reported as one.
-            if let hazard = envelope.hazard ?? envelope.kernelWarning {
-                throw TestFailure("test bug: child step \(action.fixtureText) is one the model marks as a kernel hazard: \(hazard)", file: file, line: line)
-            }
-            let observation = FixtureReplayer.project(answer, onto: envelope)
-            let mismatches = model.commit(observation)
-            if !mismatches.isEmpty {
-                throw divergence(action, envelope, observation, mismatches, inChild: true, file: file, line: line)
-            }
+            checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line))
         }
         try step(.exitChild, file: file, line: line)
+    }
+
+    private static func report(_ failure: ModelChecker.Failure, _ context: TestContext) -> TestFailure {
+        for line in failure.report { context.log(line) }
+        return failure.failure
     }
 }

@@ -88,7 +88,12 @@ public struct Runner {
             child = try ForkedChild.spawn { send in
                 let context = TestContext(id: test.id, variant: variant, facts: facts) { send("D " + $0) }
                 do {
-                    try test.body(context)
+                    // A divergence the model's thread found is the first thing that went
+                    // wrong, so it is reported before an error the body threw afterwards.
+                    var thrown: Error?
+                    do { try test.body(context) } catch { thrown = error }
+                    try context.runEndChecks()
+                    if let thrown { throw thrown }
                     if context.failures > 0 { send("F \(context.failures) expectation(s) failed"); return 1 }
                     send("P")
                     return 0

@@ -86,6 +86,18 @@ public final class TestContext {
         self.emit = emit
     }
 
+    /// Checks that finish after the test body (the model's thread): run by the runner, a
+    /// failure among them decides the verdict before an error the body threw later.
+    private var endChecks: [() throws -> Void] = []
+
+    public func atEnd(_ check: @escaping () throws -> Void) { endChecks.append(check) }
+
+    func runEndChecks() throws {
+        let checks = endChecks
+        endChecks = []
+        for check in checks { try check() }
+    }
+
     public var pageSize: Int { Machine.pageSize }
     public var generation: UAPIGeneration { facts.generation }
 
