@@ -119,6 +119,14 @@ final class ModelChecker: @unchecked Sendable {
     }
 
     private func check(_ batch: [Item]) -> Failure? {
+        // One in-place access for the batch: a method call on the stored model copied it
+        // (every array retained and released) once per step.
+        Self.inPlace(&model) { model in check(batch, &model) }
+    }
+
+    private static func inPlace<R>(_ model: inout Model, _ body: (inout Model) -> R) -> R { body(&model) }
+
+    private func check(_ batch: [Item], _ model: inout Model) -> Failure? {
         for item in batch {
             steps += 1
             let action = item.action

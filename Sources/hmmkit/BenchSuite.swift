@@ -16,6 +16,8 @@ extension BenchCommand {
         var hmmTests: String?
         @Option(help: "Alternating rounds per side.")
         var rounds = 3
+        @Option(help: "Untimed runs per side first (binaries and libraries into the page cache over 9p: the first run of either side was always the slowest).")
+        var warmup = 1
         @Option(name: .customLong("select"), parsing: .singleValue,
                 help: "A kselftest filter argument passed to both sides, e.g. --select -t --select migrate_multiple (repeatable; order kept).")
         var select: [String] = []
@@ -25,6 +27,7 @@ extension BenchCommand {
 
         func validate() throws {
             if rounds < 1 { throw ValidationError("--rounds must be at least 1") }
+            if warmup < 0 { throw ValidationError("--warmup must not be negative") }
             guard let hmmTests else { throw ValidationError("--hmm-tests PATH is required (hmmkit vm run passes it)") }
             if !FileManager.default.isExecutableFile(atPath: hmmTests) {
                 throw ValidationError("--hmm-tests: '\(hmmTests)' is not an executable file")
@@ -44,6 +47,9 @@ extension BenchCommand {
             defer { loaded?.unload() }
             var sides = [Side(name: "hmm-tests", argv: [hmmTests!] + select),
                          Side(name: "hmmkit", argv: [Repository.executable, "run"] + select)]
+            for _ in 0..<warmup {
+                for side in sides { _ = try Self.time(side.argv) }
+            }
             for round in 0..<rounds {
                 // Alternate which side goes first so drift in machine load is shared.
                 for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
