@@ -27,6 +27,9 @@ public struct Fixture: Equatable, Sendable {
     public var profile: KernelProfile
     public var environment: Environment
     public var steps: [Step]
+    /// How page tokens become bytes on the kernel (`data int-runs`: hmm-tests' int patterns,
+    /// as hmmkit's kselftest-named tests write them; default: ``PageContent``).
+    public var data: PageCodec = .mixed
 
     public init(seed: UInt64? = nil, profile: KernelProfile, environment: Environment = Environment(), steps: [Step] = []) {
         self.seed = seed
@@ -189,6 +192,7 @@ enum FixtureWriter {
         if f.environment.coherentCapacity != Environment().coherentCapacity {
             out += "coherent-capacity \(f.environment.coherentCapacity)\n"
         }
+        if f.data == .intRuns { out += "data int-runs\n" }
         out += "# steps\n"
         var depth = 0
         for st in f.steps {
@@ -225,6 +229,7 @@ struct FixtureParser {
         var about: [String] = []
         var profile: KernelProfile?
         var env = Environment()
+        var data = PageCodec.mixed
         var steps: [Step] = []
         var stepLines: [Int] = []
         var inSteps = false
@@ -253,7 +258,7 @@ struct FixtureParser {
             }
             let words = body.split(separator: " ").map(String.init)
             let key = words[0]
-            let headerKeys = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity"]
+            let headerKeys = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "data"]
             if headerKeys.contains(key) {
                 if inSteps { throw fail(n, "header line '\(key)' after the first step") }
                 let args = Array(words.dropFirst())
@@ -292,6 +297,12 @@ struct FixtureParser {
                 case "thp":
                     guard args.count == 1, let m = THPMode(rawValue: args[0]) else { throw fail(n, "thp must be never, madvise or always") }
                     env.thp = m
+                case "data":
+                    switch args {
+                    case ["int-runs"]: data = .intRuns
+                    case ["mixed"]: data = .mixed
+                    default: throw fail(n, "data must be mixed or int-runs")
+                    }
                 default:
                     guard args.count == 1, let v = Int(args[0]), v > 0 else { throw fail(n, "coherent-capacity needs a positive number") }
                     env.coherentCapacity = v
@@ -317,6 +328,7 @@ struct FixtureParser {
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
         var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
         fixture.about = about
+        fixture.data = data
         return (fixture, stepLines)
     }
 

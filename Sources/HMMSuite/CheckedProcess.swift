@@ -19,6 +19,10 @@ public final class CheckedProcess {
     private var regions = 0
     private var fds = 0
     private var files = 0
+    /// Every step handed to the model, in its order (for the reproducer).
+    private var recorded: [Action] = []
+    private let profile: KernelProfile
+    private let environment: Environment
 
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
@@ -32,11 +36,44 @@ public final class CheckedProcess {
                                       localNode: nodes.isEmpty || nodes.contains(0) ? 0 : nil,
                                       thp: THPSetting.current() ?? .never)
         self.context = context
+        self.profile = profile
+        self.environment = environment
         performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
         checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns)
-        let checker = self.checker
+        // Strong capture: the test body has dropped its reference by now; runEndChecks
+        // clears the list, which ends the cycle.
         context.atEnd {
-            if let failure = checker.finish() { throw Self.report(failure, context) }
+            if let failure = self.checker.finish() {
+                self.saveReproducer(upTo: failure.index)
+                throw Self.report(failure, context)
+            }
+        }
+    }
+
+    /// The steps up to the failing one as a fixture (`data int-runs`, expectations derived),
+    /// saved to `$HMMKIT_OUTPUT_DIR` (in a VM: collected by `vm run --output`), else
+    /// `./hmmkit-out`: `hmmkit replay` shrinks it and emits a kselftest C test.
+    private func saveReproducer(upTo index: Int) {
+        guard index < recorded.count else { return }
+        var actions = Array(recorded[...index])
+        var open = false
+        for a in actions {
+            if case .fork = a { open = true }
+            if case .exitChild = a { open = false }
+        }
+        if open { actions.append(.exitChild) }
+        var fixture = Fixture(profile: profile, environment: environment, steps: actions.map { Step($0) })
+        fixture.data = .intRuns
+        fixture.about = ["\(context.id) (hmmkit's kselftest-named test) left the model's envelope at step \(index + 1) on \(Machine.kernelRelease);",
+                         "replay it with: hmmkit replay --output DIR FILE (shrinks it and writes a kselftest TEST_F C test)"]
+        let directory = getenvString("HMMKIT_OUTPUT_DIR") ?? "hmmkit-out"
+        let name = "\(context.id.fixture)-\(context.id.variant)-\(context.id.name)"
+        do {
+            try makeDirectory(directory)
+            try createTextFile(directory + "/\(name).fixture", fixture.derived().text)
+            context.log("reproducer: \(directory)/\(name).fixture (\(actions.count) steps)")
+        } catch {
+            context.log("could not save the reproducer under \(directory): \(error)")
         }
     }
 
@@ -51,6 +88,7 @@ public final class CheckedProcess {
         case .fork, .exitChild: Observation()
         default: performer.perform(action)
         }
+        recorded.append(action)
         checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line))
         return answer
     }
@@ -59,6 +97,7 @@ public final class CheckedProcess {
     /// model only follows it.
     private func write(_ action: Action, file: String, line: Int) {
         _ = performer.perform(action)
+        recorded.append(action)
         checker.submit(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line))
     }
 
@@ -165,7 +204,8 @@ public final class CheckedProcess {
     public func fork(_ childSteps: [Action], file: String = #fileID, line: Int = #line) throws {
         try step(.fork, file: file, line: line)
         // No other thread may be inside the runtime (holding its locks) when we fork.
-        if let failure = checker.drain() { throw Self.report(failure, context) }
+        // A divergence already found is reported (with its reproducer) by the end check.
+        if checker.drain() != nil { throw TestFailure("stopped before the fork: the model found a divergence earlier", file: file, line: line) }
         let performer = self.performer
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             performer.becomeChild()
@@ -192,6 +232,7 @@ public final class CheckedProcess {
             throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
         }
         for (action, answer) in zip(childSteps, answers) {
+            recorded.append(action)
             checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line))
         }
         try step(.exitChild, file: file, line: line)

@@ -78,7 +78,7 @@ public struct FixtureReplayer: Sendable {
     /// `note` receives remarks worth a diagnostic line (a transient failure retried).
     public func replay(_ fixture: Fixture, note: (String) -> Void = { _ in }) -> ReplayVerdict {
         var replay = Replay(fixture)
-        let worker = FixtureWorker(steps: fixture.steps, generation: generation, tmpDirectory: tmpDirectory)
+        let worker = FixtureWorker(steps: fixture.steps, generation: generation, tmpDirectory: tmpDirectory, codec: fixture.data)
         var child: ConversingChild
         do {
             child = try ConversingChild.spawn { requests, reply in worker.serve(requests, reply) }

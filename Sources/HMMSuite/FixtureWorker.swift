@@ -16,9 +16,9 @@ final class FixtureWorker {
     private let performer: StepPerformer
     private var isChild = false
 
-    init(steps: [Step], generation: UAPIGeneration, tmpDirectory: String) {
+    init(steps: [Step], generation: UAPIGeneration, tmpDirectory: String, codec: PageCodec) {
         self.steps = steps
-        performer = StepPerformer(generation: generation, tmpDirectory: tmpDirectory, codec: .mixed)
+        performer = StepPerformer(generation: generation, tmpDirectory: tmpDirectory, codec: codec)
     }
 
     /// Serves requests until the driver closes the pipe.

@@ -26,6 +26,8 @@ final class ModelChecker: @unchecked Sendable {
     struct Failure {
         var report: [String]
         var failure: TestFailure
+        /// 0-based index of the failing step among all submitted ones.
+        var index: Int = 0
     }
 
     private var model: Model
@@ -109,7 +111,8 @@ final class ModelChecker: @unchecked Sendable {
             let alreadyFailed = failed != nil
             pthread_mutex_unlock(mutex)
             // After a divergence the model no longer describes the kernel: later steps are dropped.
-            let failure = alreadyFailed ? nil : check(batch)
+            var failure = alreadyFailed ? nil : check(batch)
+            failure?.index = steps - 1
             pthread_mutex_lock(mutex)
             if failed == nil { failed = failure }
             busy = false

@@ -1,5 +1,5 @@
 import Foundation
-import HMMFixtures
+@testable import HMMFixtures
 import HMMModel
 import HMMUAPI
 import Testing
@@ -73,8 +73,13 @@ import Testing
     @Test(.enabled(if: FileManager.default.fileExists(atPath: tree + "/lib/test_hmm_uapi.h")
         && FileManager.default.fileExists(atPath: "/usr/bin/gcc")))
     func compiles() throws {
+        for data in [PageCodec.mixed, .intRuns] { try compile(data) }
+    }
+
+    func compile(_ data: PageCodec) throws {
         var g = FixtureGenerator(seed: 11, profile: .linux6_12, environment: Environment(devices: [0, 1, 2, 3], nodes: [0, 1]))
-        let f = g.generate(steps: 60)
+        var f = g.generate(steps: 60)
+        f.data = data
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-emit-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -89,5 +94,45 @@ import Testing
         p.waitUntilExit()
         let msg = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(p.terminationStatus == 0, "\(msg)")
+    }
+}
+
+/// The C helpers a `data int-runs` reproducer uses must write and recognise the same ints
+/// as ``IntRun`` does in Swift.
+@Suite struct EmittedIntRunHelpers {
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/gcc")))
+    func agreeWithSwift() throws {
+        let runs = [IntRun(start: 0, stride: 1), IntRun(start: -4096, stride: -1), IntRun(start: Int32.max, stride: 1),
+                    IntRun(start: 7, stride: 0), IntRun(start: 3, stride: (1 << 30) - 1), IntRun(start: 3, stride: -(1 << 30))]
+        let tokens = [UInt64(0)] + runs.map(\.token)
+        var c = "#include <stdint.h>\n#include <stdio.h>\n#include <stddef.h>\n" + CSelftestEmitter.tokenHelpers(.intRuns)
+        c += "int main(void) {\n\tstatic int32_t page[1024];\n\tuint64_t t[] = {" + tokens.map { "0x\(String($0, radix: 16))ULL" }.joined(separator: ", ") + "};\n"
+        c += "\tfor (size_t k = 0; k < sizeof(t) / 8; k++) {\n\t\thk_fill(page, sizeof(page), t[k]);\n"
+        c += "\t\tprintf(\"%d %d %d %d\\n\", page[0], page[1], page[1023], hk_is(page, sizeof(page), t[k]) && !hk_is(page, sizeof(page), t[k] ^ 1));\n\t}\n\treturn 0;\n}\n"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-intrun-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try c.write(to: dir.appendingPathComponent("t.c"), atomically: true, encoding: .utf8)
+        let gcc = Process()
+        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        gcc.arguments = ["-Wall", "-Werror", "-O2", "-o", dir.appendingPathComponent("t").path, dir.appendingPathComponent("t.c").path]
+        try gcc.run()
+        gcc.waitUntilExit()
+        #expect(gcc.terminationStatus == 0)
+        let run = Process()
+        run.executableURL = dir.appendingPathComponent("t")
+        let out = Pipe()
+        run.standardOutput = out
+        try run.run()
+        run.waitUntilExit()
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == tokens.count)
+        for (token, line) in zip(tokens, lines) {
+            var page = [UInt8](repeating: 0, count: 4096)
+            page.withUnsafeMutableBytes { IntRun.fill($0, token: token) }
+            let ints = page.withUnsafeBytes { raw in (0..<1024).map { raw.load(fromByteOffset: $0 * 4, as: Int32.self) } }
+            // hk_is must accept the page and reject a neighbouring token.
+            #expect(line == "\(ints[0]) \(ints[1]) \(ints[1023]) 1", "token 0x\(String(token, radix: 16))")
+        }
     }
 }

@@ -206,3 +206,23 @@ extension FixtureGenerator {
         #expect(r.mismatches.count == 1 && r.mismatches[0].step == 3 && r.mismatches[0].mismatch.field == "cpages")
     }
 }
+
+/// The `data` header: which bytes stand for a token on the kernel.
+@Suite struct FixtureDataHeader {
+    static let base = "hmmkit-fixture 1\nprofile linux-6.12\n"
+
+    @Test func roundTripsAndDefaultsToMixed() throws {
+        let plain = try Fixture.parse(Self.base + "# steps\nmmap r0 pages=1 prot=rw kind=anon-private\n")
+        #expect(plain.data == .mixed)
+        #expect(!plain.text.contains("data "))
+        let runs = try Fixture.parse(Self.base + "data int-runs\n# steps\nmmap r0 pages=1 prot=rw kind=anon-private\n")
+        #expect(runs.data == .intRuns)
+        #expect(try Fixture.parse(runs.text).data == .intRuns)
+    }
+
+    @Test func unknownDataIsAnErrorNamingTheLine() {
+        #expect(throws: FixtureError(file: "f", line: 3, message: "data must be mixed or int-runs")) {
+            try Fixture.parse(Self.base + "data words\n# steps\n", file: "f")
+        }
+    }
+}

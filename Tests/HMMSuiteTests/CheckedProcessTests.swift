@@ -1,4 +1,8 @@
+import HMMFixtures
 import HMMKernel
+#if canImport(Glibc)
+import Glibc
+#endif
 import HMMModel
 @testable import HMMSuite
 import Testing
@@ -34,6 +38,7 @@ import Testing
     }
 
     @Test func dataTheModelDidNotPredictFailsTheStep() throws {
+        setenv("HMMKIT_OUTPUT_DIR", "/tmp/hmmkit-checked-\(getpid())", 1)
         let log = Log()
         let context = Self.context(log)
         let p = try CheckedProcess(context)
@@ -49,6 +54,12 @@ import Testing
             #expect(failure.message.contains("cpu-read r0 2"))
             #expect(log.lines.contains { $0.contains("model allows") })
         }
+        // The steps up to the failing one are saved as a replayable fixture.
+        let saved = try #require(log.lines.first { $0.hasPrefix("reproducer: ") }).dropFirst(12).prefix { $0 != " " }
+        let fixture = try Fixture.parse(readTextFile(String(saved)), file: String(saved))
+        #expect(fixture.data == .intRuns)
+        #expect(fixture.steps.count == 8)  // mmap, 4 writes, reads of pages 0-2
+        #expect(fixture.text.contains("data int-runs"))
     }
 
     @Test func intRunsRoundTripAndRejectOtherData() {
