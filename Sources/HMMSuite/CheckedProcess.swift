@@ -23,6 +23,9 @@ public final class CheckedProcess {
     private var recorded: [Action] = []
     private let profile: KernelProfile
     private let environment: Environment
+    /// Where a divergence's reproducer goes: `$HMMKIT_OUTPUT_DIR` (in a VM: collected by
+    /// `vm run --output`), else `./hmmkit-out`.
+    var reproducerDirectory = getenvString("HMMKIT_OUTPUT_DIR") ?? "hmmkit-out"
 
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
@@ -51,8 +54,7 @@ public final class CheckedProcess {
     }
 
     /// The steps up to the failing one as a fixture (`data int-runs`, expectations derived),
-    /// saved to `$HMMKIT_OUTPUT_DIR` (in a VM: collected by `vm run --output`), else
-    /// `./hmmkit-out`: `hmmkit replay` shrinks it and emits a kselftest C test.
+    /// saved to ``reproducerDirectory``: `hmmkit replay` shrinks it and emits a kselftest C test.
     private func saveReproducer(upTo index: Int) {
         guard index < recorded.count else { return }
         var actions = Array(recorded[...index])
@@ -66,7 +68,7 @@ public final class CheckedProcess {
         fixture.data = .intRuns
         fixture.about = ["\(context.id) (hmmkit's kselftest-named test) left the model's envelope at step \(index + 1) on \(Machine.kernelRelease);",
                          "replay it with: hmmkit replay --output DIR FILE (shrinks it and writes a kselftest TEST_F C test)"]
-        let directory = getenvString("HMMKIT_OUTPUT_DIR") ?? "hmmkit-out"
+        let directory = reproducerDirectory
         let name = "\(context.id.fixture)-\(context.id.variant)-\(context.id.name)"
         do {
             try makeDirectory(directory)

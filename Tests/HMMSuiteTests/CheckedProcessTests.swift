@@ -38,10 +38,10 @@ import Testing
     }
 
     @Test func dataTheModelDidNotPredictFailsTheStep() throws {
-        setenv("HMMKIT_OUTPUT_DIR", "/tmp/hmmkit-checked-\(getpid())", 1)
         let log = Log()
         let context = Self.context(log)
         let p = try CheckedProcess(context)
+        p.reproducerDirectory = "/tmp/hmmkit-checked-\(getpid())"
         let r = try p.mmap(pages: 4)
         try p.cpuWrite(r, 0..<4)
         // Behind the model's back: one int of page 2 changes.
