@@ -90,17 +90,25 @@ public final class CheckedProcess {
         case .fork, .exitChild: Observation()
         default: performer.perform(action)
         }
-        recorded.append(action)
-        checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line))
+        try queue(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line))
         return answer
     }
 
     /// A CPU write has no answer to check (a fault that fails kills the process): the
     /// model only follows it.
-    private func write(_ action: Action, file: String, line: Int) {
+    private func write(_ action: Action, file: String, line: Int) throws {
         _ = performer.perform(action)
-        recorded.append(action)
-        checker.submit(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line))
+        try queue(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line))
+    }
+
+    /// Hands a performed step to the model. Once the model has found a divergence the test
+    /// stops, as hmm-tests' ASSERTs do (the end check reports it, with the reproducer):
+    /// later steps would run on a kernel the model no longer describes.
+    private func queue(_ item: ModelChecker.Item) throws {
+        recorded.append(item.action)
+        if !checker.submit(item) {
+            throw TestFailure("stopped: the model found a divergence at an earlier step", file: item.file, line: item.line)
+        }
     }
 
     // MARK: hmm-tests vocabulary
@@ -108,19 +116,16 @@ public final class CheckedProcess {
     /// An anonymous (or other) mapping of `pages` at a 2 MiB-aligned slot.
     public func mmap(pages: Int, _ prot: HMMModel.Protection = .readWrite, kind: HMMModel.MappingKind = .anonPrivate,
                      file backing: FileID? = nil, file: String = #fileID, line: Int = #line) throws -> RegionID {
-        let r = regions
-        regions += 1
-        try step(.mmap(r, pages: pages, prot: prot, kind: kind, file: backing, offset: 0), file: file, line: line)
-        return r
+        try tryMmap(pages: pages, prot, kind: kind, file: backing, file: file, line: line).0
     }
 
     /// A mapping the model allows to fail (hugetlb without a free huge page): the region
-    /// and the kernel's (checked) answer.
+    /// and the kernel's answer (checked later, like every answer).
     public func tryMmap(pages: Int, _ prot: HMMModel.Protection = .readWrite, kind: HMMModel.MappingKind,
-                        file: String = #fileID, line: Int = #line) throws -> (RegionID, Observation) {
+                        file backing: FileID? = nil, file: String = #fileID, line: Int = #line) throws -> (RegionID, Observation) {
         let r = regions
         regions += 1
-        return (r, try step(.mmap(r, pages: pages, prot: prot, kind: kind, file: nil, offset: 0), file: file, line: line))
+        return (r, try step(.mmap(r, pages: pages, prot: prot, kind: kind, file: backing, offset: 0), file: file, line: line))
     }
 
     /// Opens the variant's device number `index` (hmm2 fixtures have two).
@@ -152,10 +157,9 @@ public final class CheckedProcess {
     public func cpuWrite(_ r: RegionID, _ pages: Range<Int>, offset: Int32 = 0, stride: Int32 = 1,
                          file: String = #fileID, line: Int = #line) throws {
         for (page, token) in zip(pages, pattern(pages, offset: offset, stride: stride)) {
-            write(.cpuWrite(r, page: page, token: token), file: file, line: line)
+            try write(.cpuWrite(r, page: page, token: token), file: file, line: line)
         }
     }
-
 
     /// The CPU reads each page of `pages`; the model checks the ints.
     public func cpuRead(_ r: RegionID, _ pages: Range<Int>, file: String = #fileID, line: Int = #line) throws {
@@ -169,7 +173,7 @@ public final class CheckedProcess {
             guard let token = seen.tokens?.first ?? nil, let run = IntRun(token: token) else {
                 throw TestFailure("page \(page) holds no int run to increment", file: file, line: line)
             }
-            write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
+            try write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
         }
     }
 
@@ -234,8 +238,7 @@ public final class CheckedProcess {
             throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
         }
         for (action, answer) in zip(childSteps, answers) {
-            recorded.append(action)
-            checker.submit(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line))
+            try queue(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line))
         }
         try step(.exitChild, file: file, line: line)
     }

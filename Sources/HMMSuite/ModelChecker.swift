@@ -68,11 +68,15 @@ final class ModelChecker: @unchecked Sendable {
         mutex.deallocate(); work.deallocate(); idle.deallocate()
     }
 
-    func submit(_ item: Item) {
+    /// Queues a step; false once a divergence has been found (the caller should stop, as a
+    /// kselftest ASSERT does: the model no longer describes the kernel).
+    func submit(_ item: Item) -> Bool {
         pthread_mutex_lock(mutex)
         queue.append(item)
         pthread_cond_signal(work)
+        let fine = failed == nil
         pthread_mutex_unlock(mutex)
+        return fine
     }
 
     /// Waits until every submitted step is checked (before a fork: no other thread may be

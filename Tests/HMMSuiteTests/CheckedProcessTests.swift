@@ -46,7 +46,9 @@ import Testing
         try p.cpuWrite(r, 0..<4)
         // Behind the model's back: one int of page 2 changes.
         VirtualMemory.store(at: p.address(r, page: 2) + 40, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
-        try p.cpuRead(r, 0..<4)  // the check trails the kernel: the verdict comes at the end
+        // The check trails the kernel: the verdict comes at the end (the reads may already
+        // stop once the model's thread has seen page 2).
+        _ = try? p.cpuRead(r, 0..<4)
         do {
             try context.runEndChecks()
             Issue.record("a corrupted page passed the model check")
