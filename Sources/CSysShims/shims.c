@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/reboot.h>
+#include <sched.h>
 
 pid_t hmmkit_fork(void) { return fork(); }
 int hmmkit_errno(void) { return errno; }
@@ -18,3 +19,13 @@ void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new
 }
 
 int hmmkit_power_off(void) { sync(); return reboot(RB_POWER_OFF); }
+
+int hmmkit_pin_thread(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) { errno = EINVAL; return -1; }
+        CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(0, sizeof set, &set);
+}

@@ -89,7 +89,13 @@ public struct Fixture: Equatable, Sendable {
         if other == profile { return true }
         var there = self
         there.profile = other
-        return there.derived().steps.map(\.expectation) == derived().steps.map(\.expectation)
+        return there.sameExpectations(as: self)
+    }
+
+    /// Whether the model derives the same expectation for every step of this fixture and
+    /// of `other` (the same steps under another profile or environment).
+    public func sameExpectations(as other: Fixture) -> Bool {
+        derived().steps.map(\.expectation) == other.derived().steps.map(\.expectation)
     }
 
     /// The text form (format version 1).

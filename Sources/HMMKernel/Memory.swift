@@ -36,6 +36,8 @@ public enum Advice: Int32, Sendable {
 public struct MappedRegion: ~Copyable {
     public let base: UnsafeMutableRawPointer
     public let length: Int
+    /// What `deinit` unmaps: the region, plus the guard pages around it when it has them.
+    private let reserved: (base: UnsafeMutableRawPointer, length: Int)
 
     public var address: UInt64 { UInt64(UInt(bitPattern: base)) }
     public var pageCount: Int { length / Sys.pageSize }
@@ -43,19 +45,39 @@ public struct MappedRegion: ~Copyable {
     init(base: UnsafeMutableRawPointer, length: Int) {
         self.base = base
         self.length = length
+        reserved = (base, length)
     }
 
-    /// Maps `length` bytes (rounded to pages) of anonymous memory.
+    private init(base: UnsafeMutableRawPointer, length: Int, reserved: (UnsafeMutableRawPointer, Int)) {
+        self.base = base
+        self.length = length
+        self.reserved = reserved
+    }
+
+    /// Maps `length` bytes (rounded to pages) of anonymous memory. Non-hugetlb regions sit
+    /// between two PROT_NONE guard pages: test_hmm's invalidation drops the mirror entry
+    /// one page past every invalidated range, so a neighbour mapped right below (the next
+    /// mmap goes there) and unmapped again would otherwise cost page 0 its entry.
     public static func anonymous(length: Int, protection: Protection = .readWrite,
                                  kind: MappingKind = .anonymousPrivate) throws(SystemError) -> MappedRegion {
         var flags = MAP_ANONYMOUS
         switch kind {
         case .anonymousPrivate: flags |= MAP_PRIVATE
         case .anonymousShared: flags |= MAP_SHARED
-        case .hugetlb: flags |= MAP_PRIVATE | MAP_HUGETLB
+        case .hugetlb:
+            let base = try Sys.mmap(nil, length, protection.rawValue, flags | MAP_PRIVATE | MAP_HUGETLB, -1, 0)
+            return MappedRegion(base: base, length: length)
         }
-        let base = try Sys.mmap(nil, length, protection.rawValue, flags, -1, 0)
-        return MappedRegion(base: base, length: length)
+        let guardBytes = Sys.pageSize
+        let total = length + 2 * guardBytes
+        let reservation = try Sys.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        do {
+            let base = try Sys.mmap(reservation + guardBytes, length, protection.rawValue, flags | MAP_FIXED, -1, 0)
+            return MappedRegion(base: base, length: length, reserved: (reservation, total))
+        } catch {
+            try? Sys.munmap(reservation, total)
+            throw error
+        }
     }
 
     /// Maps a file (shared or private).
@@ -114,12 +136,12 @@ public struct MappedRegion: ~Copyable {
 
     /// Unmaps now, reporting errors; `deinit` does the same silently.
     public consuming func unmap() throws(SystemError) {
-        let (b, l) = (base, length)
+        let (b, l) = reserved
         discard self
         try Sys.munmap(b, l)
     }
 
-    deinit { _ = Glibc.munmap(base, length) }
+    deinit { try? Sys.munmap(reserved.base, reserved.length) }
 }
 
 /// A page-aligned heap buffer the simulated device copies to and from (`cmd.ptr`).
@@ -157,6 +179,9 @@ public enum Machine {
     public static var pageSize: Int { Sys.pageSize }
     public static var isRoot: Bool { Sys.geteuid() == 0 }
     public static var kernelRelease: String { Sys.uname().release }
+    /// Runs the calling thread (and the processes and threads it creates later) only on
+    /// `cpus`: pages it faults in without a memory policy then come from their node.
+    public static func pinCurrentThread(to cpus: [Int]) throws(SystemError) { try Sys.pinThread(to: cpus) }
     /// Syncs and powers the machine off (a test VM's last step; needs CAP_SYS_BOOT).
     public static func powerOff() throws(SystemError) { try Sys.powerOff() }
 }

@@ -11,6 +11,13 @@ public struct NumaNode: Equatable, Sendable {
     public var cpus: [Int]
     /// Memory without CPUs: the stand-in for device or special-purpose memory.
     public var isMemoryOnly: Bool { cpus.isEmpty && memoryBytes > 0 }
+
+    public init(id: Int, memoryBytes: Int64, freeBytes: Int64, cpus: [Int]) {
+        self.id = id
+        self.memoryBytes = memoryBytes
+        self.freeBytes = freeBytes
+        self.cpus = cpus
+    }
 }
 
 /// NUMA placement through libnuma and the move_pages/mbind syscalls it wraps.

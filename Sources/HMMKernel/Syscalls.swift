@@ -113,6 +113,14 @@ enum Sys {
         return p
     }
 
+    /// sched_setaffinity(2) of the calling thread.
+    static func pinThread(to cpus: [Int]) throws(SystemError) {
+        let ints = cpus.map { Int32(clamping: $0) }
+        if ints.withUnsafeBufferPointer({ hmmkit_pin_thread($0.baseAddress, Int32($0.count)) }) == -1 {
+            throw SystemError("sched_setaffinity(\(cpus))", .current)
+        }
+    }
+
     static func fork() throws(SystemError) -> pid_t {
         let pid = hmmkit_fork()
         if pid == -1 { throw SystemError("fork", .current) }

@@ -23,13 +23,27 @@ public enum VirtualMemory {
     }
 
     /// Reserves `bytes` of address space (PROT_NONE, no memory) starting at a 2 MiB
-    /// boundary and followed by an unused 2 MiB guard, so regions never touch.
+    /// boundary, with reserved guard space on both sides: at least one page below and
+    /// 2 MiB above, so regions never touch each other or anything else.
+    ///
+    /// The guard below matters to test_hmm: its invalidation callback also drops the mirror
+    /// entry of the page just past every invalidated range, and the whole address space is
+    /// mirrored. Without it, anything the process later maps right below the slot (the
+    /// top-down allocator puts the next mapping there: a malloc arena, a large array) and
+    /// unmaps again would cost the slot's page 0 its mirror entry, which the model cannot
+    /// see, and MIGRATE_TO_DEV's read-back would say ENOENT.
     public static func reserveSlot(bytes: Int) throws(SystemError) -> UInt64 {
         let rounded = (bytes + pmdBytes - 1) / pmdBytes * pmdBytes
         let total = rounded + 2 * pmdBytes
         let base = try Sys.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        let address = UInt64(UInt(bitPattern: base))
-        return (address + UInt64(pmdBytes) - 1) / UInt64(pmdBytes) * UInt64(pmdBytes)
+        return slotStart(inReservationAt: UInt64(UInt(bitPattern: base)), pageSize: Sys.pageSize)
+    }
+
+    /// The first 2 MiB boundary at least one page above `base`: within `pmdBytes` of a
+    /// page-aligned `base`, which leaves 2 MiB of a `rounded + 2 * pmdBytes` reservation above.
+    static func slotStart(inReservationAt base: UInt64, pageSize: Int) -> UInt64 {
+        let pmd = UInt64(pmdBytes)
+        return (base + UInt64(pageSize) + pmd - 1) / pmd * pmd
     }
 
     /// Maps `bytes` at `address` (inside a reserved slot), replacing the reservation.

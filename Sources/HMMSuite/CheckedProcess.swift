@@ -35,14 +35,19 @@ public final class CheckedProcess {
             throw TestSkip("no reference-model profile for kernel \(release) (hmmkit models 6.1 and later)")
         }
         let nodes = context.facts.numaNodes.filter { $0.memoryBytes > 0 }.map(\.id)
+        // The local node is the first node with CPUs and memory, and the test's thread is
+        // pinned there below; a machine with no such node leaves it unknown (any node).
+        let home = LocalNodePlacement.home(among: context.facts.numaNodes)
         let environment = Environment(devices: context.facts.devices.sorted(), nodes: nodes.isEmpty ? [0] : nodes,
-                                      localNode: nodes.isEmpty || nodes.contains(0) ? 0 : nil,
+                                      localNode: nodes.isEmpty ? 0 : home?.node,
                                       thp: THPSetting.current() ?? .never)
         self.context = context
         self.profile = profile
         self.environment = environment
         performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
         checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns)
+        // After the checker's thread has started, so only the test's thread is pinned.
+        try home?.apply()
         // Strong capture: the test body has dropped its reference by now; runEndChecks
         // clears the list, which ends the cycle.
         context.atEnd {

@@ -75,8 +75,9 @@ public struct FixtureReplayer: Sendable {
         self.generation = generation
     }
 
-    /// `note` receives remarks worth a diagnostic line (a transient failure retried).
-    public func replay(_ fixture: Fixture, note: (String) -> Void = { _ in }) -> ReplayVerdict {
+    /// Every answer is final: an unexpected answer is a divergence, never retried (a
+    /// deterministic ENOENT from MIGRATE_TO_DEV is how a real migration bug shows).
+    public func replay(_ fixture: Fixture) -> ReplayVerdict {
         var replay = Replay(fixture)
         let worker = FixtureWorker(steps: fixture.steps, generation: generation, tmpDirectory: tmpDirectory, codec: fixture.data)
         var child: ConversingChild
@@ -102,15 +103,8 @@ public struct FixtureReplayer: Sendable {
                 verdict = .stoppedAtHazard(step: index, reason: hazard)
                 break
             }
-            var answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
+            let answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
             ran += 1
-            if Self.isTransientMigrationFailure(step.action, answer, envelope) {
-                // migrate_vma is best effort: a page whose folio lock or extra reference is
-                // momentarily taken is left behind, and test_hmm's read-back then says ENOENT.
-                // The same call again moves what was left; a deterministic failure repeats.
-                note("step \(index + 1) (\(step.action.fixtureText)): ENOENT, retried once as a best-effort migration")
-                answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
-            }
             var observation: Observation?
             var event: String?
             switch answer {
@@ -150,13 +144,6 @@ public struct FixtureReplayer: Sendable {
             _ = child.wait()
         }
         return verdict ?? .passed(steps: ran)
-    }
-
-    static func isTransientMigrationFailure(_ action: Action, _ answer: ForkedChild.Event, _ envelope: Envelope) -> Bool {
-        guard case let .ioctl(call) = action, call.command == .migrateToDevice,
-              case let .line(line) = answer, line.hasPrefix("O "),
-              let o = ObservationText.decode(String(line.dropFirst(2))) else { return false }
-        return o.errno == HMMModel.Errno.ENOENT && envelope.outcome(errno: HMMModel.Errno.ENOENT) == nil
     }
 
     /// Keeps only the fields the envelope's outcome for the observed errno speaks about

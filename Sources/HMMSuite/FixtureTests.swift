@@ -131,11 +131,19 @@ public struct FixtureTests: Sendable {
     }
 
     func run(_ fixture: Fixture, path: String, lines: StepLines, context: TestContext) throws {
+        // The fixture's local node, on this machine's nodes (the worker inherits the pin).
+        let (placement, placed) = try LocalNodePlacement.forFixture(fixture, nodes: context.facts.numaNodes)
+            .mapError { TestSkip($0.reason) }.get()
+        try placement.apply()
+        if let node = placement.node, node != fixture.environment.localNode {
+            context.log("replayed with local node \(node): node \(fixture.environment.localNode.map(String.init) ?? "?") has no CPUs here, and the expectations are the same")
+        }
+        let fixture = placed
         let thp = try THPSetting.apply(fixture.environment.thp)
         defer { thp.restore() }
         var replayer = self.replayer
         replayer.generation = context.generation
-        let verdict = replayer.replay(fixture) { context.log($0) }
+        let verdict = replayer.replay(fixture)
         switch verdict {
         case let .passed(steps):
             context.log("\(steps) steps inside the model's envelope (profile \(fixture.profile.name))")

@@ -31,19 +31,40 @@ public struct Runner {
     public var defaultTimeout: Double
     /// Read /dev/kmsg around each test (skipped silently when it cannot be opened, e.g. not root).
     public var watchKernelLog: Bool
+    /// How many times each test runs in a row (a soak: `run --repeat N`). A test is
+    /// reported once, with its counts; it passes only if every run passed.
+    public var repeatCount: Int
 
-    public init(facts: SystemFacts, defaultTimeout: Double = 30, watchKernelLog: Bool = true) {
+    public init(facts: SystemFacts, defaultTimeout: Double = 30, watchKernelLog: Bool = true, repeatCount: Int = 1) {
         self.facts = facts
         self.defaultTimeout = defaultTimeout
         self.watchKernelLog = watchKernelLog
+        self.repeatCount = max(1, repeatCount)
     }
 
     public func run(_ tests: [TestCase], variants: [TestID: Variant], sink: ResultSink) {
         sink.begin(plan: tests.count)
+        var flaky: [TestID] = []
+        var failedEveryRun: [TestID] = []
         for test in tests {
             sink.started(test.id)
-            let outcome = runOne(test, variant: variants[test.id] ?? .hmmPrivate, sink: sink)
-            sink.finished(test.id, outcome)
+            let variant = variants[test.id] ?? .hmmPrivate
+            var soak = Soak(runs: repeatCount)
+            while let run = soak.nextRun {
+                let outcome = runOne(test, variant: variant, sink: sink)
+                if let line = soak.record(outcome, run: run) { sink.diagnostic(line) }
+            }
+            if repeatCount > 1 {
+                sink.diagnostic("repeat: \(soak.counts)")
+                if soak.isFlaky { flaky.append(test.id) } else if soak.count(.pass) == 0 && soak.count(.skip) < repeatCount { failedEveryRun.append(test.id) }
+            }
+            sink.finished(test.id, soak.verdict)
+        }
+        if repeatCount > 1 {
+            sink.diagnostic("repeat: \(repeatCount) runs of each of \(tests.count) tests; flaky: "
+                            + (flaky.isEmpty ? "none" : flaky.map(\.description).joined(separator: ", "))
+                            + "; failed every run: "
+                            + (failedEveryRun.isEmpty ? "none" : failedEveryRun.map(\.description).joined(separator: ", ")))
         }
         sink.end()
     }

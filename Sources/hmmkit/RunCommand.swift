@@ -65,9 +65,12 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "Result files (written at the end; KTAP stays on stdout)") var resultFiles: ResultFileOptions
     @Option(help: "Resume after this test (fixture.variant.test); used by the VM host after a crash.")
     var startAfter: String?
+    @Option(help: "Run each test this many times in a row (a soak); reported once with its pass/fail counts, flaky when they differ.")
+    var `repeat`: Int = 1
 
     func validate() throws {
         if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
+        if !(1...100_000).contains(`repeat`) { throw ValidationError("--repeat takes 1 to 100000, got \(`repeat`)") }
         if let startAfter, !planned().contains(where: { $0.test.id.description == startAfter }) {
             throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
         }
@@ -87,17 +90,17 @@ struct RunCommand: ParsableCommand {
         let loaded = try module.load()
         defer { loaded?.unload() }
 
-        try runPlanned(selected, timeout: timeout, resultFiles: resultFiles)
+        try runPlanned(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles)
     }
 }
 
 /// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
-func runPlanned(_ selected: [PlannedTest], timeout: Double, resultFiles: ResultFileOptions) throws {
+func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions) throws {
     let facts = SystemFacts.gather()
     log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
     let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
     let recorder = RecordingSink(forwardingTo: sink)
-    let runner = Runner(facts: facts, defaultTimeout: timeout)
+    let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
     runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
     try resultFiles.writeAfterRun(recorder)
     switch sink.exitCode {

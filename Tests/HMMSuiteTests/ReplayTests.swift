@@ -126,18 +126,6 @@ import Glibc
         #expect(messages.count == 6)
     }
 
-    @Test func onlyAnUnexpectedENOENTFromMigrateToDeviceIsRetried() {
-        let migrate = Action.ioctl(IoctlCall(fd: 0, .migrateToDevice, PageRange(0, 0, 4)))
-        let read = Action.ioctl(IoctlCall(fd: 0, .read, PageRange(0, 0, 4)))
-        let enoent = ForkedChild.Event.line("O " + ObservationText.encode(Observation(errno: 2)))
-        let okEnvelope = Envelope([Outcome(errno: 0, cpages: 4)])
-        #expect(FixtureReplayer.isTransientMigrationFailure(migrate, enoent, okEnvelope))
-        #expect(!FixtureReplayer.isTransientMigrationFailure(read, enoent, okEnvelope))
-        #expect(!FixtureReplayer.isTransientMigrationFailure(migrate, enoent, Envelope([.ok, .failure(2)])))
-        #expect(!FixtureReplayer.isTransientMigrationFailure(migrate, .line("O e=0 c=4"), okEnvelope))
-        #expect(!FixtureReplayer.isTransientMigrationFailure(migrate, .closed, okEnvelope))
-    }
-
     @Test func observationWireFormatRoundTrips() {
         let samples = [Observation(), Observation(errno: 22), Observation(errno: 0, cpages: 3, faults: 1, tokens: [0, nil, 0xdead_beef]),
                        Observation(errno: 0, cpages: 2, faults: 0, snapshot: [0x0, 0x2a]), Observation(nodes: [0, -14, 1])]

@@ -14,6 +14,9 @@ int hmmkit_fallocate(int fd, int mode, long offset, long length);
 int hmmkit_pipe2(int fds[2], int flags);
 void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new_size,
                     int flags, void *new_address);
+/* sched_setaffinity(2) of the calling thread to the given CPUs (CPU_SET is a macro).
+ * Returns 0, or -1 with errno (EINVAL for a CPU number outside cpu_set_t). */
+int hmmkit_pin_thread(const int *cpus, int count);
 /* sync(2) then reboot(2) with RB_POWER_OFF: how a test VM's init ends the VM. */
 int hmmkit_power_off(void);
 #endif
