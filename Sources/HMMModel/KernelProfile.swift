@@ -79,11 +79,25 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                             reason: as61
                                 ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a device-private page, whose entry keeps no dirty bit) read-only"
                                 : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is for shared mappings only)"),
-            BehaviourSwitch(name: migrationKeepsDirty, enabled: false,
-                            reason: "hmmkit's kernels are tinyconfig-based without CONFIG_BLOCK, hence without CONFIG_SWAP: migration_entry_supports_ad() is false, so migrate_vma_collect_pmd / try_to_migrate_one record no dirty bit (make_migration_entry_dirty is a no-op) and remove_migration_pte maps every migrated page clean (is_migration_entry_dirty() false); with CONFIG_SWAP=y the dirty bit would survive (6.1.192 and 6.12.117 alike; only 6.1's mprotect shows it)"),
+            migrationDirtySwitch(swap: false),
             BehaviourSwitch(name: invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for 6.19+)"),
         ])
+    }
+
+    /// Whether migration entries keep the dirty bit follows CONFIG_SWAP, a fact of the
+    /// running kernel (``withSwap(_:)``), not of the release.
+    static func migrationDirtySwitch(swap: Bool) -> BehaviourSwitch {
+        BehaviourSwitch(name: migrationKeepsDirty, enabled: swap, reason: swap
+            ? "CONFIG_SWAP=y: migration_entry_supports_ad() is true (x86 has swap-entry A/D bits), so migrate_vma_collect_pmd / try_to_migrate_one record the dirty bit in the migration entry and remove_migration_pte maps a migrated page dirty again if it was dirty"
+            : "no CONFIG_SWAP (hmmkit's tinyconfig kernels): migration_entry_supports_ad() is false, so migrate_vma_collect_pmd / try_to_migrate_one record no dirty bit (make_migration_entry_dirty is a no-op) and remove_migration_pte maps every migrated page clean (is_migration_entry_dirty() false) (6.1.192 and 6.12.117 alike; only 6.1's mprotect shows it)")
+    }
+
+    /// This profile on a kernel with (`true`) or without CONFIG_SWAP.
+    public func withSwap(_ swap: Bool) -> KernelProfile {
+        var p = self
+        p.switches = switches.map { $0.name == Self.migrationKeepsDirty ? Self.migrationDirtySwitch(swap: swap) : $0 }
+        return p
     }
 
     /// Debian 6.1.192: UAPI READ..RELEASE.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HMMKernel
+import HMMModel
 import HMMUAPI
 
 /// What a test needs from the machine, declared as data (LTP's tst_test style).
@@ -48,6 +49,9 @@ public struct SystemFacts: Sendable {
     public var numaNodes: [NumaNode]
     public var numaUnavailableReason: String?
     public var hasGupTest: Bool
+    /// CONFIG_SWAP, seen as /proc/swaps (present whenever swap support is built in,
+    /// swap devices or not): it decides whether migration keeps a page's dirty bit.
+    public var hasSwap: Bool
 
     public static func gather(generation: UAPIDetection? = nil) -> SystemFacts {
         let detection = generation ?? UAPIDetection.detect()
@@ -63,7 +67,15 @@ public struct SystemFacts: Sendable {
             isRoot: Machine.isRoot, devices: devices, generation: detection.generation,
             generationReason: detection.reason, freeHugePages: Self.meminfo("HugePages_Free") ?? 0,
             kernelConfig: KernelConfig.load(), numaNodes: numaNodes, numaUnavailableReason: numaReason,
-            hasGupTest: fileExists("/sys/kernel/debug/gup_test"))
+            hasGupTest: fileExists("/sys/kernel/debug/gup_test"), hasSwap: Self.runningKernelHasSwap)
+    }
+
+    public static var runningKernelHasSwap: Bool { fileExists("/proc/swaps") }
+
+    /// The model's profile for the running kernel: its release's, with what depends on the
+    /// kernel's config read from the running system. Nil for releases no profile covers.
+    public static func runningKernelProfile(release: String = Machine.kernelRelease) -> KernelProfile? {
+        KernelProfile.forRelease(release)?.withSwap(runningKernelHasSwap)
     }
 
     static func meminfo(_ key: String) -> Int? {

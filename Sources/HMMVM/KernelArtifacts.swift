@@ -54,15 +54,17 @@ public enum Repository {
 /// Builds (or finds in the cache) a kernel through scripts/kernel-build.
 public enum KernelBuilder {
     /// `spec`: debian-6.12, debian-6.1, a kernel tree, or a directory that already holds artifacts.
-    public static func artifacts(for spec: String, progress: (String) -> Void) throws -> KernelArtifacts {
+    /// `config`: a config fragment (on top of defconfig) or a whole .config; nil for hmmkit's own.
+    public static func artifacts(for spec: String, config: String? = nil, progress: (String) -> Void) throws -> KernelArtifacts {
         let existing = KernelArtifacts(directory: spec)
         if spec.hasPrefix("/") || spec.hasPrefix("."), existing.isComplete {
+            if config != nil { throw HMMKitError("'\(spec)' is an already built kernel: --config applies to a source only") }
             return KernelArtifacts(directory: URL(fileURLWithPath: spec).standardizedFileURL.path)
         }
         let root = try Repository.root()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: root + "/scripts/kernel-build")
-        process.arguments = ["--source", spec]
+        process.arguments = ["--source", spec] + (config.map { ["--config", $0] } ?? [])
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.standardError

@@ -2,6 +2,18 @@
 public struct VMConfiguration: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case kvm, tcg }
 
+    /// Transparent huge pages at boot (`transparent_hugepage=`).
+    public enum THPAtBoot: String, Sendable, CaseIterable { case always, madvise, never }
+
+    /// How CPUs and memory are spread over the two NUMA nodes.
+    public enum NodeShape: String, Sendable, CaseIterable {
+        /// Node 0: every CPU and 2 GiB; node 1: 512 MiB and no CPU (the SPM range in node 0).
+        case memoryOnlyNode = "memory-only-node"
+        /// One CPU and 1 GiB per node, the SPM range in node 1: the shape of a virtme-ng
+        /// guest with `--numa 1G,cpus=0 --numa 1G,cpus=1`, a machine hmmkit did not shape.
+        case cpuPerNode = "cpu-per-node"
+    }
+
     public var bzImage: String
     /// Host directory holding `lib/modules/<release>` contents' parent (`.../lib/modules`).
     public var modulesDirectory: String
@@ -10,6 +22,15 @@ public struct VMConfiguration: Sendable, Equatable {
     /// The guest's PID 1 (scripts/vm-init), a path on the host root the guest mounts.
     public var initPath: String
     public var accelerator: Accelerator = .tcg
+    public var thp: THPAtBoot = .madvise
+    public var nodeShape: NodeShape = .memoryOnlyNode {
+        didSet {
+            switch nodeShape {
+            case .memoryOnlyNode: (node0MiB, node1MiB) = (2048, 512)
+            case .cpuPerNode: (node0MiB, node1MiB) = (1024, 1024)
+            }
+        }
+    }
     public var cpus = 2
     /// Node 0: CPUs and most memory. Node 1: memory only, the stand-in for device memory.
     public var node0MiB = 2048
@@ -46,7 +67,7 @@ public struct VMConfiguration: Sendable, Equatable {
             // Not System RAM, so test_hmm can claim it as device-coherent memory.
             "memmap=\(spmMiB)M$\(hex(spmBase))",
             "hugepages=\(hugePages)",
-            "transparent_hugepage=madvise",
+            "transparent_hugepage=\(thp.rawValue)",
             // A panic ends the VM at once (QEMU -no-reboot) instead of hanging it.
             "panic=-1", "oops=continue", "printk.devkmsg=on",
             "8250.nr_uarts=2", "tsc=reliable", "no_hash_pointers",
@@ -65,8 +86,8 @@ public struct VMConfiguration: Sendable, Equatable {
         a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(total)M",
               "-object", "memory-backend-ram,id=mem0,size=\(node0MiB)M",
               "-object", "memory-backend-ram,id=mem1,size=\(node1MiB)M",
-              "-numa", "node,nodeid=0,cpus=0-\(cpus - 1),memdev=mem0",
-              "-numa", "node,nodeid=1,memdev=mem1",
+              "-numa", "node,nodeid=0,\(nodeShape == .cpuPerNode ? "cpus=0" : "cpus=0-\(cpus - 1)"),memdev=mem0",
+              "-numa", "node,nodeid=1,\(nodeShape == .cpuPerNode ? "cpus=1-\(cpus - 1)," : "")memdev=mem1",
               "-kernel", bzImage, "-append", kernelCommandLine,
               "-display", "none", "-no-reboot", "-nodefaults", "-no-user-config",
               "-chardev", "file,id=console,path=\(consoleLog)",

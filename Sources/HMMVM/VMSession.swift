@@ -13,6 +13,8 @@ public final class VMSession {
         /// Whether the command is `hmmkit run` and takes `--start-after NAME` to resume.
         public var resumable: Bool
         public var accelerator: String = "auto"
+        public var thp: VMConfiguration.THPAtBoot = .madvise
+        public var nodeShape: VMConfiguration.NodeShape = .memoryOnlyNode
         /// No new KTAP for this long means the guest is hung.
         public var stallTimeout: Double = 300
         public var maxBoots = 8
@@ -171,6 +173,8 @@ public final class VMSession {
                                 exchangeDirectory: bootDir + "/out", initPath: (try? Repository.root()).map { $0 + "/scripts/vm-init" } ?? "/scripts/vm-init",
                                 consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
         c.accelerator = accelerator
+        c.thp = options.thp
+        c.nodeShape = options.nodeShape
         return c
     }
 

@@ -28,7 +28,7 @@ struct ReplayOptions: ParsableArguments {
     }
 
     var kernelProfile: KernelProfile? {
-        profile.flatMap(KernelProfile.named) ?? KernelProfile.forRelease(Machine.kernelRelease)
+        profile.flatMap(KernelProfile.named) ?? SystemFacts.runningKernelProfile()
     }
 
     func fixtureTests() -> FixtureTests {

@@ -14,15 +14,20 @@ struct KernelCommand: ParsableCommand {
             discussion: "SOURCE is debian-6.12 (default), debian-6.1, or a kernel tree. Cached under ~/.cache/hmmkit by source and config.")
         @Option(help: "debian-6.12, debian-6.1, or a kernel source directory.")
         var source = "debian-6.12"
+        @Option(help: "A config fragment (on top of the source's defconfig) or a whole .config; test_hmm's needs are always added. Default: hmmkit's tinyconfig-based one.")
+        var config: String?
 
         func run() throws {
             do {
-                let a = try KernelBuilder.artifacts(for: source) { log("hmmkit: \($0)") }
+                let a = try KernelBuilder.artifacts(for: source, config: config) { log("hmmkit: \($0)") }
                 print(a.directory)
             } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
         }
     }
 }
+
+extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
+extension VMConfiguration.NodeShape: ExpressibleByArgument {}
 
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vm", abstract: "Run hmmkit (or the kernel's hmm-tests) in a QEMU VM.",
@@ -39,6 +44,8 @@ struct VMCommand: ParsableCommand {
 
         @Option(help: "debian-6.12, debian-6.1, a kernel tree, or a directory from 'hmmkit kernel build'.")
         var kernel = "debian-6.12"
+        @Option(help: "Build --kernel with this config fragment or whole .config (as 'kernel build --config').")
+        var config: String?
         @Flag(help: "Run the kernel's own tools/testing/selftests/mm/hmm-tests (built from the same tree) instead of hmmkit.")
         var kselftest = false
         @Option(help: "Run this kselftest-harness program (e.g. a C test hmmkit emitted) with test_hmm loaded, instead of hmmkit.")
@@ -47,6 +54,10 @@ struct VMCommand: ParsableCommand {
         var accel = "auto"
         @Option(help: "Seconds without new output before the VM counts as hung.")
         var stallTimeout: Double = 300
+        @Option(help: "Transparent huge pages at boot: always, madvise or never.")
+        var thp: VMConfiguration.THPAtBoot = .madvise
+        @Option(help: "NUMA shape: memory-only-node (node 1 has no CPU) or cpu-per-node (one CPU and 1 GiB per node, SPM range in node 1).")
+        var numa: VMConfiguration.NodeShape = .memoryOnlyNode
         @Option(help: "Keep the VM's logs (console, KTAP, QEMU) in this directory.")
         var keep: String?
         @Option(help: "Directory for files the guest saves (shrunk fixtures, C reproducers).")
@@ -64,7 +75,7 @@ struct VMCommand: ParsableCommand {
 
         func run() throws {
             let artifacts: KernelArtifacts
-            do { artifacts = try KernelBuilder.artifacts(for: kernel) { log("hmmkit: \($0)") } } catch {
+            do { artifacts = try KernelBuilder.artifacts(for: kernel, config: config) { log("hmmkit: \($0)") } } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
             let spm = GuestCommand.spmAddresses
@@ -84,6 +95,8 @@ struct VMCommand: ParsableCommand {
             }
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
             options.accelerator = accel
+            options.thp = thp
+            options.nodeShape = numa
             options.stallTimeout = stallTimeout
             options.keepDirectory = keep
             options.artifactsDirectory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output

@@ -82,6 +82,18 @@ import KTAP
         #expect(Int(args[args.firstIndex(of: "-smp")! + 1])! >= 2)
     }
 
+    @Test func aCPUOnEachNodeWithTheSPMRangeInNode1() {
+        var c = VMConfiguration(bzImage: "b", modulesDirectory: "m", exchangeDirectory: "x", initPath: "i", consoleLog: "c", ktapLog: "k")
+        c.nodeShape = .cpuPerNode
+        c.thp = .always
+        let args = c.qemuArguments
+        #expect(args.contains("node,nodeid=0,cpus=0,memdev=mem0"))
+        #expect(args.contains("node,nodeid=1,cpus=1-1,memdev=mem1"))
+        #expect(args.contains("memory-backend-ram,id=mem0,size=1024M"))
+        #expect(c.spmBase >= UInt64(c.node0MiB) << 20, "the SPM range starts in node 1")
+        #expect(c.kernelCommandLine.contains("transparent_hugepage=always"))
+    }
+
     @Test func kvmAndTcgDiffer() {
         var c = VMConfiguration(bzImage: "b", modulesDirectory: "m", exchangeDirectory: "x", initPath: "i", consoleLog: "c", ktapLog: "k")
         c.accelerator = .kvm
