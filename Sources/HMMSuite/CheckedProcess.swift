@@ -31,7 +31,7 @@ public final class CheckedProcess {
     /// skips the test: without a model there is nothing to check against.
     public init(_ context: TestContext) throws {
         let release = Machine.kernelRelease
-        guard let profile = KernelProfile.forRelease(release)?.withSwap(context.facts.hasSwap) else {
+        guard let profile = SystemFacts.runningKernelProfile(release: release) else {
             throw TestSkip("no reference-model profile for kernel \(release) (hmmkit models 6.1 and later)")
         }
         let nodes = context.facts.numaNodes.filter { $0.memoryBytes > 0 }.map(\.id)

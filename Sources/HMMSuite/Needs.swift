@@ -49,9 +49,6 @@ public struct SystemFacts: Sendable {
     public var numaNodes: [NumaNode]
     public var numaUnavailableReason: String?
     public var hasGupTest: Bool
-    /// CONFIG_SWAP, seen as /proc/swaps (present whenever swap support is built in,
-    /// swap devices or not): it decides whether migration keeps a page's dirty bit.
-    public var hasSwap: Bool
 
     public static func gather(generation: UAPIDetection? = nil) -> SystemFacts {
         let detection = generation ?? UAPIDetection.detect()
@@ -67,9 +64,11 @@ public struct SystemFacts: Sendable {
             isRoot: Machine.isRoot, devices: devices, generation: detection.generation,
             generationReason: detection.reason, freeHugePages: Self.meminfo("HugePages_Free") ?? 0,
             kernelConfig: KernelConfig.load(), numaNodes: numaNodes, numaUnavailableReason: numaReason,
-            hasGupTest: fileExists("/sys/kernel/debug/gup_test"), hasSwap: Self.runningKernelHasSwap)
+            hasGupTest: fileExists("/sys/kernel/debug/gup_test"))
     }
 
+    /// CONFIG_SWAP, seen as /proc/swaps (present whenever swap support is built in, swap
+    /// devices or not): it decides whether migration keeps a page's dirty bit.
     public static var runningKernelHasSwap: Bool { fileExists("/proc/swaps") }
 
     /// The model's profile for the running kernel: its release's, with what depends on the
