@@ -31,7 +31,7 @@ let package = Package(
         // Tests of a real kernel: declarations, needs, isolation (fork + timeout).
         .target(name: "HMMSuite", dependencies: ["HMMKernel", "HMMModel", "HMMFixtures", "KTAP"]),
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
-        .target(name: "HMMVM", dependencies: ["KTAP"]),
+        .target(name: "HMMVM", dependencies: ["KTAP", "HMMKernel"]),
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
         .target(name: "HMMReport", dependencies: ["KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.

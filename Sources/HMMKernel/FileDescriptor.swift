@@ -95,6 +95,12 @@ public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
 }
 
 /// mkdir -p.
+/// A new, private (mode 0700), unpredictably named directory `<parent>/<prefix>XXXXXX`
+/// (mkdtemp(3)): never a directory someone else created first.
+public func makeTemporaryDirectory(in parent: String, prefix: String) throws(SystemError) -> String {
+    try Sys.mkdtemp(parent + "/" + prefix + "XXXXXX")
+}
+
 public func makeDirectory(_ path: String) throws(SystemError) {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for part in path.split(separator: "/") {

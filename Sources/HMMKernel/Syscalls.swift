@@ -177,6 +177,14 @@ enum Sys {
         if Glibc.mkdir(path, mode) == -1 && Errno.current != .EEXIST { throw SystemError("mkdir(\(path))", .current) }
     }
 
+    /// mkdtemp(3): `template` ends in XXXXXX; the directory is created with mode 0700.
+    static func mkdtemp(_ template: String) throws(SystemError) -> String {
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { Glibc.mkdtemp($0.baseAddress!) != nil }
+        guard made else { throw SystemError("mkdtemp(\(template))", .current) }
+        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func rename(_ from: String, _ to: String) throws(SystemError) {
         if Glibc.rename(from, to) == -1 { throw SystemError("rename(\(to))", .current) }
     }

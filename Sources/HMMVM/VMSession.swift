@@ -1,4 +1,5 @@
 import Foundation
+import HMMKernel
 import KTAP
 
 /// One `hmmkit vm run`: boots the kernel under QEMU (KVM if it works, else TCG), runs a
@@ -209,9 +210,10 @@ public final class VMSession {
             try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
             return keep
         }
-        let dir = NSTemporaryDirectory() + "hmmkit-vm-\(ProcessInfo.processInfo.processIdentifier)-\(Int(Date().timeIntervalSince1970))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        // mkdtemp, mode 0700: a predictable name would accept a directory another user made first.
+        var parent = NSTemporaryDirectory()
+        while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
+        return try makeTemporaryDirectory(in: parent, prefix: "hmmkit-vm-")
     }
 
     /// The console from the first fault marker (or its last lines), for the KTAP diagnostics.

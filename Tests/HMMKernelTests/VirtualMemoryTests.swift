@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import HMMKernel
 
 /// Slots must never start where another mapping ends: test_hmm drops the mirror entry one
@@ -32,5 +35,18 @@ import Testing
             if range.count == 2, range[0] <= address, address < range[1] { return String(fields[1]) }
         }
         return nil
+    }
+}
+
+@Suite struct TemporaryDirectoryTests {
+    @Test func isNewPrivateAndUnpredictable() throws {
+        let a = try makeTemporaryDirectory(in: "/tmp", prefix: "hmmkit-test-")
+        let b = try makeTemporaryDirectory(in: "/tmp", prefix: "hmmkit-test-")
+        defer { _ = Glibc.rmdir(a); _ = Glibc.rmdir(b) }
+        #expect(a != b)
+        #expect(a.hasPrefix("/tmp/hmmkit-test-") && a.count == "/tmp/hmmkit-test-".count + 6)
+        var st = stat()
+        #expect(stat(a, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o700)
     }
 }
