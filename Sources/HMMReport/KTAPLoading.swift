@@ -109,7 +109,7 @@ extension ResultSet {
         return ResultSet(
             tool: scan.header.isHMMKit ? .hmmkit : .kselftest,
             kernelRelease: scan.header.kernelRelease, profile: scan.header.profile, startedAt: scan.header.startedAt,
-            skipReason: document.skipReason, tests: tests, warnings: problems.map(\.description), source: file)
+            skipReason: document.skipReason, tests: tests, warnings: scan.header.warnings + problems.map(\.description), source: file)
     }
 }
 
@@ -184,7 +184,8 @@ private struct KTAPScan {
 
 /// The run facts a producer prints before its first test, as `# ` lines:
 ///
-/// - hmmkit: `# hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`
+/// - hmmkit: `# hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`,
+///   then `# hmmkit: warning: ...` for each check that could not run
 /// - anything: `# kernel: 6.12.117` or `# kernel release: 6.12.117`
 ///
 /// The first of each wins (a VM run resumed after a crash prints the header again).
@@ -193,11 +194,16 @@ struct RunHeader: Sendable, Hashable {
     var kernelRelease: String?
     var profile: String?
     var startedAt: Date?
+    /// `# hmmkit: warning: ...`: a check that could not run (hmmkit's RecordingSink).
+    var warnings: [String] = []
 
     mutating func read(_ line: Substring) {
         guard line.hasPrefix("# ") else { return }
         let text = line.dropFirst(2)
-        if text.hasPrefix("hmmkit:") {
+        if text.hasPrefix("hmmkit: warning: ") {
+            let warning = String(text.dropFirst("hmmkit: warning: ".count))
+            if !warnings.contains(warning) { warnings.append(warning) }
+        } else if text.hasPrefix("hmmkit:") {
             isHMMKit = true
             for item in text.dropFirst(7).split(separator: ",") {
                 let words = item.split(separator: " ")

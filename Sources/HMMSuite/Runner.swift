@@ -42,6 +42,21 @@ public struct Runner {
         self.repeatCount = max(1, repeatCount)
     }
 
+    /// The checks around every test that cannot run on this machine, each with why, so a
+    /// run says so (KTAP header, results warnings) instead of passing without them.
+    public func checksThatCannotRun() -> [String] {
+        var gaps: [String] = []
+        if watchKernelLog {
+            do { _ = try KernelLogMark() } catch {
+                gaps.append("kernel-log check off (a WARN, BUG or oops during a test goes unseen): \(error)")
+            }
+        }
+        if Taint.current() == nil {
+            gaps.append("taint check off: /proc/sys/kernel/tainted cannot be read")
+        }
+        return gaps
+    }
+
     public func run(_ tests: [TestCase], variants: [TestID: Variant], sink: ResultSink) {
         sink.begin(plan: tests.count)
         var flaky: [TestID] = []

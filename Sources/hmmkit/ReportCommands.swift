@@ -164,23 +164,29 @@ final class RecordingSink: ResultSink {
     private let ktap: KTAPSink
     private let kernelRelease: String
     private let startedAt: Date
+    /// Checks that could not run here, printed after the header and kept in the results.
+    private let warnings: [String]
     private var tests: [ResultSet.Test] = []
 
-    init(forwardingTo ktap: KTAPSink, kernelRelease: String = Machine.kernelRelease, startedAt: Date = Date()) {
+    init(forwardingTo ktap: KTAPSink, kernelRelease: String = Machine.kernelRelease, startedAt: Date = Date(),
+         warnings: [String] = []) {
         self.ktap = ktap
         self.kernelRelease = kernelRelease
         self.startedAt = startedAt
+        self.warnings = warnings
     }
 
     var profile: String? { KernelProfile.forRelease(kernelRelease)?.name }
 
     var results: ResultSet {
-        ResultSet(tool: .hmmkit, kernelRelease: kernelRelease, profile: profile, startedAt: startedAt, tests: tests)
+        ResultSet(tool: .hmmkit, kernelRelease: kernelRelease, profile: profile, startedAt: startedAt,
+                  tests: tests, warnings: warnings)
     }
 
     func begin(plan: Int) {
         ktap.begin(plan: plan)
         ktap.diagnostic(ResultSet.ktapHeaderLine(kernelRelease: kernelRelease, profile: profile, startedAt: startedAt))
+        for warning in warnings { ktap.diagnostic("hmmkit: warning: " + warning) }
     }
 
     func started(_ id: TestID) { ktap.started(id) }

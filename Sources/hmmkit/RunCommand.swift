@@ -99,8 +99,10 @@ func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1
     let facts = SystemFacts.gather()
     log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
     let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
-    let recorder = RecordingSink(forwardingTo: sink)
     let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
+    let gaps = runner.checksThatCannotRun()
+    for gap in gaps { log("hmmkit: warning: \(gap)") }
+    let recorder = RecordingSink(forwardingTo: sink, warnings: gaps)
     runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
     try resultFiles.writeAfterRun(recorder)
     switch sink.exitCode {

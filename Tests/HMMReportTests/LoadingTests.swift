@@ -75,6 +75,18 @@ struct LoadingTests {
         #expect(set.tests.count == 58)
     }
 
+    @Test func checksThatCouldNotRunBecomeWarnings() throws {
+        let header = ResultSet.ktapHeaderLine(kernelRelease: "6.12.118", profile: "linux-6.12", startedAt: Date(timeIntervalSince1970: 0))
+        let gap = "kernel-log check off (a WARN, BUG or oops during a test goes unseen): open(/dev/kmsg): EACCES"
+        let text = try fixtureText("hmmkit-run-6.12.117-qemu.log")
+            .replacingOnce("# Starting 58 tests from 4 test cases.\n",
+                           with: "# Starting 58 tests from 4 test cases.\n# \(header)\n# hmmkit: warning: \(gap)\n")
+        let set = try ResultSet.parse(text)
+        #expect(set.warnings == [gap])
+        #expect(set.kernelRelease == "6.12.118")
+        #expect(set.tests.count == 58)
+    }
+
     @Test func plainKernelLinesGiveTheRelease() throws {
         for line in ["# kernel: 6.1.0-31-amd64", "# kernel release: 6.1.0-31-amd64"] {
             let set = try ResultSet.parse("TAP version 13\n1..1\n\(line)\nok 1 a.b.c\n")
