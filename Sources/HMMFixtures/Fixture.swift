@@ -221,6 +221,9 @@ struct FixtureParser {
     func fail(_ line: Int, _ message: String) -> FixtureError { FixtureError(file: file, line: line, message: message) }
 
     func parse(expectedProfile: KernelProfile?) throws(FixtureError) -> (fixture: Fixture, lines: [Int]) {
+        guard text.utf8.count <= FixtureLimits.fileBytes else {
+            throw fail(1, "file is \(text.utf8.count) bytes, over the limit of \(FixtureLimits.fileBytes)")
+        }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let first = lines.first?.trimmingSpaces, !first.isEmpty else { throw fail(1, "empty file: expected 'hmmkit-fixture <version>'") }
         let head = first.split(separator: " ")
@@ -240,8 +243,13 @@ struct FixtureParser {
         var stepLines: [Int] = []
         var inSteps = false
         var forkLine: Int?
+        var localNodeLine = 0
+        var totalPages = 0
         for (i, raw) in lines.enumerated().dropFirst() {
             let n = i + 1
+            guard raw.utf8.count <= FixtureLimits.lineLength else {
+                throw fail(n, "line is \(raw.utf8.count) characters, over the limit of \(FixtureLimits.lineLength)")
+            }
             let line = raw.trimmingSpaces
             if line.isEmpty { continue }
             if line.hasPrefix("#:") {
@@ -263,7 +271,7 @@ struct FixtureParser {
                 continue
             }
             let words = body.split(separator: " ").map(String.init)
-            let key = words[0]
+            guard let key = words.first else { throw fail(n, "'=>' without a step before it") }
             let headerKeys = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "data"]
             if headerKeys.contains(key) {
                 if inSteps { throw fail(n, "header line '\(key)' after the first step") }
@@ -285,20 +293,24 @@ struct FixtureParser {
                     var vals: [Int] = []
                     for a in args {
                         guard let v = Int(a), v >= 0 else { throw fail(n, "\(key): '\(a)' is not a number") }
+                        guard !vals.contains(v) else { throw fail(n, "\(key): \(v) is listed twice") }
                         vals.append(v)
                     }
                     if key == "devices" {
-                        guard vals.allSatisfy({ $0 < 4 }) else { throw fail(n, "devices are minors 0...3") }
+                        guard vals.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else { throw fail(n, "devices are minors 0...\(FixtureLimits.largestDevice)") }
                         env.devices = vals
                     } else {
-                        guard !vals.isEmpty, vals.allSatisfy({ $0 < 15 }) else { throw fail(n, "nodes: one or more of 0...14") }
+                        guard !vals.isEmpty, vals.allSatisfy({ $0 <= FixtureLimits.largestNode }) else { throw fail(n, "nodes: one or more of 0...\(FixtureLimits.largestNode)") }
                         env.nodes = vals
                     }
                 case "local-node":
                     guard args.count == 1 else { throw fail(n, "local-node needs a node or 'unknown'") }
                     if args[0] == "unknown" { env.localNode = nil } else {
-                        guard let v = Int(args[0]) else { throw fail(n, "local-node: '\(args[0])' is not a number") }
+                        guard let v = Int(args[0]), (0...FixtureLimits.largestNode).contains(v) else {
+                            throw fail(n, "local-node: '\(args[0])' is not a node number 0...\(FixtureLimits.largestNode) or 'unknown'")
+                        }
                         env.localNode = v
+                        localNodeLine = n
                     }
                 case "thp":
                     guard args.count == 1, let m = THPMode(rawValue: args[0]) else { throw fail(n, "thp must be never, madvise or always") }
@@ -317,7 +329,16 @@ struct FixtureParser {
             }
             guard profile != nil else { throw fail(n, "missing 'profile' line before the first step") }
             inSteps = true
+            guard steps.count < FixtureLimits.steps else { throw fail(n, "more than \(FixtureLimits.steps) steps") }
             let action = try parseAction(words, line: n)
+            switch action {
+            case let .mmap(_, pages, _, _, _, _), let .fileCreate(_, pages), let .fileTruncate(_, pages):
+                totalPages += pages
+                if totalPages > FixtureLimits.totalPages {
+                    throw fail(n, "the fixture's regions and files come to more than \(FixtureLimits.totalPages) pages")
+                }
+            default: break
+            }
             switch action {
             case .fork:
                 if let f = forkLine { throw fail(n, "nested fork (block opened at line \(f) is still open)") }
@@ -332,6 +353,9 @@ struct FixtureParser {
         }
         if let f = forkLine { throw fail(lines.count, "truncated: fork block opened at line \(f) is not closed") }
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
+        if let local = env.localNode, !env.nodes.contains(local) {
+            throw fail(localNodeLine, "local-node \(local) is not one of the fixture's nodes (\(env.nodes.map(String.init).joined(separator: " ")))")
+        }
         var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
         fixture.about = about
         fixture.data = data
@@ -342,11 +366,16 @@ struct FixtureParser {
         guard s.first == prefix, let v = Int(s.dropFirst()), v >= 0 else {
             throw fail(line, "expected \(what) like '\(prefix)0', found '\(s)'")
         }
+        guard v <= FixtureLimits.largestID else {
+            throw fail(line, "\(what) '\(s)': numbers go up to \(prefix)\(FixtureLimits.largestID)")
+        }
         return v
     }
 
-    func int(_ s: String, line: Int, what: String) throws(FixtureError) -> Int {
+    /// A page number, page count or offset: 0...pagesPerMapping (so sums never overflow).
+    func int(_ s: String, line: Int, what: String, max: Int = FixtureLimits.pagesPerMapping) throws(FixtureError) -> Int {
         guard let v = Int(s) else { throw fail(line, "\(what): '\(s)' is not a number") }
+        guard (0...max).contains(v) else { throw fail(line, "\(what): \(v) is outside 0...\(max)") }
         return v
     }
 
@@ -383,14 +412,15 @@ struct FixtureParser {
             if let star = item.firstIndex(of: "*") {
                 let v = try token(String(item[..<star]), line: line)
                 let c = try int(String(item[item.index(after: star)...]), line: line, what: "repeat count")
-                guard c > 0, c <= 1 << 24 else { throw fail(line, "bad repeat count in '\(item)'") }
+                guard c > 0, out.count + c <= FixtureLimits.pagesPerMapping else { throw fail(line, "bad repeat count in '\(item)'") }
                 out += [UInt64](repeating: v, count: c)
             } else if let dots = item.find("..") {
                 let a = try token(String(item[..<dots.lowerBound]), line: line)
                 let b = try token(String(item[dots.upperBound...]), line: line)
-                guard b >= a, b - a < 1 << 24 else { throw fail(line, "bad token run '\(item)'") }
+                guard b >= a, b - a < UInt64(FixtureLimits.pagesPerMapping - out.count) else { throw fail(line, "bad token run '\(item)'") }
                 for v in a...b { out.append(v) }
             } else {
+                guard out.count < FixtureLimits.pagesPerMapping else { throw fail(line, "more than \(FixtureLimits.pagesPerMapping) tokens") }
                 out.append(try token(item, line: line))
             }
         }
@@ -406,7 +436,8 @@ struct FixtureParser {
             try need(2, "mmap r<id> pages=N prot=none|r|rw kind=<kind> [file=F<id> offset=N]")
             let r = try id(w[1], "r", line: n, what: "a region")
             let o = try options(w[2...], line: n, allowed: ["pages", "prot", "kind", "file", "offset"])
-            guard let ps = o["pages"], let pages = Int(ps) else { throw fail(n, "mmap needs pages=N") }
+            guard let ps = o["pages"] else { throw fail(n, "mmap needs pages=N") }
+            let pages = try int(ps, line: n, what: "pages")
             guard let prot = Protection(rawValue: o["prot"] ?? "") else { throw fail(n, "mmap needs prot=none|r|rw") }
             guard let kind = MappingKind(rawValue: o["kind"] ?? "") else {
                 throw fail(n, "mmap needs kind=\(MappingKind.allCases.map(\.rawValue).joined(separator: "|"))")
@@ -459,7 +490,7 @@ struct FixtureParser {
         case "open":
             try need(3, "open f<id> dev=N")
             let o = try options(w[2...], line: n, allowed: ["dev"])
-            return .open(try id(w[1], "f", line: n, what: "an fd"), minor: try int(o["dev"] ?? "", line: n, what: "dev"))
+            return .open(try id(w[1], "f", line: n, what: "an fd"), minor: try int(o["dev"] ?? "", line: n, what: "dev", max: FixtureLimits.largestDevice))
         case "close":
             try need(2, "close f<id>")
             return .close(try id(w[1], "f", line: n, what: "an fd"))
@@ -473,11 +504,11 @@ struct FixtureParser {
             let o = try options(w[6...], line: n, allowed: ["misalign", "data"])
             let data = try o["data"].map { (s: String) throws(FixtureError) in try tokenList(s, line: n) } ?? []
             if cmd == .write && data.count != r.count { throw fail(n, "write carries \(data.count) tokens for \(r.count) pages") }
-            return .ioctl(IoctlCall(fd: fd, cmd, r, data: data, misalign: try int(o["misalign"] ?? "0", line: n, what: "misalign")))
+            return .ioctl(IoctlCall(fd: fd, cmd, r, data: data, misalign: try int(o["misalign"] ?? "0", line: n, what: "misalign", max: FixtureLimits.largestMisalign)))
         case "mbind", "move-pages":
             let r = try pageRange(w, at: 1, line: n)
             let o = try options(w[4...], line: n, allowed: ["node"])
-            let node = try int(o["node"] ?? "", line: n, what: "node")
+            let node = try int(o["node"] ?? "", line: n, what: "node", max: FixtureLimits.largestNode)
             return w[0] == "mbind" ? .mbind(r, node: node) : .movePages(r, node: node)
         case "query-nodes":
             return .queryNodes(try pageRange(w, at: 1, line: n))

@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 
 /// hmmkit's results JSON (`hmmkit run --json`, `hmmkit report convert --json`):
 ///
@@ -111,6 +112,10 @@ extension ResultSet {
             guard case .object = item else { throw wrong("\(path) must be an object") }
             let name = try string(item["name"], "\(path).name", required: true)!
             guard !name.isEmpty else { throw ReportError(.badTestName, "\(path).name is empty", file: file) }
+            // A name is one line of KTAP, text output and JUnit: no newline or other control character.
+            guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ReportError(.badTestName, "\(path).name contains a control character (a newline?): \(name.debugDescription)", file: file)
+            }
             guard seen.insert(name).inserted else {
                 throw ReportError(.badTestName, "test '\(name)' appears twice (again at \(path))", file: file)
             }
@@ -121,8 +126,9 @@ extension ResultSet {
             var duration: Double?
             switch item["duration"] {
             case nil, .null?: break
-            case .number(let seconds)? where seconds >= 0: duration = seconds
-            default: throw wrong("\(path).duration must be a number of seconds, not negative")
+            case .number(let seconds)? where seconds.isFinite && seconds >= 0 && seconds <= KTAPLineSyntax.longestDurationSeconds:
+                duration = seconds
+            default: throw wrong("\(path).duration must be a number of seconds, 0...\(Int(KTAPLineSyntax.longestDurationSeconds))")
             }
             tests.append(Test(name: name, status: status, reason: try string(item["reason"], "\(path).reason"),
                               duration: duration, diagnostics: try strings(item["diagnostics"], "\(path).diagnostics")))

@@ -2,7 +2,7 @@
 ///
 /// Spacing follows `kselftest_harness.h` (6.12): `ksft_print_msg(" RUN           %s ...")`,
 /// `ksft_print_msg("         %4s  %s", "OK"|"FAIL", name)` and `"#      SKIP      %s"`.
-enum KTAPLineSyntax {
+public enum KTAPLineSyntax {
     static func runLine(_ name: String) -> String { "#  RUN           \(name) ..." }
 
     static func verdictLine(passed: Bool, _ name: String) -> String {
@@ -145,10 +145,15 @@ enum KTAPLineSyntax {
         return KTAPTotals(pass: pass, fail: fail, xfail: xfail, xpass: xpass, skip: skip, error: error)
     }
 
+    /// The longest duration read as one (a year); longer ones, which would overflow the
+    /// milliseconds, are not durations but plain diagnostics.
+    public static let longestDurationSeconds: Double = 366 * 86_400
+
     /// hmmkit's optional `duration: 1.234s` diagnostic.
     static func duration(_ text: Substring) -> Duration? {
         guard text.hasPrefix("duration: "), text.hasSuffix("s"),
-              let seconds = Double(text.dropFirst(10).dropLast()), seconds.isFinite, seconds >= 0
+              let seconds = Double(text.dropFirst(10).dropLast()), seconds.isFinite, seconds >= 0,
+              seconds <= longestDurationSeconds
         else { return nil }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }

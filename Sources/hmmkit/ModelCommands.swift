@@ -33,9 +33,17 @@ struct GenCommand: ParsableCommand {
     func environment() throws -> Environment {
         guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
         let d = try Self.numbers(devices, "devices")
-        guard d.allSatisfy({ $0 < 4 }) else { throw ValidationError("--devices: minors are 0...3") }
-        return Environment(devices: d, nodes: try Self.numbers(nodes, "nodes"), thp: mode)
+        guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else { throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)") }
+        let n = try Self.numbers(nodes, "nodes")
+        // The fixtures must read back: the same limits as the fixture parser's.
+        guard n.allSatisfy({ $0 <= FixtureLimits.largestNode }), Set(n).count == n.count else {
+            throw ValidationError("--nodes: distinct node numbers 0...\(FixtureLimits.largestNode), got '\(nodes)'")
+        }
+        return Environment(devices: d, nodes: n, thp: mode)
     }
+
+    /// Seeds one run may generate: each is a file written.
+    static let mostSeeds = 1_000_000
 
     func parsedSeeds() throws -> [UInt64] {
         var out: [UInt64] = []
@@ -43,9 +51,15 @@ struct GenCommand: ParsableCommand {
             let bounds = part.split(separator: "-").map { UInt64($0) }
             switch bounds.count {
             case 1 where bounds[0] != nil: out.append(bounds[0]!)
-            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!: out += Array(bounds[0]!...bounds[1]!)
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!:
+                let (low, high) = (bounds[0]!, bounds[1]!)
+                guard high - low < UInt64(Self.mostSeeds - out.count) else {
+                    throw ValidationError("--seeds: '\(part)' is more than \(Self.mostSeeds) seeds in all")
+                }
+                out += Array(low...high)
             default: throw ValidationError("--seeds: '\(part)' is not a number or a range A-B")
             }
+            if out.count > Self.mostSeeds { throw ValidationError("--seeds: more than \(Self.mostSeeds) seeds") }
         }
         return out
     }
@@ -54,7 +68,7 @@ struct GenCommand: ParsableCommand {
         if KernelProfile.named(profile) == nil {
             throw ValidationError("unknown profile '\(profile)'; known: \(KernelProfile.all.map(\.name).joined(separator: ", "))")
         }
-        if steps <= 0 { throw ValidationError("--steps must be positive") }
+        if !(1...FixtureLimits.steps).contains(steps) { throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)") }
         _ = try parsedSeeds()
         _ = try environment()
     }
@@ -99,11 +113,12 @@ struct BenchCommand: ParsableCommand {
 struct FixtureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fixture", abstract: "Maintain fixture files with the model.",
+        discussion: "Limits every fixture must stay within (else file:line: problem): \(FixtureLimits.summary).",
         subcommands: [Expect.self, Check.self])
 
     static func read(_ path: String) throws -> String {
         do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+            throw ValidationError("\(path):1: cannot read: \(error.localizedDescription)")
         }
     }
 
@@ -117,8 +132,8 @@ struct FixtureCommand: ParsableCommand {
         func run() throws {
             var failed = false
             for path in files {
-                let text = try FixtureCommand.read(path)
                 do {
+                    let text = try FixtureCommand.read(path)
                     let updated = try FixtureMaintenance.withExpectations(text, file: path)
                     if updated != text {
                         try updated.write(toFile: path, atomically: true, encoding: .utf8)
@@ -151,8 +166,14 @@ struct FixtureCommand: ParsableCommand {
         func run() throws {
             var failed = false
             for path in files {
-                let problems = FixtureMaintenance.problems(in: try FixtureCommand.read(path), file: path,
-                                                           allowHazards: !forbidHazards)
+                // An unreadable file is one problem among the others, not the end of the check.
+                let problems: [String]
+                do {
+                    problems = FixtureMaintenance.problems(in: try FixtureCommand.read(path), file: path,
+                                                           allowHazards: !forbidHazards).map { "\($0)" }
+                } catch {
+                    problems = [HMMKit.message(for: error)]
+                }
                 for p in problems { print(p) }
                 failed = failed || !problems.isEmpty
             }

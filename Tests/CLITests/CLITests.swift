@@ -86,3 +86,24 @@ import HMMSuite
         #expect(ids.filter(f.accepts).map(\.description) == ["hmm2.hmm2_device_coherent.snapshot"])
     }
 }
+
+/// Arguments that used to trap or write fixtures that do not read back (the bad-input issue).
+@Suite struct BadArgumentTests {
+    @Test(arguments: [
+        (["gen", "--seeds", "0-18446744073709551615"], "more than 1000000 seeds"),
+        (["gen", "--nodes", "0,20"], "--nodes"),
+        (["gen", "--nodes", "0,255"], "--nodes"),
+        (["gen", "--steps", "0"], "--steps"),
+        (["run", "--repeat", "0"], "--repeat"),
+        (["vm", "run", "--thp", "sometimes"], "sometimes"),
+        (["vm", "run", "--numa", "flat"], "flat"),
+    ])
+    func refusedWithAMessage(arguments: [String], words: String) {
+        do {
+            _ = try HMMKit.parseAsRoot(arguments)
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            #expect(HMMKit.message(for: error).contains(words), "\(arguments): \(HMMKit.message(for: error))")
+        }
+    }
+}

@@ -10,6 +10,24 @@ struct BadInputTests {
         reportError { _ = try ResultSet.parse(text, file: file) }
     }
 
+    @Test func hugeDurationsAreNotDurations() throws {
+        for huge in ["1e300", "9223372036854775807", "inf"] {
+            let set = try ResultSet.parse("TAP version 13\n1..1\n# duration: \(huge)s\nok 1 hmm.a.b\n")
+            #expect(set.tests.first?.duration == nil, "'\(huge)' taken as a duration")
+        }
+    }
+
+    @Test func resultsJSONRefusesHugeDurationsAndNamesWithNewlines() throws {
+        let base = #"{"format":"hmmkit-results","version":1,"tool":"hmmkit","tests":[{"name":NAME,"status":"pass"DURATION}]}"#
+        let huge = try #require(error(base.replacingOccurrences(of: "NAME", with: #""a.b""#)
+            .replacingOccurrences(of: "DURATION", with: #","duration":1e400"#), file: "r.json"))
+        #expect(huge.description.contains("tests[0].duration must be a number of seconds"))
+        let newline = try #require(error(base.replacingOccurrences(of: "NAME", with: #""a.b\nnot ok 3 x""#)
+            .replacingOccurrences(of: "DURATION", with: ""), file: "r.json"))
+        #expect(newline.kind == .badTestName)
+        #expect(newline.description.contains("control character"))
+    }
+
     @Test func notKTAP() throws {
         let e = try #require(error("Linux version 6.12.117\nhello world\n"))
         #expect(e.kind == .notKTAP)
