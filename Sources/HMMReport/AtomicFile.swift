@@ -8,18 +8,55 @@ import Glibc
 /// a symbolic link is followed, so the file it names is replaced and the link stays.
 public enum AtomicFile {
     public static func write(_ text: String, to requested: String) throws(ReportError) {
-        func failure(_ what: String) -> ReportError {
-            ReportError(.io, "cannot write: \(what): \(String(cString: strerror(errno)))", file: requested)
+        try write([(text, requested)])
+    }
+
+    /// Writes several files all or nothing: every text is staged (written and flushed to a
+    /// temporary file beside its target) before any target is replaced, so a failure while
+    /// staging (a full disk, a missing directory) leaves every target as it was.
+    public static func write(_ files: [(text: String, path: String)]) throws(ReportError) {
+        var staged: [Staged] = []
+        defer { for s in staged where !s.committed { s.discard() } }
+        for (text, path) in files { staged.append(try stage(text, to: path)) }
+        for i in staged.indices { try staged[i].commit() }
+    }
+
+    /// A text ready to replace its target: in a temporary file, or (for a target that is not
+    /// a regular file, like `/dev/stdout` or a pipe) kept until commit writes it in place.
+    struct Staged {
+        let requested: String
+        let target: String
+        let temporary: String?
+        let inPlaceText: String?
+        var committed = false
+
+        mutating func commit() throws(ReportError) {
+            if let inPlaceText {
+                let fd = open(target, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw AtomicFile.failure("open", requested) }
+                defer { close(fd) }
+                guard AtomicFile.writeAll(inPlaceText, to: fd) else { throw AtomicFile.failure("write", requested) }
+            } else if let temporary {
+                guard rename(temporary, target) == 0 else { throw AtomicFile.failure("rename", requested) }
+            }
+            committed = true
         }
+
+        func discard() { if let temporary { unlink(temporary) } }
+    }
+
+    static func failure(_ what: String, _ requested: String) -> ReportError {
+        ReportError(.io, "cannot write: \(what): \(String(cString: strerror(errno)))", file: requested)
+    }
+
+    /// A target that exists and is not a regular file is written in place at commit; a
+    /// symbolic link is followed, so the file it names is replaced and the link stays.
+    static func stage(_ text: String, to requested: String) throws(ReportError) -> Staged {
         var path = requested
         var info = stat()
         if stat(requested, &info) == 0 {
             if (info.st_mode & S_IFMT) != S_IFREG {
-                let fd = open(requested, O_WRONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw failure("open") }
-                defer { close(fd) }
-                guard writeAll(text, to: fd) else { throw failure("write") }
-                return
+                return Staged(requested: requested, target: requested, temporary: nil, inPlaceText: text)
             }
             if let resolved = realpath(requested, nil) {
                 path = String(cString: resolved)
@@ -34,25 +71,25 @@ public enum AtomicFile {
         let temporary = directory + ".\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'") }
-        var renamed = false
-        defer { if !renamed { unlink(temporary) } }
+        guard fd >= 0 else { throw failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'", requested) }
+        var kept = false
+        defer { if !kept { unlink(temporary) } }
         guard writeAll(text, to: fd) else {
-            let error = failure("write")
+            let error = failure("write", requested)
             close(fd)
             throw error
         }
         guard fsync(fd) == 0 else {
-            let error = failure("fsync")
+            let error = failure("fsync", requested)
             close(fd)
             throw error
         }
-        guard close(fd) == 0 else { throw failure("close") }
-        guard rename(temporary, path) == 0 else { throw failure("rename") }
-        renamed = true
+        guard close(fd) == 0 else { throw failure("close", requested) }
+        kept = true
+        return Staged(requested: requested, target: path, temporary: temporary, inPlaceText: nil)
     }
 
-    private static func writeAll(_ text: String, to fd: Int32) -> Bool {
+    static func writeAll(_ text: String, to fd: Int32) -> Bool {
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {

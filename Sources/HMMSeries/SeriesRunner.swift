@@ -240,10 +240,10 @@ public final class SeriesRunner {
             for n in names { try AtomicFile.write(text, to: c.output + "/\(n).ktap") }
             set = try ResultSet.parse(text, file: primary, options: LoadOptions(allowIncomplete: true))
             let kcidb = try KCIDBWriter(origin: "hmmkit")
+            let (json, kcidbText, junit) = (set.jsonText, try kcidb.text(for: set), JUnitWriter().text(for: set))
             for n in names {
-                try AtomicFile.write(set.jsonText, to: c.output + "/\(n).json")
-                try AtomicFile.write(kcidb.text(for: set), to: c.output + "/\(n).kcidb.json")
-                try AtomicFile.write(JUnitWriter().text(for: set), to: c.output + "/\(n).junit.xml")
+                try AtomicFile.write([(json, c.output + "/\(n).json"), (kcidbText, c.output + "/\(n).kcidb.json"),
+                                      (junit, c.output + "/\(n).junit.xml")])
             }
         } catch {
             throw SeriesError(.failed, "\(name): \(error)")

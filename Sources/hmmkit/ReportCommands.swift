@@ -138,11 +138,13 @@ struct ResultFileOptions: ParsableArguments {
         }
     }
 
-    /// Writes each requested file; stops at the first that cannot be written.
+    /// Writes every requested file, or (when one cannot be written) none of them.
     func write(_ set: ResultSet) throws(ReportError) {
-        if let json { try AtomicFile.write(set.jsonText, to: json) }
-        if let kcidb { try AtomicFile.write(try KCIDBWriter(origin: origin, buildID: kcidbBuildId).text(for: set), to: kcidb) }
-        if let junit { try AtomicFile.write(JUnitWriter().text(for: set), to: junit) }
+        var files: [(text: String, path: String)] = []
+        if let json { files.append((set.jsonText, json)) }
+        if let kcidb { files.append((try KCIDBWriter(origin: origin, buildID: kcidbBuildId).text(for: set), kcidb)) }
+        if let junit { files.append((JUnitWriter().text(for: set), junit)) }
+        try AtomicFile.write(files)
     }
 
     /// For `hmmkit run`: writes the files, and on failure says so and fails the run.

@@ -165,6 +165,20 @@ struct AtomicFileTests {
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "new")
     }
 
+    @Test func severalFilesAreWrittenAllOrNothing() throws {
+        let dir = try temporaryDirectory()
+        let json = dir.appendingPathComponent("r.json").path
+        let junit = dir.appendingPathComponent("r.xml").path
+        try AtomicFile.write("old json", to: json)
+        // The last file cannot be staged: neither earlier one is replaced or created.
+        #expect(reportError { try AtomicFile.write([("new json", json), ("new xml", junit), ("x", "/nonexistent-dir/r.kcidb.json")]) } != nil)
+        #expect(try String(contentsOfFile: json, encoding: .utf8) == "old json")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.json"])
+        try AtomicFile.write([("new json", json), ("new xml", junit)])
+        #expect(try String(contentsOfFile: junit, encoding: .utf8) == "new xml")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["r.json", "r.xml"])
+    }
+
     @Test func aFailedWriteLeavesNothing() throws {
         let e = try #require(reportError { try AtomicFile.write("x", to: "/nonexistent-dir/out.json") })
         #expect(e.kind == .io)
