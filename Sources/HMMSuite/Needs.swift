@@ -71,6 +71,18 @@ public struct SystemFacts: Sendable {
     /// devices or not): it decides whether migration keeps a page's dirty bit.
     public static var runningKernelHasSwap: Bool { fileExists("/proc/swaps") }
 
+    /// The machine facts the verdicts depend on, in one line for the run's header:
+    /// `nodes 0 (CPUs 0-1, 2048 MiB) 1 (no CPUs, 512 MiB); THP madvise; CONFIG_SWAP no; ...`.
+    public var summary: String {
+        let nodes = numaNodes.isEmpty ? "no NUMA (\(numaUnavailableReason ?? "no nodes"))"
+            : "nodes " + numaNodes.map { n in
+                "\(n.id) (\(n.cpus.isEmpty ? "no CPUs" : "CPUs " + n.cpus.map(String.init).joined(separator: " ")), \(n.memoryBytes >> 20) MiB)"
+            }.joined(separator: " ")
+        let thp = THPSetting.current()?.rawValue ?? "unknown"
+        return "\(nodes); THP \(thp); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); "
+            + "free huge pages \(freeHugePages); devices " + (devices.isEmpty ? "none" : devices.sorted().map(String.init).joined(separator: " "))
+    }
+
     /// The model's profile for the running kernel: its release's, with what depends on the
     /// kernel's config read from the running system. Nil for releases no profile covers.
     public static func runningKernelProfile(release: String = Machine.kernelRelease) -> KernelProfile? {

@@ -98,6 +98,7 @@ struct RunCommand: ParsableCommand {
 func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions) throws {
     let facts = SystemFacts.gather()
     log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
+    log("hmmkit: machine: \(facts.summary)")
     let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
     let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
     let gaps = runner.checksThatCannotRun()
