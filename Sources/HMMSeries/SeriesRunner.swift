@@ -20,7 +20,7 @@ public struct SeriesConfiguration: Sendable {
     public var fixtures: [String] = []
     /// Where results go (absolute).
     public var output: String
-    public var accelerator = "auto"
+    public var accelerator: VMConfiguration.AcceleratorChoice = .auto
     public var stallTimeout: Double = 300
     /// Let the guest shrink a divergent fixture (up to 90 s each); off, a series run stays short.
     public var shrink = false

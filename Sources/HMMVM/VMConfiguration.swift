@@ -2,6 +2,9 @@
 public struct VMConfiguration: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case kvm, tcg }
 
+    /// What the user asks for: KVM if it works here (remembered per machine), or one of them.
+    public enum AcceleratorChoice: String, Sendable, CaseIterable { case auto, kvm, tcg }
+
     /// Transparent huge pages at boot (`transparent_hugepage=`).
     public enum THPAtBoot: String, Sendable, CaseIterable { case always, madvise, never }
 

@@ -13,7 +13,7 @@ public final class VMSession {
         public var command: [String]
         /// Whether the command is `hmmkit run` and takes `--start-after NAME` to resume.
         public var resumable: Bool
-        public var accelerator: String = "auto"
+        public var accelerator: VMConfiguration.AcceleratorChoice = .auto
         public var thp: VMConfiguration.THPAtBoot = .madvise
         public var nodeShape: VMConfiguration.NodeShape = .memoryOnlyNode
         /// No new KTAP for this long means the guest is hung.
@@ -245,13 +245,12 @@ public final class VMSession {
     /// auto: KVM when /dev/kvm is usable and an earlier probe did not fail, else TCG.
     private func chooseAccelerator() throws -> VMConfiguration.Accelerator {
         switch options.accelerator {
-        case "kvm": return .kvm
-        case "tcg": return .tcg
-        case "auto":
+        case .kvm: return .kvm
+        case .tcg: return .tcg
+        case .auto:
             guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return .tcg }
             if let remembered = try? String(contentsOfFile: Self.cacheFile, encoding: .utf8), remembered == "tcg" { return .tcg }
             return .kvm
-        default: throw HMMKitError("--accel must be auto, kvm or tcg, got '\(options.accelerator)'")
         }
     }
 

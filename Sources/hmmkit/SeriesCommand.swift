@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HMMReport
 import HMMSeries
+import HMMVM
 
 /// `hmmkit series`: a patch series on a kernel tree, base against patched, in VMs.
 struct SeriesCommand: ParsableCommand {
@@ -39,7 +40,7 @@ struct SeriesCommand: ParsableCommand {
     @Option(help: "Directory for the results.")
     var output = "hmmkit-series"
     @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
-    var accel = "auto"
+    var accel: VMConfiguration.AcceleratorChoice = .auto
     @Option(help: "Seconds without new output before a VM counts as hung.")
     var stallTimeout: Double = 300
     @Flag(help: "Let the guest shrink a divergent fixture (up to 90 s each) and save the reproducer.")
@@ -68,7 +69,6 @@ struct SeriesCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: output) && !Self.isDirectory(output) {
             throw ValidationError("--output: '\(output)' exists and is not a directory")
         }
-        if !["auto", "kvm", "tcg"].contains(accel) { throw ValidationError("--accel must be auto, kvm or tcg, got '\(accel)'") }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
         if let owned = runArguments.first(where: { ["--start-after", "--load-module", "--spm", "--fixtures"].contains($0) }) {
             throw ValidationError("'\(owned)' after -- is set by hmmkit series itself (use --fixtures before --)")

@@ -27,6 +27,7 @@ struct KernelCommand: ParsableCommand {
 }
 
 extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
+extension VMConfiguration.AcceleratorChoice: ExpressibleByArgument {}
 extension VMConfiguration.NodeShape: ExpressibleByArgument {}
 
 struct VMCommand: ParsableCommand {
@@ -51,7 +52,7 @@ struct VMCommand: ParsableCommand {
         @Option(help: "Run this kselftest-harness program (e.g. a C test hmmkit emitted) with test_hmm loaded, instead of hmmkit.")
         var program: String?
         @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
-        var accel = "auto"
+        var accel: VMConfiguration.AcceleratorChoice = .auto
         @Option(help: "Seconds without new output before the VM counts as hung.")
         var stallTimeout: Double = 300
         @Option(help: "Transparent huge pages at boot: always, madvise or never.")
@@ -66,7 +67,6 @@ struct VMCommand: ParsableCommand {
         var guestArguments: [String] = []
 
         func validate() throws {
-            if !["auto", "kvm", "tcg"].contains(accel) { throw ValidationError("--accel must be auto, kvm or tcg, got '\(accel)'") }
             if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
             if (kselftest || program != nil) && !guestArguments.isEmpty { throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments") }
             if kselftest && program != nil { throw ValidationError("choose --kselftest or --program, not both") }

@@ -97,6 +97,7 @@ import HMMSuite
         (["run", "--repeat", "0"], "--repeat"),
         (["vm", "run", "--thp", "sometimes"], "sometimes"),
         (["vm", "run", "--numa", "flat"], "flat"),
+        (["vm", "run", "--accel", "fast"], "fast"),
     ])
     func refusedWithAMessage(arguments: [String], words: String) {
         do {
