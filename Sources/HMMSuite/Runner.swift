@@ -29,7 +29,8 @@ public protocol ResultSink: AnyObject {
 public struct Runner {
     public var facts: SystemFacts
     public var defaultTimeout: Double
-    /// Read /dev/kmsg around each test (skipped silently when it cannot be opened, e.g. not root).
+    /// Read /dev/kmsg around each test (when it cannot be opened, e.g. not root,
+    /// ``checksThatCannotRun()`` says so).
     public var watchKernelLog: Bool
     /// How many times each test runs in a row (a soak: `run --repeat N`). A test is
     /// reported once, with its counts; it passes only if every run passed.

@@ -43,8 +43,13 @@ public struct Soak: Sendable {
         if outcomes.allSatisfy({ $0.status == .skip }) {
             return TestOutcome(status: .skip, reason: first.reason, diagnostics: diagnostics, seconds: seconds)
         }
-        let bad = outcomes.first { $0.status != .pass && $0.status != .skip }!
         let label = isFlaky ? "flaky (\(counts))" : counts
+        guard let bad = outcomes.first(where: { $0.status != .pass && $0.status != .skip }) else {
+            // Passed some runs and skipped others: not reproducible, so not a pass either.
+            let skip = outcomes.first { $0.status == .skip }
+            return TestOutcome(status: .fail, reason: label + (skip?.reason.map { "; first skip: \($0)" } ?? ""),
+                               diagnostics: diagnostics, seconds: seconds)
+        }
         return TestOutcome(status: bad.status, reason: label + (bad.reason.map { "; first: \($0)" } ?? ""),
                            diagnostics: diagnostics, seconds: seconds)
     }

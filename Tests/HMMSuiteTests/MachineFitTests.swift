@@ -96,6 +96,13 @@ import Testing
         #expect(soak.verdict.reason == "flaky (4 runs: 3 pass, 1 fail); first: step 7: ENOENT")
     }
 
+    @Test func passingSomeRunsAndSkippingOthersIsNotAPass() {
+        var soak = Soak(runs: 3)
+        for status in [TestStatus.pass, .skip, .pass] { _ = soak.record(Self.outcome(status, status == .skip ? "no huge page" : nil), run: soak.nextRun!) }
+        #expect(soak.verdict.status == .fail)
+        #expect(soak.verdict.reason == "flaky (3 runs: 2 pass, 1 skip); first skip: no huge page")
+    }
+
     @Test func allSkippedIsASkipAndASingleRunIsItself() {
         var soak = Soak(runs: 2)
         _ = soak.record(Self.outcome(.skip, "no device"), run: 1)
