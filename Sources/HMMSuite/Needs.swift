@@ -72,14 +72,15 @@ public struct SystemFacts: Sendable {
     public static var runningKernelHasSwap: Bool { fileExists("/proc/swaps") }
 
     /// The machine facts the verdicts depend on, in one line for the run's header:
-    /// `nodes 0 (CPUs 0-1, 2048 MiB) 1 (no CPUs, 512 MiB); THP madvise; CONFIG_SWAP no; ...`.
+    /// `nodes 0 (CPUs 0 1, 2048 MiB) 1 (no CPUs, 512 MiB); THP madvise; CONFIG_SWAP no; ...`.
     public var summary: String {
         let nodes = numaNodes.isEmpty ? "no NUMA (\(numaUnavailableReason ?? "no nodes"))"
             : "nodes " + numaNodes.map { n in
                 "\(n.id) (\(n.cpus.isEmpty ? "no CPUs" : "CPUs " + n.cpus.map(String.init).joined(separator: " ")), \(n.memoryBytes >> 20) MiB)"
             }.joined(separator: " ")
         let thp = THPSetting.current()?.rawValue ?? "unknown"
-        return "\(nodes); THP \(thp); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); "
+        let balancing = (try? readTextFile("/proc/sys/kernel/numa_balancing"))?.trimmed ?? "absent"
+        return "\(nodes); THP \(thp); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); NUMA balancing \(balancing); "
             + "free huge pages \(freeHugePages); devices " + (devices.isEmpty ? "none" : devices.sorted().map(String.init).joined(separator: " "))
     }
 
