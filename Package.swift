@@ -41,6 +41,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // libFuzzer targets for the parsers (scripts/fuzz); a corpus replayer otherwise.
+        .executableTarget(name: "hmmkit-fuzz", dependencies: ["HMMFixtures", "HMMReport"]),
+
         .testTarget(name: "HMMUAPITests", dependencies: ["HMMUAPI"]),
         .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
         .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
