@@ -24,9 +24,14 @@ public enum LocalNodePlacement: Equatable, Sendable {
         return nil
     }
 
-    /// Pins the calling thread (and what it forks or starts later).
-    public func apply() throws(SystemError) {
-        if case let .pinned(_, cpus) = self { try Machine.pinCurrentThread(to: cpus) }
+    /// Pins the calling thread (and what it forks or starts later). A machine that will not
+    /// run this thread on those CPUs (a cpuset without them) cannot hold the model's local
+    /// node: the test SKIPs with the reason rather than fail.
+    public func apply() throws(TestSkip) {
+        guard case let .pinned(node, cpus) = self else { return }
+        do { try Machine.pinCurrentThread(to: cpus) } catch {
+            throw TestSkip("cannot run on node \(node)'s CPUs \(cpus) to keep the model's local node: \(error)")
+        }
     }
 
     /// A fixture's `local-node` on this machine: that node's CPUs when it has any; else
