@@ -26,18 +26,16 @@ public struct VMConfiguration: Sendable, Equatable {
     public var initPath: String
     public var accelerator: Accelerator = .tcg
     public var thp: THPAtBoot = .madvise
-    public var nodeShape: NodeShape = .memoryOnlyNode {
-        didSet {
-            switch nodeShape {
-            case .memoryOnlyNode: (node0MiB, node1MiB) = (2048, 512)
-            case .cpuPerNode: (node0MiB, node1MiB) = (1024, 1024)
-            }
+    public var nodeShape: NodeShape = .memoryOnlyNode
+    public var cpus = 2
+
+    /// Each node's memory and its CPUs' part of the -numa option, from the shape.
+    var nodes: [(mib: Int, cpus: String?)] {
+        switch nodeShape {
+        case .memoryOnlyNode: [(2048, "0-\(cpus - 1)"), (512, nil)]
+        case .cpuPerNode: [(1024, "0"), (1024, "1-\(cpus - 1)")]
         }
     }
-    public var cpus = 2
-    /// Node 0: CPUs and most memory. Node 1: memory only, the stand-in for device memory.
-    public var node0MiB = 2048
-    public var node1MiB = 512
     /// Reserved special-purpose memory (memmap=SIZE$ADDR) for the device-coherent devices.
     public var spmBase: UInt64 = 0x4000_0000
     public var spmMiB = 512
@@ -85,13 +83,13 @@ public struct VMConfiguration: Sendable, Equatable {
         case .kvm: a += ["-accel", "kvm", "-cpu", "host"]
         case .tcg: a += ["-accel", "tcg,thread=multi", "-cpu", "max"]
         }
-        let total = node0MiB + node1MiB
-        a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(total)M",
-              "-object", "memory-backend-ram,id=mem0,size=\(node0MiB)M",
-              "-object", "memory-backend-ram,id=mem1,size=\(node1MiB)M",
-              "-numa", "node,nodeid=0,\(nodeShape == .cpuPerNode ? "cpus=0" : "cpus=0-\(cpus - 1)"),memdev=mem0",
-              "-numa", "node,nodeid=1,\(nodeShape == .cpuPerNode ? "cpus=1-\(cpus - 1)," : "")memdev=mem1",
-              "-kernel", bzImage, "-append", kernelCommandLine,
+        let total = nodes.reduce(0) { $0 + $1.mib }
+        a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(total)M"]
+        for (id, node) in nodes.enumerated() {
+            a += ["-object", "memory-backend-ram,id=mem\(id),size=\(node.mib)M",
+                  "-numa", "node,nodeid=\(id)," + (node.cpus.map { "cpus=\($0)," } ?? "") + "memdev=mem\(id)"]
+        }
+        a += ["-kernel", bzImage, "-append", kernelCommandLine,
               "-display", "none", "-no-reboot", "-nodefaults", "-no-user-config",
               "-chardev", "file,id=console,path=\(consoleLog)",
               "-serial", "chardev:console",

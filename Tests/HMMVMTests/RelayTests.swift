@@ -90,7 +90,7 @@ import KTAP
         #expect(args.contains("node,nodeid=0,cpus=0,memdev=mem0"))
         #expect(args.contains("node,nodeid=1,cpus=1-1,memdev=mem1"))
         #expect(args.contains("memory-backend-ram,id=mem0,size=1024M"))
-        #expect(c.spmBase >= UInt64(c.node0MiB) << 20, "the SPM range starts in node 1")
+        #expect(c.spmBase >= UInt64(c.nodes[0].mib) << 20, "the SPM range starts in node 1")
         #expect(c.kernelCommandLine.contains("transparent_hugepage=always"))
     }
 
