@@ -15,6 +15,7 @@ let package = Package(
         // C libraries, reached through pkg-config like swift-nio does.
         .systemLibrary(name: "CKmod", pkgConfig: "libkmod", providers: [.apt(["libkmod-dev"])]),
         .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Small C helpers Swift cannot express (fork in a threaded process, errno, sysconf).
         .target(name: "CSysShims"),
 
@@ -27,17 +28,20 @@ let package = Package(
         // Pure: the fixture format and generator.
         .target(name: "HMMFixtures", dependencies: ["HMMModel", "HMMUAPI"]),
         // The kernel interface: syscalls, dmirror ioctls, memory, libkmod, libnuma, health.
-        .target(name: "HMMKernel", dependencies: ["HMMUAPI", "CKmod", "CNuma", "CSysShims"]),
+        .target(name: "HMMKernel", dependencies: ["HMMUAPI", "CKmod", "CNuma", "CZlib", "CSysShims"]),
+        // The guest side of a test VM booted from the payload: hmmkit as PID 1, the boot plan
+        // the host leaves in the initramfs, and the channel that carries results back.
+        .target(name: "HMMGuest", dependencies: ["HMMKernel"]),
         // Tests of a real kernel: declarations, needs, isolation (fork + timeout).
         .target(name: "HMMSuite", dependencies: ["HMMKernel", "HMMModel", "HMMFixtures", "KTAP"]),
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
-        .target(name: "HMMVM", dependencies: ["KTAP", "HMMKernel"]),
+        .target(name: "HMMVM", dependencies: ["KTAP", "HMMKernel", "HMMGuest"]),
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
         .target(name: "HMMReport", dependencies: ["KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
         .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries",
+            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -49,7 +53,7 @@ let package = Package(
         .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
         .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
-        .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "KTAP"]),
+        .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport"]),

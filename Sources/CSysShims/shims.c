@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/reboot.h>
 #include <sched.h>
+#include <spawn.h>
 
 pid_t hmmkit_fork(void) { return fork(); }
 int hmmkit_errno(void) { return errno; }
@@ -28,4 +29,10 @@ int hmmkit_pin_thread(const int *cpus, int count) {
         CPU_SET(cpus[i], &set);
     }
     return sched_setaffinity(0, sizeof set, &set);
+}
+
+int hmmkit_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    int rc = posix_spawn_file_actions_addchdir_np(actions, path);
+    if (rc != 0) { errno = rc; return -1; }
+    return 0;
 }

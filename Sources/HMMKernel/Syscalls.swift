@@ -229,5 +229,43 @@ enum Sys {
         return (pid, pipe.read)
     }
 
+    // MARK: a test VM's init (HMMGuest)
+
+    /// mount(2); EBUSY (already mounted there) is not an error for an init that may be re-run.
+    static func mount(_ source: String, _ target: String, _ type: String, flags: UInt = 0, data: String? = nil) throws(SystemError) {
+        let r = Glibc.mount(source, target, type, flags, data)
+        if r == -1 && Errno.current != .EBUSY { throw SystemError("mount(\(type) on \(target))", .current) }
+    }
+
+    /// posix_spawn of `argv` (an absolute path first) with `environment` in `directory`;
+    /// each standard stream is opened from its path, or inherited when nil.
+    static func spawn(_ argv: [String], environment: [String], directory: String,
+                      stdin: String?, stdout: String?, stderr: String?) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin { posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0) }
+        if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_NOCTTY, 0) }
+        if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_NOCTTY, 0) }
+        if hmmkit_spawn_file_actions_addchdir(&actions, directory) != 0 {
+            throw SystemError("posix_spawn_file_actions_addchdir(\(directory))", .current)
+        }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { for p in cArgs + cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, &cEnv)
+        if rc != 0 { throw SystemError("posix_spawn(\(argv[0]))", Errno(rawValue: rc)) }
+        return pid
+    }
+
+    /// A serial line in raw mode: no CR added to each LF, no echo of what the host sends.
+    static func makeTerminalRaw(_ fd: Int32) throws(SystemError) {
+        var t = termios()
+        if tcgetattr(fd, &t) == -1 { throw SystemError("tcgetattr", .current) }
+        cfmakeraw(&t)
+        if tcsetattr(fd, TCSANOW, &t) == -1 { throw SystemError("tcsetattr", .current) }
+    }
+
     static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
 }

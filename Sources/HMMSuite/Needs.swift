@@ -129,15 +129,13 @@ public struct SystemFacts: Sendable {
     }
 }
 
-/// The running kernel's configuration, from $HMMKIT_KERNEL_CONFIG or /boot/config-$(uname -r).
+/// The running kernel's configuration: $HMMKIT_KERNEL_CONFIG (the VM passes the build's),
+/// else the kernel's own /proc/config.gz, else /boot/config-$(uname -r).
 public enum KernelConfig {
     public static func load() -> [String: String]? {
-        var paths = ["/boot/config-\(Machine.kernelRelease)"]
-        if let p = getenvString("HMMKIT_KERNEL_CONFIG") { paths.insert(p, at: 0) }
-        for path in paths {
-            guard let text = try? readTextFile(path) else { continue }
-            return parse(text)
-        }
+        if let p = getenvString("HMMKIT_KERNEL_CONFIG"), let text = try? readTextFile(p) { return parse(text) }
+        if let bytes = GzipFile.read("/proc/config.gz") { return parse(String(decoding: bytes, as: UTF8.self)) }
+        if let text = try? readTextFile("/boot/config-\(Machine.kernelRelease)") { return parse(text) }
         return nil
     }
 

@@ -2,9 +2,12 @@
 /// `hmmkit series`.
 public enum GuestCommand {
     /// test_hmm's two SPM addresses in the test VM's reserved range, as `--spm` takes them.
-    public static var spmAddresses: String {
-        VMConfiguration(bzImage: "", modulesDirectory: "", exchangeDirectory: "", initPath: "", consoleLog: "", ktapLog: "")
-            .spmModuleParameters.map(\.1).joined(separator: ",")
+    public static var spmAddresses: String { spmParameters.map(\.1).joined(separator: ",") }
+
+    /// test_hmm's parameters for the test VM's reserved range.
+    public static var spmParameters: [(String, String)] {
+        VMConfiguration(bzImage: "", guestRoot: .initramfs(path: "", channelLog: ""), consoleLog: "", ktapLog: "")
+            .spmModuleParameters
     }
 
     /// hmmkit with `arguments` (default `run`) in the guest. `run` and `replay` load test_hmm

@@ -26,6 +26,17 @@ public struct KernelArtifacts: Sendable {
     }
 }
 
+/// hmmkit's cache outside the repository ($HMMKIT_CACHE, else ~/.cache/hmmkit): kernels
+/// (scripts/kernel-build writes them), imported CI kernels, payloads, the accelerator probe.
+public enum KernelCache {
+    public static var root: String {
+        if let value = ProcessInfo.processInfo.environment["HMMKIT_CACHE"], !value.isEmpty { return value }
+        return NSHomeDirectory() + "/.cache/hmmkit"
+    }
+    public static var acceleratorFile: String { root + "/accelerator" }
+    public static var importedKernels: String { root + "/imported" }
+}
+
 public struct HMMKitError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }

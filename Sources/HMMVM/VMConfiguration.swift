@@ -1,3 +1,5 @@
+import HMMGuest
+
 /// The shape of a test VM and the QEMU command line for it (pure: testable without QEMU).
 public struct VMConfiguration: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case kvm, tcg }
@@ -17,13 +19,18 @@ public struct VMConfiguration: Sendable, Equatable {
         case cpuPerNode = "cpu-per-node"
     }
 
+    /// What the guest boots into.
+    public enum GuestRoot: Sendable, Equatable {
+        /// The payload's initramfs with this boot's archive appended (one file, `-initrd`);
+        /// the guest reports back over a third serial line into `channelLog`.
+        case initramfs(path: String, channelLog: String)
+        /// The host's `/` read-only over 9p, the kernel's modules and a writable exchange
+        /// directory beside it; scripts/vm-init is PID 1. Only for hmmkit's own trusted kernels.
+        case hostRoot(modulesDirectory: String, exchangeDirectory: String, initPath: String)
+    }
+
     public var bzImage: String
-    /// Host directory holding `lib/modules/<release>` contents' parent (`.../lib/modules`).
-    public var modulesDirectory: String
-    /// Read-write exchange directory (command in, exit code and files out).
-    public var exchangeDirectory: String
-    /// The guest's PID 1 (scripts/vm-init), a path on the host root the guest mounts.
-    public var initPath: String
+    public var guestRoot: GuestRoot
     public var accelerator: Accelerator = .tcg
     public var thp: THPAtBoot = .madvise
     public var nodeShape: NodeShape = .memoryOnlyNode
@@ -44,34 +51,38 @@ public struct VMConfiguration: Sendable, Equatable {
     public var ktapLog: String
     public var extraKernelArguments: [String] = []
 
-    public init(bzImage: String, modulesDirectory: String, exchangeDirectory: String, initPath: String,
-                consoleLog: String, ktapLog: String) {
+    public init(bzImage: String, guestRoot: GuestRoot, consoleLog: String, ktapLog: String) {
         self.bzImage = bzImage
-        self.modulesDirectory = modulesDirectory
-        self.exchangeDirectory = exchangeDirectory
-        self.initPath = initPath
+        self.guestRoot = guestRoot
         self.consoleLog = consoleLog
         self.ktapLog = ktapLog
     }
 
-    /// The two SPM addresses test_hmm needs: each device gets a 256 MiB chunk in the range.
+    /// The reserved range test_hmm's device-coherent devices use.
+    public var spmRange: SPMRange { SPMRange(base: spmBase, bytes: UInt64(spmMiB) << 20) }
+
+    /// The two SPM addresses test_hmm needs: each device gets half of the range.
     public var spmModuleParameters: [(String, String)] {
-        let half = UInt64(spmMiB / 2) << 20
-        return [("spm_addr_dev0", hex(spmBase)), ("spm_addr_dev1", hex(spmBase + half))]
+        zip(["spm_addr_dev0", "spm_addr_dev1"], spmRange.deviceAddresses.map(hex)).map { ($0, $1) }
     }
 
     public var kernelCommandLine: String {
-        var args = [
-            "console=ttyS0", "earlyprintk=serial,ttyS0",
-            "root=hmmroot", "rootfstype=9p", "rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose", "ro",
-            "init=\(initPath)",
+        var args = ["console=ttyS0", "earlyprintk=serial,ttyS0"]
+        switch guestRoot {
+        case .initramfs:
+            args += ["rdinit=\(GuestLayout.initLink)", "8250.nr_uarts=3"]
+        case let .hostRoot(_, _, initPath):
+            args += ["root=hmmroot", "rootfstype=9p", "rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose", "ro",
+                     "init=\(initPath)", "8250.nr_uarts=2"]
+        }
+        args += [
             // Not System RAM, so test_hmm can claim it as device-coherent memory.
             "memmap=\(spmMiB)M$\(hex(spmBase))",
             "hugepages=\(hugePages)",
             "transparent_hugepage=\(thp.rawValue)",
             // A panic ends the VM at once (QEMU -no-reboot) instead of hanging it.
             "panic=-1", "oops=continue", "printk.devkmsg=on",
-            "8250.nr_uarts=2", "tsc=reliable", "no_hash_pointers",
+            "tsc=reliable", "no_hash_pointers",
         ]
         args += extraKernelArguments
         return args.joined(separator: " ")
@@ -95,13 +106,18 @@ public struct VMConfiguration: Sendable, Equatable {
               "-serial", "chardev:console",
               "-chardev", "file,id=ktap,path=\(ktapLog)",
               "-serial", "chardev:ktap",
-              "-device", "virtio-rng-pci",
-              "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-              "-device", "virtio-9p-pci,fsdev=root,mount_tag=hmmroot",
-              "-fsdev", "local,id=mods,path=\(modulesDirectory),security_model=none,readonly=on",
-              "-device", "virtio-9p-pci,fsdev=mods,mount_tag=hmmmods",
-              "-fsdev", "local,id=out,path=\(exchangeDirectory),security_model=none",
-              "-device", "virtio-9p-pci,fsdev=out,mount_tag=hmmout"]
+              "-device", "virtio-rng-pci"]
+        switch guestRoot {
+        case let .initramfs(path, channelLog):
+            a += ["-initrd", path, "-chardev", "file,id=channel,path=\(channelLog)", "-serial", "chardev:channel"]
+        case let .hostRoot(modulesDirectory, exchangeDirectory, _):
+            a += ["-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+                  "-device", "virtio-9p-pci,fsdev=root,mount_tag=hmmroot",
+                  "-fsdev", "local,id=mods,path=\(modulesDirectory),security_model=none,readonly=on",
+                  "-device", "virtio-9p-pci,fsdev=mods,mount_tag=hmmmods",
+                  "-fsdev", "local,id=out,path=\(exchangeDirectory),security_model=none",
+                  "-device", "virtio-9p-pci,fsdev=out,mount_tag=hmmout"]
+        }
         return a
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HMMGuest
 import HMMKernel
 import KTAP
 
@@ -13,6 +14,11 @@ public final class VMSession {
         public var command: [String]
         /// Whether the command is `hmmkit run` and takes `--start-after NAME` to resume.
         public var resumable: Bool
+        /// What the guest boots into: the payload (default; the guest sees only what the boot
+        /// archive gives it) or the host's root over 9p.
+        public var guestRoot: GuestRootChoice = .payload
+        /// Host files the guest needs besides those the command names (a peer program).
+        public var hostFiles: [String] = []
         public var accelerator: VMConfiguration.AcceleratorChoice = .auto
         public var thp: VMConfiguration.THPAtBoot = .madvise
         public var nodeShape: VMConfiguration.NodeShape = .memoryOnlyNode
@@ -27,6 +33,12 @@ public final class VMSession {
             self.command = command
             self.resumable = resumable
         }
+    }
+
+    public enum GuestRootChoice: String, Sendable, CaseIterable {
+        case payload
+        /// The host's `/` read-only over 9p: no payload to build, but the guest can read the host.
+        case hostRoot = "host-root"
     }
 
     public struct Report {
@@ -61,6 +73,10 @@ public final class VMSession {
         var guestExit: Int32?
         var resumeAfter: String?
 
+        let payload: GuestPayload? = switch options.guestRoot {
+        case .payload: try GuestPayload.cached(progress: progress)
+        case .hostRoot: nil
+        }
         installSignalHandlers()
         defer { terminateQEMU() }
 
@@ -70,11 +86,16 @@ public final class VMSession {
             try FileManager.default.createDirectory(atPath: bootDir + "/out", withIntermediateDirectories: true)
             var argv = options.command
             if let resumeAfter { argv += ["--start-after", resumeAfter] }
-            try writeExchange(bootDir + "/out", argv: argv)
-            let config = configuration(bootDir: bootDir, accelerator: accelerator)
+            let config: VMConfiguration
+            if let payload {
+                config = try preparePayloadBoot(payload, argv: argv, bootDir: bootDir, accelerator: accelerator)
+            } else {
+                try writeExchange(bootDir + "/out", argv: argv)
+                config = configuration(bootDir: bootDir, accelerator: accelerator)
+            }
             progress("boot \(boots): \(accelerator) \(options.artifacts.release), running: \(argv.joined(separator: " "))")
             let outcome = try bootOnce(config: config, bootDir: bootDir, started: start, firstResult: &firstResult)
-            collectArtifacts(from: bootDir + "/out/artifacts")
+            if payload == nil { collectArtifacts(from: bootDir + "/out/artifacts") }
             switch outcome {
             case let .finished(code):
                 guestExit = code
@@ -160,8 +181,9 @@ public final class VMSession {
             Thread.sleep(forTimeInterval: 0.1)
         }
         qemu = nil
-        let exitFile = bootDir + "/out/exit-code"
-        if let text = try? String(contentsOfFile: exitFile, encoding: .utf8),
+        if case let .initramfs(_, channelLog) = config.guestRoot {
+            if let code = receiveChannel(channelLog) { return .finished(code) }
+        } else if let text = try? String(contentsOfFile: bootDir + "/out/exit-code", encoding: .utf8),
            let code = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             return .finished(code)
         }
@@ -170,13 +192,71 @@ public final class VMSession {
     }
 
     private func configuration(bootDir: String, accelerator: VMConfiguration.Accelerator) -> VMConfiguration {
-        var c = VMConfiguration(bzImage: options.artifacts.bzImage, modulesDirectory: options.artifacts.modulesRoot,
-                                exchangeDirectory: bootDir + "/out", initPath: (try? Repository.root()).map { $0 + "/scripts/vm-init" } ?? "/scripts/vm-init",
+        let initPath = (try? Repository.root()).map { $0 + "/scripts/vm-init" } ?? "/scripts/vm-init"
+        var c = VMConfiguration(bzImage: options.artifacts.bzImage,
+                                guestRoot: .hostRoot(modulesDirectory: options.artifacts.modulesRoot,
+                                                     exchangeDirectory: bootDir + "/out", initPath: initPath),
                                 consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
         c.accelerator = accelerator
         c.thp = options.thp
         c.nodeShape = options.nodeShape
         return c
+    }
+
+    /// The initramfs for one boot: the payload, then an archive with the command (hmmkit
+    /// named by its path in the payload), test_hmm's modules, the config and the host files
+    /// the command names.
+    private func preparePayloadBoot(_ payload: GuestPayload, argv: [String], bootDir: String,
+                                    accelerator: VMConfiguration.Accelerator) throws -> VMConfiguration {
+        let host = Repository.executable
+        let guestArgv = argv.map { $0 == host ? GuestLayout.executable : $0 }
+        let cwd = FileManager.default.currentDirectoryPath
+        var archive = BootArchive(command: guestArgv, workingDirectory: cwd, artifacts: options.artifacts)
+        archive.hostPaths = options.hostFiles + BootArchive.hostPaths(namedBy: Array(guestArgv.dropFirst()), workingDirectory: cwd)
+        let bootArchive = bootDir + "/boot.cpio", initrd = bootDir + "/initrd.cpio"
+        try archive.write(to: bootArchive)
+        try concatenate([payload.initramfs, bootArchive], into: initrd)
+        var c = VMConfiguration(bzImage: options.artifacts.bzImage,
+                                guestRoot: .initramfs(path: initrd, channelLog: bootDir + "/channel.log"),
+                                consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
+        c.accelerator = accelerator
+        c.thp = options.thp
+        c.nodeShape = options.nodeShape
+        _ = FileManager.default.createFile(atPath: bootDir + "/channel.log", contents: nil)
+        return c
+    }
+
+    /// The guest's exit code from its channel, saving the files it sent; nil when it sent
+    /// none (it died first). What the channel refuses is reported, never trusted.
+    private func receiveChannel(_ path: String) -> Int32? {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let report = GuestChannel.decode(text)
+        for problem in report.problems { progress("\(path): \(problem)") }
+        if let target = options.artifactsDirectory, !report.files.isEmpty {
+            try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            for file in report.files {
+                let destination = target + "/" + file.name
+                do {
+                    try Data(file.bytes).write(to: URL(fileURLWithPath: destination))
+                    progress("saved \(destination)")
+                } catch {
+                    progress("could not save \(file.name) to \(target): \(error)")
+                }
+            }
+        }
+        return report.exitCode
+    }
+
+    private func concatenate(_ parts: [String], into path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path) else {
+            throw HMMKitError("\(path): cannot create the initramfs")
+        }
+        defer { try? out.close() }
+        for part in parts {
+            guard let input = FileHandle(forReadingAtPath: part) else { throw HMMKitError("\(part): cannot read") }
+            defer { try? input.close() }
+            while let chunk = try input.read(upToCount: 8 << 20), !chunk.isEmpty { try out.write(contentsOf: chunk) }
+        }
     }
 
     private func writeExchange(_ dir: String, argv: [String]) throws {
@@ -233,9 +313,7 @@ public final class VMSession {
 
     // MARK: accelerator
 
-    static var cacheFile: String {
-        (ProcessInfo.processInfo.environment["HMMKIT_CACHE"] ?? NSHomeDirectory() + "/.cache/hmmkit") + "/accelerator"
-    }
+    static var cacheFile: String { KernelCache.acceleratorFile }
 
     static func rememberAccelerator(_ a: VMConfiguration.Accelerator) {
         try? FileManager.default.createDirectory(atPath: (cacheFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMGuest
 
 /// The command tree; each subcommand is thin and calls into a library target.
 @main
@@ -10,13 +11,15 @@ struct HMMKit: ParsableCommand {
         Exit codes follow kselftest: 0 all passed, 1 a failure, 4 everything skipped; 2 is a usage error.
         KTAP goes to standard output; progress and logs go to standard error.
         """,
-        subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self,
+        subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self, PayloadCommand.self,
                       GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
                       SeriesCommand.self]
     )
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
     static func main() {
+        // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
+        if GuestInit.isRequested { GuestInit.run() }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,11 +1,12 @@
 import ArgumentParser
+import HMMGuest
 import Foundation
 import HMMKernel
 
 struct ModuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "module", abstract: "Load, unload and inspect test_hmm through libkmod.",
-        subcommands: [Load.self, Unload.self, Status.self, Params.self])
+        subcommands: [Load.self, Unload.self, Status.self, Params.self, RunProgram.self])
 
     struct Common: ParsableArguments {
         @Option(help: "Directory with modules.dep (default /lib/modules/$(uname -r), or $HMMKIT_MODULES_DIR).")
@@ -27,23 +28,72 @@ struct ModuleCommand: ParsableCommand {
         var allowHostModuleLoad = false
 
         func validate() throws {
+            try Self.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+        }
+
+        static func validate(parameters: [String], module: String, allowHostModuleLoad: Bool) throws {
             for p in parameters where !p.contains("=") {
                 throw ValidationError("parameter '\(p)' is not NAME=VALUE")
             }
-            if !allowHostModuleLoad && !VMEnvironment.isTestVM {
-                throw ValidationError("refusing to load \(common.name) outside an hmmkit test VM without --allow-host-module-load")
+            if !allowHostModuleLoad && !TestVM.isCurrentMachine {
+                throw ValidationError("refusing to load \(module) outside an hmmkit test VM without --allow-host-module-load")
+            }
+        }
+
+        static func pairs(_ parameters: [String]) -> [(String, String)] {
+            parameters.compactMap { p in
+                p.firstIndex(of: "=").map { (String(p[..<$0]), String(p[p.index(after: $0)...])) }
             }
         }
 
         func run() throws {
-            let pairs = parameters.map { p -> (String, String) in
-                let i = p.firstIndex(of: "=")!
-                return (String(p[..<i]), String(p[p.index(after: i)...]))
-            }
-            do { try common.modules().load(common.name, parameters: pairs) } catch {
+            do { try common.modules().load(common.name, parameters: Self.pairs(parameters)) } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
             log("hmmkit: loaded \(common.name)")
+        }
+    }
+
+    struct RunProgram: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run-program",
+            abstract: "Load the module, run a program with it loaded (e.g. the kernel's hmm-tests), unload it.",
+            discussion: "Exits with the program's exit code (1 when the module could not be loaded).")
+        @OptionGroup var common: Common
+        @Option(parsing: .upToNextOption, help: "Module parameters, NAME=VALUE.")
+        var parameters: [String] = []
+        @Flag(help: "Allow loading on a machine that is not an hmmkit test VM.")
+        var allowHostModuleLoad = false
+        @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
+        var program: [String] = []
+
+        func validate() throws {
+            try Load.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+            guard let first = program.first, first.hasPrefix("/") else {
+                throw ValidationError("give the program as an absolute path after --")
+            }
+        }
+
+        func run() throws {
+            let modules: KernelModules
+            do {
+                modules = try common.modules()
+                try modules.load(common.name, parameters: Load.pairs(parameters))
+            } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
+            // devtmpfs creates the device nodes asynchronously.
+            for _ in 0..<100 where common.name == "test_hmm" && !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
+            let code: Int32
+            do {
+                let pid = try InitProcess.spawn(program, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
+                                                directory: FileManager.default.currentDirectoryPath,
+                                                stdin: nil, stdout: nil, stderr: nil)
+                code = InitProcess.waitForExit(of: pid)
+            } catch {
+                log("hmmkit: \(error)")
+                code = 1
+            }
+            do { try modules.unload(common.name) } catch { log("hmmkit: \(error)") }
+            throw ExitCode(code)
         }
     }
 

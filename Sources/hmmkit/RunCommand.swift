@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMGuest
 import Foundation
 import HMMKernel
 import HMMSuite
@@ -134,7 +135,7 @@ struct ModuleOptions: ParsableArguments {
         if (spm != nil || modulesDir != nil) && !loadModule {
             throw ValidationError("--spm and --modules-dir only apply with --load-module")
         }
-        if loadModule && !allowHostModuleLoad && !VMEnvironment.isTestVM {
+        if loadModule && !allowHostModuleLoad && !TestVM.isCurrentMachine {
             throw ValidationError("""
                 refusing to load test_hmm on this machine: it is not an hmmkit test VM. test_hmm exposes \
                 every process's memory to a test device; load it here only if you mean it, with --allow-host-module-load, \
@@ -207,15 +208,5 @@ struct ModuleSession {
 
     func unload() {
         do { try modules.unload("test_hmm"); log("hmmkit: unloaded test_hmm") } catch { log("hmmkit: \(error)") }
-    }
-}
-
-/// Whether this process runs inside an hmmkit test VM (its init exports HMMKIT_IN_VM=1
-/// and PID 1 is hmmkit's vm-init).
-enum VMEnvironment {
-    static var isTestVM: Bool {
-        guard ProcessInfo.processInfo.environment["HMMKIT_IN_VM"] == "1" else { return false }
-        let cmdline = (try? String(contentsOfFile: "/proc/1/cmdline", encoding: .utf8)) ?? ""
-        return cmdline.contains("vm-init")
     }
 }

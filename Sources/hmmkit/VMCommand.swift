@@ -29,6 +29,7 @@ struct KernelCommand: ParsableCommand {
 extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
 extension VMConfiguration.AcceleratorChoice: ExpressibleByArgument {}
 extension VMConfiguration.NodeShape: ExpressibleByArgument {}
+extension VMSession.GuestRootChoice: ExpressibleByArgument {}
 
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vm", abstract: "Run hmmkit (or the kernel's hmm-tests) in a QEMU VM.",
@@ -43,8 +44,14 @@ struct VMCommand: ParsableCommand {
             types exist. The guest's exit code becomes this command's.
             """)
 
-        @Option(help: "debian-6.12, debian-6.1, a kernel tree, or a directory from 'hmmkit kernel build'.")
+        @Option(help: "debian-6.12, debian-6.1, a kernel tree, a directory from 'hmmkit kernel build', or a bzImage built elsewhere (with --modules).")
         var kernel = "debian-6.12"
+        @Option(help: "With a bzImage --kernel: its modules, as modules.tar.xz (tuxmake, KernelCI) or a 'make modules_install' tree.")
+        var modules: String?
+        @Option(help: "With a bzImage --kernel: its .config (default: a config file beside it, else the guest's /proc/config.gz).")
+        var kernelConfig: String?
+        @Option(help: "payload (the guest sees only the payload and what its command names) or host-root (the host's / read-only over 9p; hmmkit's own kernels only).")
+        var guestRoot: VMSession.GuestRootChoice = .payload
         @Option(help: "Build --kernel with this config fragment or whole .config (as 'kernel build --config').")
         var config: String?
         @Flag(help: "Run the kernel's own tools/testing/selftests/mm/hmm-tests (built from the same tree) instead of hmmkit.")
@@ -70,30 +77,43 @@ struct VMCommand: ParsableCommand {
             if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
             if (kselftest || program != nil) && !guestArguments.isEmpty { throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments") }
             if kselftest && program != nil { throw ValidationError("choose --kselftest or --program, not both") }
-            if let program, !program.hasPrefix("/") { throw ValidationError("--program needs an absolute path (the guest sees the host's root read-only), got '\(program)'") }
+            if let program, !program.hasPrefix("/") { throw ValidationError("--program needs an absolute path, got '\(program)'") }
+            if (modules != nil || kernelConfig != nil) && !ImportedKernel.isKernelImage(kernel) {
+                throw ValidationError("--modules and --kernel-config go with a bzImage given as --kernel")
+            }
         }
 
         func run() throws {
             let artifacts: KernelArtifacts
-            do { artifacts = try KernelBuilder.artifacts(for: kernel, config: config) { log("hmmkit: \($0)") } } catch {
+            do {
+                if ImportedKernel.isKernelImage(kernel) {
+                    guard let modules else { throw HMMKitError("--kernel \(kernel) is a kernel image: give its modules with --modules") }
+                    artifacts = try ImportedKernel.artifacts(bzImage: kernel, modules: modules, config: kernelConfig) { log("hmmkit: \($0)") }
+                } else {
+                    artifacts = try KernelBuilder.artifacts(for: kernel, config: config) { log("hmmkit: \($0)") }
+                }
+            } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
-            let spm = GuestCommand.spmAddresses
             let exe = Repository.executable
             var command: [String]
             var resumable = false
+            var hostFiles: [String] = []
             if kselftest || program != nil {
                 guard let peer = program ?? artifacts.kselftest else {
                     log("hmmkit: \(artifacts.directory) has no hmm-tests binary (the tree lacks tools/testing/selftests/mm/hmm-tests.c?)")
                     throw ExitStatus.fail
                 }
                 // Same module load as hmmkit's own runs, then the peer exactly as test_hmm.sh smoke runs it.
-                command = ["/bin/bash", "-c", "\"$0\" module load spm_addr_dev0=${1%,*} spm_addr_dev1=${1#*,} && \"$2\"; rc=$?; \"$0\" module unload; exit $rc",
-                           exe, spm, peer]
+                command = [exe, "module", "run-program", "--parameters"]
+                    + GuestCommand.spmParameters.map { "\($0.0)=\($0.1)" } + ["--", peer]
+                hostFiles.append(peer)
             } else {
                 (command, resumable) = GuestCommand.hmmkit(guestArguments, executable: exe, peer: artifacts.kselftest)
             }
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
+            options.guestRoot = guestRoot
+            options.hostFiles = hostFiles
             options.accelerator = accel
             options.thp = thp
             options.nodeShape = numa
@@ -123,5 +143,26 @@ struct VMCommand: ParsableCommand {
             }
             do { try Machine.powerOff() } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
         }
+    }
+}
+
+struct PayloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "payload",
+        abstract: "Write the guest payload: an initramfs that boots with any x86_64 bzImage, and a rootfs overlay.",
+        discussion: """
+        DIR/hmmkit-payload.cpio is an initramfs whose /init is hmmkit: booted on its own (e.g. by a lab, with the
+        kernel's modules appended) it loads test_hmm and runs the whole suite, KTAP on the console. DIR/hmmkit-overlay.tar.gz
+        holds the same files under /opt/hmmkit for an existing root filesystem. Both carry hmmkit (build it with
+        --static-swift-stdlib, as scripts/main-job does), the host's glibc, libkmod and libnuma, and the fixtures.
+        """)
+    @Option(help: "Directory to write the payload into.")
+    var output: String
+
+    func run() throws {
+        do {
+            let fixtures = (try? Repository.root()).map { $0 + "/Fixtures" }
+            try GuestPayload.build(into: output, fixtures: fixtures, overlay: true) { log("hmmkit: \($0)") }
+        } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
     }
 }

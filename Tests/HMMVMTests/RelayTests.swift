@@ -69,8 +69,9 @@ import KTAP
 
 @Suite struct QEMUConfigurationTests {
     @Test func vmShape() {
-        let c = VMConfiguration(bzImage: "/k/bzImage", modulesDirectory: "/k/mods", exchangeDirectory: "/x",
-                                initPath: "/repo/scripts/vm-init", consoleLog: "/x/c", ktapLog: "/x/k")
+        let c = VMConfiguration(bzImage: "/k/bzImage",
+                                guestRoot: .hostRoot(modulesDirectory: "/k/mods", exchangeDirectory: "/x", initPath: "/repo/scripts/vm-init"),
+                                consoleLog: "/x/c", ktapLog: "/x/k")
         let args = c.qemuArguments
         #expect(args.contains("node,nodeid=1,memdev=mem1"))  // a memory-only node
         #expect(args.contains("node,nodeid=0,cpus=0-1,memdev=mem0"))
@@ -83,7 +84,7 @@ import KTAP
     }
 
     @Test func aCPUOnEachNodeWithTheSPMRangeInNode1() {
-        var c = VMConfiguration(bzImage: "b", modulesDirectory: "m", exchangeDirectory: "x", initPath: "i", consoleLog: "c", ktapLog: "k")
+        var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
         c.nodeShape = .cpuPerNode
         c.thp = .always
         let args = c.qemuArguments
@@ -94,8 +95,21 @@ import KTAP
         #expect(c.kernelCommandLine.contains("transparent_hugepage=always"))
     }
 
+    @Test func thePayloadBootSharesNothingWithTheHost() {
+        let c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "/w/initrd.cpio", channelLog: "/w/channel.log"),
+                                consoleLog: "c", ktapLog: "k")
+        let args = c.qemuArguments
+        #expect(!args.contains { $0.contains("9p") || $0.contains("fsdev") }, "no host filesystem reaches the guest")
+        #expect(args[args.firstIndex(of: "-initrd")! + 1] == "/w/initrd.cpio")
+        #expect(args.contains("file,id=channel,path=/w/channel.log"))
+        #expect(args.filter { $0 == "-serial" }.count == 3)
+        #expect(c.kernelCommandLine.contains("rdinit=/init"))
+        #expect(c.kernelCommandLine.contains("8250.nr_uarts=3"))
+        #expect(!c.kernelCommandLine.contains("root="))
+    }
+
     @Test func kvmAndTcgDiffer() {
-        var c = VMConfiguration(bzImage: "b", modulesDirectory: "m", exchangeDirectory: "x", initPath: "i", consoleLog: "c", ktapLog: "k")
+        var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
         c.accelerator = .kvm
         #expect(c.qemuArguments.starts(with: ["-accel", "kvm"]))
         c.accelerator = .tcg

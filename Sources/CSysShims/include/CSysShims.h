@@ -19,4 +19,7 @@ void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new
 int hmmkit_pin_thread(const int *cpus, int count);
 /* sync(2) then reboot(2) with RB_POWER_OFF: how a test VM's init ends the VM. */
 int hmmkit_power_off(void);
+/* posix_spawn_file_actions_addchdir_np (glibc 2.29+, a GNU extension). */
+#include <spawn.h>
+int hmmkit_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 #endif

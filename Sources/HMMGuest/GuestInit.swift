@@ -1,0 +1,85 @@
+import Foundation
+import HMMKernel
+
+/// hmmkit as a test VM's PID 1, booted from the payload's initramfs: mounts what the suite
+/// needs, runs the command the host put in the boot archive (or, booted on its own, the
+/// whole suite), streams the files it saved and its exit code back, and powers off.
+///
+/// Console (stdout, stderr) carries progress; KTAP goes to its own serial line when the host
+/// gave one, else to the console, where a lab such as LAVA reads it. Nothing here may end
+/// the process: PID 1 exiting panics the kernel, so every failure is reported and the VM
+/// powers off.
+public enum GuestInit {
+    /// PID 1 started as /init, as the kernel starts an initramfs's init (words of the kernel
+    /// command line it did not recognise become arguments, and are ignored). Before /proc is
+    /// mounted Swift may see no arguments at all: on Linux it reads them from /proc/self/cmdline.
+    public static var isRequested: Bool {
+        InitProcess.isPID1 && (CommandLine.arguments.isEmpty || CommandLine.arguments.first == GuestLayout.initLink)
+    }
+
+    public static func run() -> Never {
+        for (type, target, options) in [("proc", "/proc", nil), ("sysfs", "/sys", nil), ("devtmpfs", "/dev", nil),
+                                        ("tmpfs", "/run", nil), ("tmpfs", "/tmp", "mode=1777"),
+                                        ("debugfs", "/sys/kernel/debug", nil)] as [(String, String, String?)] {
+            do { try InitProcess.mount(type, on: target, options: options) } catch { say("\(error)") }
+        }
+        let release = Machine.kernelRelease
+        say("up after \(format(uptime()))s, kernel \(release), \(ProcessInfo.processInfo.activeProcessorCount) CPUs")
+
+        let plan = BootPlan.read(release: release, kernelCommandLine: readLine("/proc/cmdline") ?? "")
+        for device in [plan.ktapDevice, plan.channelDevice].compactMap({ $0 }) {
+            do { try InitProcess.makeTerminalRaw(device) } catch { say("\(error)") }
+        }
+        try? FileManager.default.createDirectory(atPath: GuestLayout.outputDirectory, withIntermediateDirectories: true)
+        say("running: \(plan.command.joined(separator: " "))")
+        var code: Int32
+        do {
+            let pid = try InitProcess.spawn(plan.command, environment: plan.environment, directory: plan.workingDirectory,
+                                            stdout: plan.ktapDevice ?? "/dev/console", stderr: "/dev/console")
+            code = InitProcess.waitForExit(of: pid)
+        } catch {
+            say("\(error)")
+            code = 127
+        }
+        report(exitCode: code, to: plan.channelDevice)
+        say("command exited \(code) after \(format(uptime()))s")
+        InitProcess.sync()
+        do { try Machine.powerOff() } catch { say("\(error)") }
+        while true { sleep(60) }
+    }
+
+    /// The saved files and the exit code, over the channel; booted without one, only the
+    /// exit code, on the console.
+    static func report(exitCode: Int32, to channelDevice: String?) {
+        guard let channelDevice, let channel = FileHandle(forWritingAtPath: channelDevice) else {
+            say("# hmmkit: guest command exit code \(exitCode)")
+            return
+        }
+        channel.write(Data((GuestChannel.header + "\n").utf8))
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: GuestLayout.outputDirectory)) ?? []).sorted()
+        for name in names {
+            guard GuestChannel.isSafeFileName(name),
+                  let data = FileManager.default.contents(atPath: GuestLayout.outputDirectory + "/" + name) else {
+                say("not sent to the host: \(name)")
+                continue
+            }
+            channel.write(Data(GuestChannel.encodeFile(name: name, bytes: [UInt8](data)).utf8))
+        }
+        channel.write(Data(GuestChannel.encodeExit(exitCode).utf8))
+        try? channel.synchronize()
+    }
+
+    static func say(_ text: String) {
+        FileHandle.standardError.write(Data("hmmkit-vm: \(text)\n".utf8))
+    }
+
+    static func uptime() -> Double {
+        Double(readLine("/proc/uptime")?.split(separator: " ").first ?? "") ?? 0
+    }
+
+    static func format(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
+
+    static func readLine(_ path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import HMMGuest
+
+/// The guest payload: everything a test VM runs, taken from the host once and then needing
+/// nothing from it. It holds hmmkit (Swift's runtime linked statically when built with
+/// `--static-swift-stdlib`, as scripts/main-job does), the C libraries it loads (glibc,
+/// libkmod, libnuma and theirs, shipped as the host has them), and the fixtures.
+///
+/// As an initramfs (`hmmkit-payload.cpio`) it boots with any x86_64 bzImage that has
+/// CONFIG_BLK_DEV_INITRD; hmmkit is its /init (see `GuestInit`).
+public struct GuestPayload: Sendable {
+    public var directory: String
+    public var initramfs: String { directory + "/hmmkit-payload.cpio" }
+    /// The same files for an existing root filesystem (LAVA's and tuxrun's overlay form),
+    /// under /opt/hmmkit, run through their own dynamic linker whatever the rootfs's glibc.
+    public var overlay: String { directory + "/hmmkit-overlay.tar.gz" }
+    /// One line per file: guest path, host path.
+    public var manifest: String { directory + "/MANIFEST" }
+
+    public init(directory: String) { self.directory = directory }
+
+    /// The payload for the running hmmkit, built once per executable and fixture set and
+    /// cached under $HMMKIT_CACHE/payloads.
+    public static func cached(progress: (String) -> Void) throws -> GuestPayload {
+        let executable = Repository.executable
+        let fixtures = (try? Repository.root()).map { $0 + "/Fixtures" }
+        let key = try identity(executable: executable, fixtures: fixtures)
+        let payload = GuestPayload(directory: KernelCache.root + "/payloads/" + key)
+        if FileManager.default.fileExists(atPath: payload.initramfs) { return payload }
+        try build(into: payload.directory, executable: executable, fixtures: fixtures, progress: progress)
+        return payload
+    }
+
+    /// Builds the payload into `directory` (created if needed; its archive is replaced).
+    @discardableResult
+    public static func build(into directory: String, executable: String = Repository.executable, fixtures: String?,
+                             overlay: Bool = false, progress: (String) -> Void) throws -> GuestPayload {
+        let payload = GuestPayload(directory: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var files: [(guest: String, host: String)] = [(GuestLayout.executable, executable)]
+        for library in try SharedLibraries.needed(by: executable) { files.append((library, library)) }
+        if let fixtures, FileManager.default.fileExists(atPath: fixtures) {
+            for relative in try regularFiles(under: fixtures) {
+                files.append((GuestLayout.fixtures + "/" + relative, fixtures + "/" + relative))
+            }
+        } else {
+            progress("no Fixtures/ directory found: the payload holds no fixtures")
+        }
+        let temporary = payload.initramfs + ".partial"
+        var archive = try CPIOArchive(path: temporary)
+        for directory in ["/proc", "/sys", "/dev", "/tmp", "/run", "/root", "/hmmkit"] { try archive.directory(directory) }
+        // The kernel opens /dev/console for /init's standard streams before devtmpfs is mounted.
+        try archive.characterDevice("/dev/console", major: 5, minor: 1)
+        for file in files { try archive.file(file.guest, copying: file.host) }
+        try archive.symlink(GuestLayout.initLink, to: String(GuestLayout.executable.dropFirst()))
+        try archive.file(GuestLayout.payloadMarker, bytes: Array("hmmkit payload for \(executable)\n".utf8))
+        let size = archive.bytesWritten
+        try archive.finish()
+        try FileManager.default.moveItemReplacing(at: temporary, to: payload.initramfs)
+        try Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8).write(to: URL(fileURLWithPath: payload.manifest))
+        progress(String(format: "payload: %d files, %.1f MiB, at %@", files.count, Double(size) / 1048576, payload.initramfs))
+        if overlay { try writeOverlay(payload, files: files, progress: progress) }
+        return payload
+    }
+
+    static let overlayRoot = "opt/hmmkit"
+
+    /// bin/hmmkit is a wrapper that starts the real binary through the shipped ld.so with
+    /// the shipped libraries; fixtures are in share/Fixtures.
+    static func writeOverlay(_ payload: GuestPayload, files: [(guest: String, host: String)], progress: (String) -> Void) throws {
+        let fm = FileManager.default
+        let staging = payload.directory + "/overlay.staging"
+        try? fm.removeItem(atPath: staging)
+        let root = staging + "/" + overlayRoot
+        for sub in ["bin", "lib", "share"] { try fm.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true) }
+        var loader = "ld-linux-x86-64.so.2"
+        for file in files {
+            let destination: String
+            if file.guest == GuestLayout.executable {
+                destination = root + "/bin/hmmkit.bin"
+            } else if file.guest.hasPrefix(GuestLayout.fixtures) {
+                destination = root + "/share/Fixtures" + file.guest.dropFirst(GuestLayout.fixtures.count)
+            } else {
+                destination = root + "/lib/" + (file.guest as NSString).lastPathComponent
+                if file.guest.contains("/ld-linux") { loader = (file.guest as NSString).lastPathComponent }
+            }
+            try fm.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.copyItem(atPath: file.host, toPath: destination)
+        }
+        let wrapper = """
+            #!/bin/sh
+            # hmmkit from this overlay, with the glibc and libraries it was built against.
+            here=$(dirname "$(readlink -f "$0")")/..
+            exec "$here/lib/\(loader)" --library-path "$here/lib" "$here/bin/hmmkit.bin" "$@"
+
+            """
+        try Data(wrapper.utf8).write(to: URL(fileURLWithPath: root + "/bin/hmmkit"))
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root + "/bin/hmmkit")
+        try ImportedKernel.runTar(["-C", staging, "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "--sort=name",
+                                   "-czf", payload.overlay, overlayRoot.split(separator: "/").first.map(String.init) ?? "opt"])
+        try fm.removeItem(atPath: staging)
+        progress("overlay: \(payload.overlay) (hmmkit at /\(overlayRoot)/bin/hmmkit)")
+    }
+
+    /// Changes whenever the executable or the fixtures change.
+    static func identity(executable: String, fixtures: String?) throws -> String {
+        var text = try stamp(executable)
+        if let fixtures, FileManager.default.fileExists(atPath: fixtures) {
+            for relative in try regularFiles(under: fixtures) { text += relative + (try stamp(fixtures + "/" + relative)) }
+        }
+        return stableHash(text)
+    }
+
+    static func stamp(_ path: String) throws -> String {
+        let a = try FileManager.default.attributesOfItem(atPath: path)
+        let modified = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(path):\(a[.size] ?? 0):\(modified)\n"
+    }
+
+    /// Regular files under `root`, as sorted relative paths.
+    static func regularFiles(under root: String) throws -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        var result: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeRegular { result.append(relative) }
+        }
+        return result.sorted()
+    }
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: a cache key that is the same in every process.
+func stableHash(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
+    let digits = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+}
+
+extension FileManager {
+    func moveItemReplacing(at source: String, to destination: String) throws {
+        if fileExists(atPath: destination) { try removeItem(atPath: destination) }
+        try moveItem(atPath: source, toPath: destination)
+    }
+}
+
+/// The shared libraries a dynamically linked program loads, with its ELF interpreter, as
+/// the host's dynamic linker resolves them (ldd).
+public enum SharedLibraries {
+    public static func needed(by program: String) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        process.arguments = [program]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // A static program: ldd says "not a dynamic executable" and exits 1.
+        if process.terminationStatus != 0 { return [] }
+        return try parse(text, program: program)
+    }
+
+    /// `name => /path (0x...)` and `/lib64/ld-linux-x86-64.so.2 (0x...)` lines; a library
+    /// ldd could not find is an error (the guest would fail to start the program).
+    static func parse(_ text: String, program: String) throws -> [String] {
+        var result: [String] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if let arrow = words.firstIndex(of: "=>") {
+                let target = words.index(after: arrow)
+                guard target < words.endIndex, words[target] != "not" else {
+                    throw HMMKitError("\(program): needs \(words.first ?? "?"), which this host does not have (ldd: \(line.trimmingCharacters(in: .whitespaces)))")
+                }
+                if words[target].hasPrefix("/") { result.append(String(words[target])) }
+            } else if let first = words.first, first.hasPrefix("/") {
+                result.append(String(first))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+@testable import HMMGuest
+@testable import HMMVM
+
+@Suite struct CPIOArchiveTests {
+    /// The host's cpio(1) must list what the writer wrote, parents first, with a device node.
+    @Test func cpioReadsItBack() throws {
+        let dir = NSTemporaryDirectory() + "hmmkit-cpio-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var archive = try CPIOArchive(path: dir + "/a.cpio")
+        try archive.characterDevice("/dev/console", major: 5, minor: 1)
+        try archive.file("/usr/share/x/hello", bytes: Array("hello\n".utf8), mode: 0o755)
+        try archive.symlink("/init", to: "bin/hmmkit")
+        try archive.finish()
+        let data = try #require(FileManager.default.contents(atPath: dir + "/a.cpio"))
+        #expect(data.count % 4 == 0)
+        let listing = try run("/usr/bin/cpio", ["-itv", "-F", dir + "/a.cpio"])
+        let names = listing.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        #expect(names.prefix(6) == ["dev", "console", "usr", "share", "x", "hello"] || listing.contains("usr/share/x/hello"))
+        #expect(listing.contains("crw-------"))
+        #expect(listing.contains("-rwxr-xr-x"))
+        #expect(listing.contains("init -> bin/hmmkit"))
+        let firstDirectory = try #require(listing.split(separator: "\n").firstIndex { $0.hasSuffix(" usr") })
+        let file = try #require(listing.split(separator: "\n").firstIndex { $0.hasSuffix("usr/share/x/hello") })
+        #expect(firstDirectory < file)
+    }
+
+    @Test func headerIsNewcWithTheNameSizeCountingItsNUL() {
+        let header = CPIOArchive.header(name: "init", inode: 7, mode: 0o120777, size: 10, rdev: (0, 0))
+        let text = String(decoding: header, as: UTF8.self)
+        #expect(text.count == 110)
+        #expect(text.hasPrefix("070701" + "00000007" + "0000a1ff"))
+        #expect(text.dropFirst(6 + 11 * 8).prefix(8) == "00000005")
+    }
+
+    func run(_ program: String, _ arguments: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return out
+    }
+}
+
+@Suite struct GuestChannelTests {
+    @Test func filesAndExitCodeRoundTrip() {
+        let bytes: [UInt8] = (0..<300).map { UInt8($0 % 256) }
+        let text = GuestChannel.header + "\r\n" + GuestChannel.encodeFile(name: "repro-1.fixture", bytes: bytes)
+            + GuestChannel.encodeFile(name: "empty.c", bytes: []) + GuestChannel.encodeExit(4)
+        let report = GuestChannel.decode(text)
+        #expect(report.problems == [])
+        #expect(report.exitCode == 4)
+        #expect(report.files.map(\.name) == ["repro-1.fixture", "empty.c"])
+        #expect(report.files.first?.bytes == bytes)
+    }
+
+    @Test(arguments: ["../etc/passwd", ".hidden", "a/b", "", "x y", String(repeating: "a", count: 201)])
+    func refusesNamesThatAreNotPlainFiles(_ name: String) {
+        let report = GuestChannel.decode(GuestChannel.header + "\nfile \(name) 1\nAA==\nend\nexit 0\n")
+        #expect(report.files.isEmpty)
+        #expect(report.exitCode == 0)
+        #expect(!report.problems.isEmpty)
+    }
+
+    @Test func hostileInputIsReportedNotTrusted() {
+        let cases = [
+            "file big 99999999999999999999\n",            // a huge number
+            "file a 4\nAAAA\nAAAA\nAAAA\nend\n",            // more content than announced
+            "file a 3\n!!!!\nend\n",                        // not base64
+            "file a 3\nAAAA\n",                             // stopped mid-file
+            "exit 300\n", "exit -1\n", "gibberish\n",
+        ]
+        for body in cases {
+            let report = GuestChannel.decode(GuestChannel.header + "\n" + body)
+            #expect(report.files.isEmpty, "\(body)")
+            #expect(report.exitCode == nil, "\(body)")
+            #expect(report.problems.count == 1, "\(body): \(report.problems)")
+        }
+        #expect(GuestChannel.decode("exit 0\n").problems == ["line 1: no 'hmmkit-channel 1' header"])
+        #expect(GuestChannel.decode("").exitCode == nil)
+    }
+}
+
+@Suite struct BootPlanTests {
+    @Test func theHostsCommandWins() {
+        let plan = BootPlan.make(hostCommand: ["/bin/hmmkit", "run", "-t", "migrate"], workingDirectory: "/work",
+                                 kernelConfig: "/hmmkit/boot/kernel-config", ktapDevice: "/dev/ttyS1",
+                                 channelDevice: "/dev/ttyS2", release: "6.12.118", kernelCommandLine: "",
+                                 fixtureDirectoryExists: { _ in true })
+        #expect(plan.command == ["/bin/hmmkit", "run", "-t", "migrate"])
+        #expect(plan.workingDirectory == "/work")
+        #expect(plan.environment.contains("HMMKIT_MODULES_DIR=/lib/modules/6.12.118"))
+        #expect(plan.environment.contains("HMMKIT_KERNEL_CONFIG=/hmmkit/boot/kernel-config"))
+        #expect(plan.environment.contains("HMMKIT_IN_VM=1"))
+    }
+
+    @Test func bootedAloneItRunsTheSuiteWithTheReservedRange() {
+        let plan = BootPlan.make(hostCommand: nil, workingDirectory: nil, kernelConfig: nil, ktapDevice: nil,
+                                 channelDevice: nil, release: "6.1.192", kernelCommandLine: "console=ttyS0 memmap=512M$0x40000000 quiet",
+                                 fixtureDirectoryExists: { !$0.hasSuffix("linux-6.1") })
+        #expect(plan.command == ["/bin/hmmkit", "run", "--load-module", "--spm", "0x40000000,0x50000000",
+                                 "--fixtures", "/usr/share/hmmkit/Fixtures/corpus", "--fixtures", "/usr/share/hmmkit/Fixtures/selftest",
+                                 "--fixtures", "/usr/share/hmmkit/Fixtures/scenarios"])
+        #expect(plan.ktapDevice == nil && plan.channelDevice == nil)
+        #expect(!plan.environment.contains { $0.hasPrefix("HMMKIT_KERNEL_CONFIG=") })
+    }
+
+    @Test func spmRangeFromTheCommandLine() {
+        #expect(SPMRange(kernelCommandLine: "memmap=1G$0x100000000") == SPMRange(base: 1 << 32, bytes: 1 << 30))
+        #expect(SPMRange(kernelCommandLine: "memmap=512M@0x40000000") == nil, "@ is usable RAM, not a reservation")
+        #expect(SPMRange(kernelCommandLine: "memmap=99999999999999999999G$0x0") == nil)
+        #expect(SPMRange(kernelCommandLine: "quiet") == nil)
+        #expect(SPMRange(base: 0x4000_0000, bytes: 512 << 20).deviceAddresses == [0x4000_0000, 0x5000_0000])
+    }
+}
+
+@Suite struct KernelImportTests {
+    @Test func moduleClosureFollowsModulesDep() {
+        let dep = ModuleClosure.parse("""
+            kernel/lib/test_hmm.ko.xz: kernel/mm/helper.ko.xz
+            kernel/mm/helper.ko.xz: kernel/base/low-level.ko.xz
+            kernel/base/low-level.ko.xz:
+            kernel/drivers/gpu/big.ko.xz: kernel/mm/helper.ko.xz
+            """)
+        #expect(ModuleClosure.closure(of: ["test_hmm"], dependencies: dep)
+                == ["kernel/lib/test_hmm.ko.xz", "kernel/mm/helper.ko.xz", "kernel/base/low-level.ko.xz"])
+        #expect(ModuleClosure.moduleName("kernel/base/low-level.ko.zst") == "low_level")
+        #expect(ModuleClosure.closure(of: ["absent"], dependencies: dep).isEmpty)
+    }
+
+    @Test func lddOutputNamesEveryLibraryAndTheLoader() throws {
+        let text = """
+            \tlinux-vdso.so.1 (0x00007ffd)
+            \tlibkmod.so.2 => /lib/x86_64-linux-gnu/libkmod.so.2 (0x00007f)
+            \tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)
+            \t/lib64/ld-linux-x86-64.so.2 (0x00007f)
+            """
+        #expect(try SharedLibraries.parse(text, program: "p")
+                == ["/lib/x86_64-linux-gnu/libkmod.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"])
+        #expect(throws: HMMKitError.self) { try SharedLibraries.parse("\tlibgone.so => not found\n", program: "p") }
+    }
+
+    @Test func kernelImageHeaderAndRelease() throws {
+        let path = NSTemporaryDirectory() + "hmmkit-fake-bzimage-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var bytes = [UInt8](repeating: 0, count: 0x400)
+        bytes.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        bytes[0x20e] = 0x00; bytes[0x20f] = 0x01   // kernel_version at 0x100 + 0x200
+        bytes.replaceSubrange(0x300..<0x300 + 18, with: Array("6.12.9-ci (ci@lab)".utf8))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(ImportedKernel.isKernelImage(path))
+        #expect(ImportedKernel.release(ofImage: path) == "6.12.9-ci")
+        try Data("not a kernel".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(!ImportedKernel.isKernelImage(path))
+        #expect(ImportedKernel.release(ofImage: path) == nil)
+    }
+
+    @Test func hostPathsAreOnlyThoseTheCommandNames() throws {
+        let dir = NSTemporaryDirectory() + "hmmkit-named-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/Fixtures", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let paths = BootArchive.hostPaths(namedBy: ["run", "--fixtures", "Fixtures", "--results=/", "-t", "absent", "--results=\(dir)/Fixtures"],
+                                          workingDirectory: dir)
+        #expect(paths == [dir + "/Fixtures"])
+    }
+}
