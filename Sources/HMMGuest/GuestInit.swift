@@ -19,7 +19,9 @@ public enum GuestInit {
 
     public static func run() -> Never {
         for (type, target, options) in [("proc", "/proc", nil), ("sysfs", "/sys", nil), ("devtmpfs", "/dev", nil),
-                                        ("tmpfs", "/run", nil), ("tmpfs", "/tmp", "mode=1777"),
+                                        // Not /tmp: the initramfs is writable memory already, and a tmpfs
+                                        // there would hide host files the boot archive put under /tmp.
+                                        ("tmpfs", "/run", nil),
                                         ("debugfs", "/sys/kernel/debug", nil)] as [(String, String, String?)] {
             do { try InitProcess.mount(type, on: target, options: options) } catch { say("\(error)") }
         }

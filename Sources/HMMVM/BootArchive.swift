@@ -28,6 +28,8 @@ public struct BootArchive {
     public func write(to path: String) throws {
         var archive = try CPIOArchive(path: path)
         typealias Boot = GuestLayout.Boot
+        // The kernel re-applies a directory's mode when a later archive lists it again.
+        try archive.directory("/tmp", mode: 0o1777)
         try archive.file(Boot.command, bytes: command.flatMap { Array($0.utf8) + [0] })
         try archive.file(Boot.workingDirectory, bytes: Array((workingDirectory + "\n").utf8))
         try archive.directory(workingDirectory)

@@ -48,7 +48,8 @@ public struct GuestPayload: Sendable {
         }
         let temporary = payload.initramfs + ".partial"
         var archive = try CPIOArchive(path: temporary)
-        for directory in ["/proc", "/sys", "/dev", "/tmp", "/run", "/root", "/hmmkit"] { try archive.directory(directory) }
+        for directory in ["/proc", "/sys", "/dev", "/run", "/root", "/hmmkit"] { try archive.directory(directory) }
+        try archive.directory("/tmp", mode: 0o1777)
         // The kernel opens /dev/console for /init's standard streams before devtmpfs is mounted.
         try archive.characterDevice("/dev/console", major: 5, minor: 1)
         for file in files { try archive.file(file.guest, copying: file.host) }
