@@ -95,10 +95,7 @@ extension BenchCommand {
             }
         }
 
-        static func median(_ values: [Double]) -> Double {
-            let s = values.sorted()
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
+        static func median(_ values: [Double]) -> Double { HMMSuite.median(values) ?? .nan }
 
         /// Runs a suite to completion; returns wall seconds, its Totals line and whether it passed.
         static func time(_ argv: [String]) throws -> (Double, String, Bool) {

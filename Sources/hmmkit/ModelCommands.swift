@@ -88,7 +88,7 @@ struct GenCommand: ParsableCommand {
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print figures.",
-                                                    subcommands: [Model.self, Suite.self])
+                                                    subcommands: [Model.self, Suite.self, Migrate.self])
 
     struct Model: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -82,3 +82,18 @@ import Testing
         #expect(IntRun.page(2, offset: 5, stride: -1, intsPerPage: 1024) == IntRun(start: 5 - 2048, stride: -1))
     }
 }
+
+@Suite struct MigrationBenchmarkFigureTests {
+    @Test func ratesAndMemcpyFractionComeFromTheMedians() {
+        var figure = MigrationBenchmark.Figure(benchmarkCase: .init(device: .deviceCoherent, backing: .transparentHugePages,
+                                                                    mebibytes: 256, direction: .toSystem))
+        figure.seconds = [0.5, 0.25, 0.3]
+        figure.memcpySeconds = [0.1, 0.125, 0.2]
+        #expect(figure.benchmarkCase.name == "bench.migrate.coherent.thp.256MiB.to-system")
+        #expect(figure.medianSeconds == 0.3)
+        #expect(abs(figure.gibibytesPerSecond! - 0.25 / 0.3) < 1e-9)
+        #expect(abs(figure.fractionOfMemcpy! - 0.125 / 0.3) < 1e-9)
+        #expect(median([]) == nil)
+        #expect(median([4, 1, 3, 2]) == 2.5)
+    }
+}
