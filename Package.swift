@@ -40,8 +40,10 @@ let package = Package(
         .target(name: "HMMReport", dependencies: ["KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
         .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport"]),
+        // Kernel CI labs: LAVA job definitions for kernels × shards, the REST client, results back.
+        .target(name: "HMMLab", dependencies: ["HMMVM", "HMMGuest", "HMMReport", "KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries",
+            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
+        .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -47,11 +47,15 @@ public struct BootPlan: Equatable, Sendable {
 
     /// The main job's suite: every test plus the fixture corpus, the hm-tests cases as
     /// fixtures and the scenarios (those of this kernel's series too). test_hmm gets the
-    /// SPM range the kernel command line reserved, if any.
+    /// SPM range the kernel command line reserved, if any; `hmmkit.shard=K/N` there runs
+    /// one shard of it (a lab boots one job per shard from the same initramfs).
     static func standaloneSuite(release: String, kernelCommandLine: String, fixtureDirectoryExists: (String) -> Bool) -> [String] {
         var command = [GuestLayout.executable, "run", "--load-module"]
         if let spm = SPMRange(kernelCommandLine: kernelCommandLine) {
             command += ["--spm", spm.deviceAddresses.map { "0x" + String($0, radix: 16) }.joined(separator: ",")]
+        }
+        if let shard = kernelCommandLine.split(separator: " ").first(where: { $0.hasPrefix(shardParameter) }) {
+            command += ["--shard", String(shard.dropFirst(shardParameter.count))]
         }
         let series = release.split(separator: ".").prefix(2).joined(separator: ".")
         for directory in ["corpus", "selftest", "scenarios", "scenarios/linux-\(series)"] {
@@ -60,6 +64,9 @@ public struct BootPlan: Equatable, Sendable {
         }
         return command
     }
+
+    /// The kernel command-line parameter that picks a shard of the standalone suite.
+    public static let shardParameter = "hmmkit.shard="
 }
 
 /// The special-purpose memory range reserved at boot (`memmap=SIZE$ADDR`, not System RAM)

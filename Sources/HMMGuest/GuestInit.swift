@@ -46,6 +46,10 @@ public enum GuestInit {
         report(exitCode: code, to: plan.channelDevice)
         say("command exited \(code) after \(format(uptime()))s")
         InitProcess.sync()
+        // Booted by a lab (no channel: the console is all it reads), the line above ends the
+        // lab's watch; powering off at once closes the console under it first, and LAVA then
+        // fails the job as an infrastructure error. The lab powers the VM off itself.
+        if plan.channelDevice == nil { sleep(labGraceSeconds) }
         do { try Machine.powerOff() } catch { say("\(error)") }
         while true { sleep(60) }
     }
@@ -70,6 +74,9 @@ public enum GuestInit {
         channel.write(Data(GuestChannel.encodeExit(exitCode).utf8))
         try? channel.synchronize()
     }
+
+    /// How long a lab's boot stays up after its last line, before powering off on its own.
+    static let labGraceSeconds: UInt32 = 10
 
     static func say(_ text: String) {
         FileHandle.standardError.write(Data("hmmkit-vm: \(text)\n".utf8))

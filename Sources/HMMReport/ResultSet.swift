@@ -36,6 +36,19 @@ public struct ResultSet: Sendable, Hashable {
             }
         }
 
+        /// The KTAP result this status is written as.
+        public var ktapResult: KTAPResult {
+            switch self {
+            case .pass: .pass
+            case .fail: .fail
+            case .skip: .skip
+            case .timeout: .timeout
+            case .error: .error
+            case .xfail: .xfail
+            case .xpass: .xpass
+            }
+        }
+
         /// A result that makes the run fail (`not ok`).
         public var isFailure: Bool { self == .fail || self == .timeout || self == .error }
         /// The test's own checks ran to a good end (an expected failure counts as good).

@@ -3,20 +3,23 @@ import HMMGuest
 
 /// What the host adds to the payload for one boot, as a second cpio archive: the command,
 /// the kernel's modules that test_hmm needs, its config, and the host files the command
-/// names. The guest sees nothing else of the host.
+/// names. The guest sees nothing else of the host. With no command and no serial devices
+/// (a lab's boot, e.g. LAVA's), the guest runs the standalone suite with KTAP on the console.
 public struct BootArchive {
+    /// argv in the guest; empty: the standalone suite (`BootPlan`).
     public var command: [String]
     public var workingDirectory: String
     public var artifacts: KernelArtifacts
     /// Host files and directories to copy at the same paths (with their libraries, for programs).
     public var hostPaths: [String] = []
-    public var ktapDevice: String
-    public var channelDevice: String
+    /// Serial lines for KTAP and for the channel back to the host; nil: the console, and no channel.
+    public var ktapDevice: String?
+    public var channelDevice: String?
     /// The most the host files may add (a mistyped argument such as `/` must not copy the disk).
     public static let hostFileLimit = 512 << 20
 
     public init(command: [String], workingDirectory: String, artifacts: KernelArtifacts,
-                ktapDevice: String = "/dev/ttyS1", channelDevice: String = "/dev/ttyS2") {
+                ktapDevice: String? = "/dev/ttyS1", channelDevice: String? = "/dev/ttyS2") {
         self.command = command
         self.workingDirectory = workingDirectory
         self.artifacts = artifacts
@@ -30,11 +33,13 @@ public struct BootArchive {
         typealias Boot = GuestLayout.Boot
         // The kernel re-applies a directory's mode when a later archive lists it again.
         try archive.directory("/tmp", mode: 0o1777)
-        try archive.file(Boot.command, bytes: command.flatMap { Array($0.utf8) + [0] })
-        try archive.file(Boot.workingDirectory, bytes: Array((workingDirectory + "\n").utf8))
-        try archive.directory(workingDirectory)
-        try archive.file(Boot.ktapDevice, bytes: Array((ktapDevice + "\n").utf8))
-        try archive.file(Boot.channelDevice, bytes: Array((channelDevice + "\n").utf8))
+        if !command.isEmpty {
+            try archive.file(Boot.command, bytes: command.flatMap { Array($0.utf8) + [0] })
+            try archive.file(Boot.workingDirectory, bytes: Array((workingDirectory + "\n").utf8))
+            try archive.directory(workingDirectory)
+        }
+        if let ktapDevice { try archive.file(Boot.ktapDevice, bytes: Array((ktapDevice + "\n").utf8)) }
+        if let channelDevice { try archive.file(Boot.channelDevice, bytes: Array((channelDevice + "\n").utf8)) }
         if FileManager.default.fileExists(atPath: artifacts.configPath) {
             try archive.file(Boot.kernelConfig, copying: artifacts.configPath)
         }

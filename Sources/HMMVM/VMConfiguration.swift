@@ -88,18 +88,24 @@ public struct VMConfiguration: Sendable, Equatable {
         return args.joined(separator: " ")
     }
 
+    /// The guest's memory: the nodes' sum.
+    public var memoryMiB: Int { nodes.reduce(0) { $0 + $1.mib } }
+
+    /// The NUMA nodes as QEMU options (each node's memory backend, then the node).
+    public var numaArguments: [String] {
+        nodes.enumerated().flatMap { id, node in
+            ["-object", "memory-backend-ram,id=mem\(id),size=\(node.mib)M",
+             "-numa", "node,nodeid=\(id)," + (node.cpus.map { "cpus=\($0)," } ?? "") + "memdev=mem\(id)"]
+        }
+    }
+
     public var qemuArguments: [String] {
         var a: [String] = []
         switch accelerator {
         case .kvm: a += ["-accel", "kvm", "-cpu", "host"]
         case .tcg: a += ["-accel", "tcg,thread=multi", "-cpu", "max"]
         }
-        let total = nodes.reduce(0) { $0 + $1.mib }
-        a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(total)M"]
-        for (id, node) in nodes.enumerated() {
-            a += ["-object", "memory-backend-ram,id=mem\(id),size=\(node.mib)M",
-                  "-numa", "node,nodeid=\(id)," + (node.cpus.map { "cpus=\($0)," } ?? "") + "memdev=mem\(id)"]
-        }
+        a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(memoryMiB)M"] + numaArguments
         a += ["-kernel", bzImage, "-append", kernelCommandLine,
               "-display", "none", "-no-reboot", "-nodefaults", "-no-user-config",
               "-chardev", "file,id=console,path=\(consoleLog)",

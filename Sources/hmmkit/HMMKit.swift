@@ -13,7 +13,7 @@ struct HMMKit: ParsableCommand {
         """,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self, PayloadCommand.self,
                       GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
-                      SeriesCommand.self]
+                      SeriesCommand.self, LavaCommand.self]
     )
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.

@@ -112,6 +112,13 @@ import Testing
         #expect(!plan.environment.contains { $0.hasPrefix("HMMKIT_KERNEL_CONFIG=") })
     }
 
+    @Test func aLabPicksTheShardOnTheKernelCommandLine() {
+        let plan = BootPlan.make(hostCommand: nil, workingDirectory: nil, kernelConfig: nil, ktapDevice: nil,
+                                 channelDevice: nil, release: "6.12.118", kernelCommandLine: "console=ttyS0 hmmkit.shard=3/4 quiet",
+                                 fixtureDirectoryExists: { _ in false })
+        #expect(plan.command == ["/bin/hmmkit", "run", "--load-module", "--shard", "3/4"])
+    }
+
     @Test func spmRangeFromTheCommandLine() {
         #expect(SPMRange(kernelCommandLine: "memmap=1G$0x100000000") == SPMRange(base: 1 << 32, bytes: 1 << 30))
         #expect(SPMRange(kernelCommandLine: "memmap=512M@0x40000000") == nil, "@ is usable RAM, not a reservation")
