@@ -39,7 +39,7 @@ let package = Package(
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
         .target(name: "HMMReport", dependencies: ["KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
-        .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport"]),
+        .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport", "KTAP"]),
         // Kernel CI labs: LAVA job definitions for kernels × shards, the REST client, results back.
         .target(name: "HMMLab", dependencies: ["HMMVM", "HMMGuest", "HMMReport", "KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [

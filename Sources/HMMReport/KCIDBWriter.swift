@@ -1,3 +1,5 @@
+import KTAP
+
 /// KCIDB I/O data, schema v5.3 (the `kcidb-io` package's `kcidb_io.schema.V5_3`): one
 /// checkout, one build and one test per result.
 ///
@@ -134,13 +136,5 @@ public struct KCIDBWriter: Sendable {
     }
 
     /// 16 hex digits of FNV-1a over the results JSON: stable for the same results.
-    static func runKey(_ set: ResultSet) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in set.json.rendered(pretty: false).utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    static func runKey(_ set: ResultSet) -> String { StableHash.hex(set.json.rendered(pretty: false)) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 
 /// Where `hmmkit series` keeps its files for one kernel tree, under the hmmkit cache:
 ///
@@ -41,15 +42,7 @@ public struct SeriesLayout: Sendable, Hashable {
     }
 
     /// 16 hex digits of FNV-1a over the path's bytes: stable across runs and machines.
-    public static func pathKey(_ path: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in path.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public static func pathKey(_ path: String) -> String { StableHash.hex(path) }
 
     /// The config part of a scripts/kernel-build key (`tree-1cf3a0cbabef-1ea9280eb75f` → `1ea9280eb75f`).
     public static func configKey(fromBuildKey key: String) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 import HMMGuest
 
 /// The guest payload: everything a test VM runs, taken from the host once and then needing
@@ -130,12 +131,7 @@ public struct GuestPayload: Sendable {
 }
 
 /// FNV-1a, 64 bits, as 16 hex digits: a cache key that is the same in every process.
-func stableHash(_ text: String) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
-    let digits = String(hash, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
-}
+func stableHash(_ text: String) -> String { StableHash.hex(text) }
 
 extension FileManager {
     func moveItemReplacing(at source: String, to destination: String) throws {

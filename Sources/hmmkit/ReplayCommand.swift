@@ -76,9 +76,14 @@ struct ReplayCommand: ParsableCommand {
         if fixtures.isEmpty { throw ValidationError("name at least one fixture file or directory") }
     }
 
-    func run() throws {
+    /// The fixtures' replays through the filters and the shard.
+    func planned() -> [PlannedTest] {
         let f = filters.filter
-        var planned = replay.plan(fixtures).filter { f.accepts($0.test.id) }
+        return filters.sharded(replay.plan(fixtures).filter { f.accepts($0.test.id) })
+    }
+
+    func run() throws {
+        var planned = planned()
         if let startAfter {
             guard let index = planned.firstIndex(where: { $0.test.id.description == startAfter }) else {
                 throw ValidationError("--start-after: no selected fixture is named '\(startAfter)'")

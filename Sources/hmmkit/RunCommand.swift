@@ -5,7 +5,13 @@ import HMMKernel
 import HMMSuite
 import KTAP
 
-/// The filter options shared by `list` and `run` (kselftest_harness.h's flags).
+/// `K/N` on the command line. The options read it with ``Shard/init(parsing:)`` as a
+/// transform, so a bad value is refused with the reason rather than only "invalid".
+extension Shard: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
+
+/// The filter options shared by `list`, `run` and `replay` (kselftest_harness.h's flags, and `--shard`).
 struct FilterOptions: ParsableArguments {
     @Option(name: .customShort("t"), help: "Run only this test (name after the variant).")
     var test: [String] = []
@@ -23,6 +29,11 @@ struct FilterOptions: ParsableArguments {
     var full: [String] = []
     @Flag(help: "Also offer hmmkit's own VM fault-handling checks (fixture vmcheck).")
     var includeVMChecks = false
+    @Option(help: ArgumentHelp("""
+        Only the tests of shard K of N (1 <= K <= N <= \(Shard.maximumCount)), after the other filters: a test belongs \
+        to shard (FNV-1a 64 of its name mod N) + 1, so shards 1..N split any plan exactly, the same way on every machine.
+        """, valueName: "K/N"), transform: { try Shard(parsing: $0) })
+    var shard: Shard?
 
     /// Filters keep the order they were given in (first match decides), which the parsed
     /// arrays lose, so the rules are read from the raw command line.
@@ -32,6 +43,11 @@ struct FilterOptions: ParsableArguments {
         let all = Registry.all(includeVMChecks: includeVMChecks || !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck"))
         let f = filter
         return all.filter { f.accepts($0.test.id) }
+    }
+
+    /// The tests of `planned` in the `--shard` (all of them without one), in their order.
+    func sharded(_ planned: [PlannedTest]) -> [PlannedTest] {
+        shard.map { $0.select(planned) } ?? planned
     }
 
     func validate() throws {
@@ -46,7 +62,7 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var filters: FilterOptions
 
     func run() throws {
-        for planned in filters.selected() { Stdout.line(planned.test.id.description) }
+        for planned in filters.sharded(filters.selected()) { Stdout.line(planned.test.id.description) }
     }
 }
 
@@ -77,10 +93,10 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// The suite's tests, then the fixtures' replays, through the same filters.
+    /// The suite's tests, then the fixtures' replays, through the same filters and shard.
     func planned() -> [PlannedTest] {
         let f = filters.filter
-        return filters.selected() + replay.plan(fixturePaths).filter { f.accepts($0.test.id) }
+        return filters.sharded(filters.selected() + replay.plan(fixturePaths).filter { f.accepts($0.test.id) })
     }
 
     func run() throws {

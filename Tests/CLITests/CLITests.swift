@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ArgumentParser
 import HMMSuite
@@ -98,6 +99,12 @@ import HMMSuite
         (["vm", "run", "--thp", "sometimes"], "sometimes"),
         (["vm", "run", "--numa", "flat"], "flat"),
         (["vm", "run", "--accel", "fast"], "fast"),
+        (["run", "--shard", "0/3"], "K must be from 1 to N (3), got 0"),
+        (["run", "--shard", "4/3"], "K must be from 1 to N (3), got 4"),
+        (["list", "--shard", "x/y"], "expected K/N"),
+        (["list", "--shard", "1/99999999999999999999"], "N must be from 1 to 10000"),
+        (["replay", "Fixtures/corpus", "--shard", "1/0"], "N must be from 1 to 10000"),
+        (["replay", "Fixtures/corpus", "--shard", "3"], "expected K/N"),
     ])
     func refusedWithAMessage(arguments: [String], words: String) {
         do {
@@ -106,5 +113,51 @@ import HMMSuite
         } catch {
             #expect(HMMKit.message(for: error).contains(words), "\(arguments): \(HMMKit.message(for: error))")
         }
+    }
+}
+
+@Suite struct ShardOptionTests {
+    static let corpus = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/corpus").path
+
+    @Test func aBadShardIsAUsageError() {
+        do {
+            _ = try HMMKit.parseAsRoot(["run", "--shard", "4/3"])
+            Issue.record("--shard 4/3 was accepted")
+        } catch {
+            #expect(HMMKit.usageExitCode(for: error) == ExitCode(2))
+            #expect(HMMKit.message(for: error).contains("--shard"))
+        }
+    }
+
+    @Test func runPlansOnlyItsShardSuiteAndFixturesAlike() throws {
+        let count = 3
+        let whole = try #require(try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus]) as? RunCommand).planned()
+        var union: [String] = []
+        for k in 1...count {
+            let command = try #require(try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus, "--shard", "\(k)/\(count)"]) as? RunCommand)
+            let names = command.planned().map(\.test.id.description)
+            #expect(names.allSatisfy { Shard.number(for: $0, count: count) == k })
+            union += names
+        }
+        #expect(union.sorted() == whole.map(\.test.id.description).sorted())
+        #expect(whole.contains { $0.test.id.fixture == "replay" })
+    }
+
+    @Test func replayAndListShardTheSameWay() throws {
+        let replay = try #require(try HMMKit.parseAsRoot(["replay", Self.corpus, "--shard", "2/2"]) as? ReplayCommand)
+        let all = try #require(try HMMKit.parseAsRoot(["replay", Self.corpus]) as? ReplayCommand).planned()
+        #expect(replay.planned().map(\.test.id) == (try Shard(2, of: 2)).select(all).map(\.test.id))
+        let list = try #require(try HMMKit.parseAsRoot(["list", "--shard", "1/4"]) as? ListCommand)
+        #expect(list.filters.sharded(list.filters.selected()).map(\.test.id)
+                == (try Shard(1, of: 4)).select(Registry.all()).map(\.test.id))
+    }
+
+    @Test func startAfterNamesATestOfTheShard() throws {
+        let all = Registry.all().map(\.test.id.description)
+        let elsewhere = try #require(all.first { Shard.number(for: $0, count: 2) == 2 })
+        #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--shard", "1/2", "--start-after", elsewhere]) }
+        _ = try HMMKit.parseAsRoot(["run", "--shard", "2/2", "--start-after", elsewhere])
     }
 }
