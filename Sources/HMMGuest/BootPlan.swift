@@ -20,15 +20,28 @@ public struct BootPlan: Equatable, Sendable {
             .map { $0.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) } }?
             .filter { !$0.isEmpty }
         let config = FileManager.default.fileExists(atPath: GuestLayout.Boot.kernelConfig) ? GuestLayout.Boot.kernelConfig : nil
+        let passed = line(GuestLayout.Boot.environment)?.split(separator: "\n").map(String.init) ?? []
         return make(hostCommand: hostCommand, workingDirectory: line(GuestLayout.Boot.workingDirectory),
-                    kernelConfig: config, ktapDevice: line(GuestLayout.Boot.ktapDevice),
+                    kernelConfig: config, hostEnvironment: passed, ktapDevice: line(GuestLayout.Boot.ktapDevice),
                     channelDevice: line(GuestLayout.Boot.channelDevice), release: release,
                     kernelCommandLine: kernelCommandLine,
                     fixtureDirectoryExists: { FileManager.default.fileExists(atPath: $0) })
     }
 
+    /// The variables the host may pass into the guest command's environment (see
+    /// ``GuestLayout/Boot/environment``); anything else in that file is ignored.
+    public static let hostVariables = ["HMMKIT_GIT_COMMIT"]
+
+    /// The `NAME=VALUE` entries of `environment` the host passes to the guest: ``hostVariables``
+    /// that are set, each on one line.
+    public static func passedEnvironment(_ environment: [String: String]) -> [String] {
+        hostVariables.compactMap { name in
+            environment[name].flatMap { $0.contains(where: \.isNewline) ? nil : name + "=" + $0 }
+        }
+    }
+
     /// The plan from its inputs (pure, for tests).
-    static func make(hostCommand: [String]?, workingDirectory: String?, kernelConfig: String?,
+    static func make(hostCommand: [String]?, workingDirectory: String?, kernelConfig: String?, hostEnvironment: [String] = [],
                      ktapDevice: String?, channelDevice: String?, release: String, kernelCommandLine: String,
                      fixtureDirectoryExists: (String) -> Bool) -> BootPlan {
         var environment = [
@@ -39,6 +52,10 @@ public struct BootPlan: Equatable, Sendable {
             "HMMKIT_OUTPUT_DIR=" + GuestLayout.outputDirectory,
         ]
         if let kernelConfig { environment.append("HMMKIT_KERNEL_CONFIG=" + kernelConfig) }
+        for entry in hostEnvironment {
+            let name = entry.prefix { $0 != "=" }
+            if name.count < entry.count, hostVariables.contains(String(name)) { environment.append(entry) }
+        }
         let command = hostCommand.flatMap { $0.isEmpty ? nil : $0 }
             ?? standaloneSuite(release: release, kernelCommandLine: kernelCommandLine, fixtureDirectoryExists: fixtureDirectoryExists)
         return BootPlan(command: command, workingDirectory: workingDirectory ?? "/", environment: environment,

@@ -18,6 +18,9 @@ public enum GuestLayout {
         public static let workingDirectory = directory + "/cwd"
         /// The kernel's build configuration, when the host knows it.
         public static let kernelConfig = directory + "/kernel-config"
+        /// `NAME=VALUE` lines the host passes into the command's environment (its
+        /// `HMMKIT_GIT_COMMIT`, so the guest's hmmkit reports the same version as the host's).
+        public static let environment = directory + "/environment"
         /// Serial device for KTAP (one line, e.g. /dev/ttyS1); else the console.
         public static let ktapDevice = directory + "/ktap-device"
         /// Serial device for the channel back to the host (one line, e.g. /dev/ttyS2).

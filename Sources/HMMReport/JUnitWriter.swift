@@ -33,7 +33,8 @@ public struct JUnitWriter: Sendable {
         out.append("  <testsuite\(suite)>")
 
         let properties: [(String, String?)] = [
-            ("tool", set.tool.rawValue), ("kernel_release", set.kernelRelease), ("profile", set.profile),
+            ("tool", set.tool.rawValue), ("hmmkit_version", set.hmmkitVersion), ("kernel_release", set.kernelRelease),
+            ("profile", set.profile),
             ("skip_reason", set.skipReason),
         ] + set.warnings.map { ("warning", $0) }
         out.append("    <properties>")

@@ -10,7 +10,8 @@ import KTAP
 /// - `path` is the test's name with its parts joined by dots, other characters as `_`
 ///   (see ``TestPath/kcidbPath(_:)``): `hmm.hmm_device_private.migrate`.
 /// - Status: pass, xfail, xpass → PASS; fail → FAIL; timeout, error → ERROR (the test did not
-///   complete); skip → SKIP. hmmkit's own status is kept in `misc.status`.
+///   complete); skip → SKIP. hmmkit's own status is kept in `misc.status`, the hmmkit version
+///   in every object's `misc.hmmkit_version`.
 /// - `start_time` of every object is the run's start, when known (hmmkit records no
 ///   per-test start); `duration` is the test's own.
 /// - `log_excerpt` holds the diagnostics (at most 16384 characters, the schema's limit).
@@ -53,6 +54,7 @@ public struct KCIDBWriter: Sendable {
         let start = set.startedAt.map { JSONValue.string(Timestamp.format($0)) }
         let runMisc: [(String, JSONValue?)] = [
             ("tool", .string(set.tool.rawValue)),
+            ("hmmkit_version", .string(set.hmmkitVersion)),
             ("kernel_release", set.kernelRelease.map(JSONValue.string)),
             ("profile", set.profile.map(JSONValue.string)),
         ]
@@ -135,6 +137,11 @@ public struct KCIDBWriter: Sendable {
         return marker + String(String.UnicodeScalarView(text.suffix(excerptLimit - marker.unicodeScalars.count)))
     }
 
-    /// 16 hex digits of FNV-1a over the results JSON: stable for the same results.
-    static func runKey(_ set: ResultSet) -> String { StableHash.hex(set.json.rendered(pretty: false)) }
+    /// 16 hex digits of FNV-1a over the results JSON: stable for the same results, whichever
+    /// hmmkit version writes them (a resubmission of the same results updates the same objects).
+    static func runKey(_ set: ResultSet) -> String {
+        var results = set
+        results.hmmkitVersion = ""
+        return StableHash.hex(results.json.rendered(pretty: false))
+    }
 }

@@ -107,13 +107,20 @@ extension ResultSet {
         }
 
         return ResultSet(
-            tool: scan.header.isHMMKit ? .hmmkit : .kselftest,
+            tool: scan.header.isHMMKit ? .hmmkit : .kselftest, hmmkitVersion: scan.header.hmmkitVersion ?? HMMKitVersion.current,
             kernelRelease: scan.header.kernelRelease, profile: scan.header.profile, startedAt: scan.header.startedAt,
             skipReason: document.skipReason, tests: tests, warnings: scan.header.warnings + problems.map(\.description), source: file)
     }
 }
 
 extension ResultSet {
+    /// The diagnostic (without `# `) hmmkit prints right after its plan: `hmmkit version: 0.2.0`.
+    public static func ktapVersionLine(_ version: String = HMMKitVersion.current) -> String {
+        versionPrefix + version
+    }
+
+    static let versionPrefix = "hmmkit version: "
+
     /// The diagnostic (without `# `) hmmkit prints after its plan so its KTAP says what ran
     /// where: `hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`.
     public static func ktapHeaderLine(kernelRelease: String, profile: String?, startedAt: Date) -> String {
@@ -184,13 +191,15 @@ private struct KTAPScan {
 
 /// The run facts a producer prints before its first test, as `# ` lines:
 ///
-/// - hmmkit: `# hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`,
+/// - hmmkit: `# hmmkit version: 0.2.0` right after the plan, then
+///   `# hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`,
 ///   then `# hmmkit: warning: ...` for each check that could not run
 /// - anything: `# kernel: 6.12.117` or `# kernel release: 6.12.117`
 ///
 /// The first of each wins (a VM run resumed after a crash prints the header again).
 struct RunHeader: Sendable, Hashable {
     var isHMMKit = false
+    var hmmkitVersion: String?
     var kernelRelease: String?
     var profile: String?
     var startedAt: Date?
@@ -200,7 +209,11 @@ struct RunHeader: Sendable, Hashable {
     mutating func read(_ line: Substring) {
         guard line.hasPrefix("# ") else { return }
         let text = line.dropFirst(2)
-        if text.hasPrefix("hmmkit: warning: ") {
+        if text.hasPrefix(ResultSet.versionPrefix) {
+            isHMMKit = true
+            let version = text.dropFirst(ResultSet.versionPrefix.count).trimmingCharacters(in: .whitespaces)
+            if hmmkitVersion == nil, !version.isEmpty { hmmkitVersion = version }
+        } else if text.hasPrefix("hmmkit: warning: ") {
             let warning = String(text.dropFirst("hmmkit: warning: ".count))
             if !warnings.contains(warning) { warnings.append(warning) }
         } else if text.hasPrefix("hmmkit:") {

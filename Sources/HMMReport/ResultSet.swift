@@ -76,6 +76,10 @@ public struct ResultSet: Sendable, Hashable {
     }
 
     public var tool: Tool
+    /// The hmmkit that ran the tests (its KTAP's `# hmmkit version:` line, `hmmkit_version` in
+    /// results JSON); for results that do not say (another tool's log, a log from before
+    /// hmmkit 0.2.0), the hmmkit that read them. See ``HMMKitVersion``.
+    public var hmmkitVersion: String
     /// `uname -r` of the kernel under test, when the results say it.
     public var kernelRelease: String?
     /// hmmkit's model profile for that kernel (`linux-6.12`), when known.
@@ -93,6 +97,7 @@ public struct ResultSet: Sendable, Hashable {
 
     public init(
         tool: Tool,
+        hmmkitVersion: String = HMMKitVersion.current,
         kernelRelease: String? = nil,
         profile: String? = nil,
         startedAt: Date? = nil,
@@ -103,6 +108,7 @@ public struct ResultSet: Sendable, Hashable {
         source: String? = nil
     ) {
         self.tool = tool
+        self.hmmkitVersion = hmmkitVersion
         self.kernelRelease = kernelRelease
         self.profile = profile
         self.startedAt = startedAt

@@ -7,6 +7,7 @@ import KTAP
 ///       "format": "hmmkit-results",
 ///       "version": 1,
 ///       "tool": "hmmkit",                       // or "kselftest"
+///       "hmmkit_version": "0.2.0",              // optional: the hmmkit that ran (or read) them
 ///       "kernel_release": "6.12.117",           // optional
 ///       "profile": "linux-6.12",                // optional
 ///       "started_at": "2026-01-02T03:04:05Z",   // optional, RFC 3339
@@ -27,6 +28,7 @@ extension ResultSet {
             ("format", .string(Self.formatName)),
             ("version", .number(Double(Self.currentFormatVersion))),
             ("tool", .string(tool.rawValue)),
+            ("hmmkit_version", .string(hmmkitVersion)),
             ("kernel_release", kernelRelease.map(JSONValue.string)),
             ("profile", profile.map(JSONValue.string)),
             ("started_at", startedAt.map { .string(Timestamp.format($0)) }),
@@ -134,7 +136,8 @@ extension ResultSet {
                               duration: duration, diagnostics: try strings(item["diagnostics"], "\(path).diagnostics")))
         }
         return ResultSet(
-            tool: tool, kernelRelease: try string(root["kernel_release"], "\"kernel_release\""),
+            tool: tool, hmmkitVersion: try string(root["hmmkit_version"], "\"hmmkit_version\"") ?? HMMKitVersion.current,
+            kernelRelease: try string(root["kernel_release"], "\"kernel_release\""),
             profile: try string(root["profile"], "\"profile\""), startedAt: startedAt, formatVersion: version,
             skipReason: try string(root["skip_reason"], "\"skip_reason\""), tests: tests,
             warnings: try strings(root["warnings"], "\"warnings\""), source: file)

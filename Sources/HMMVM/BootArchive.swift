@@ -15,6 +15,8 @@ public struct BootArchive {
     /// Serial lines for KTAP and for the channel back to the host; nil: the console, and no channel.
     public var ktapDevice: String?
     public var channelDevice: String?
+    /// `NAME=VALUE` entries for the guest command's environment (``BootPlan/hostVariables`` only).
+    public var environment: [String] = BootPlan.passedEnvironment(ProcessInfo.processInfo.environment)
     /// The most the host files may add (a mistyped argument such as `/` must not copy the disk).
     public static let hostFileLimit = 512 << 20
 
@@ -42,6 +44,9 @@ public struct BootArchive {
         if let channelDevice { try archive.file(Boot.channelDevice, bytes: Array((channelDevice + "\n").utf8)) }
         if FileManager.default.fileExists(atPath: artifacts.configPath) {
             try archive.file(Boot.kernelConfig, copying: artifacts.configPath)
+        }
+        if !environment.isEmpty {
+            try archive.file(Boot.environment, bytes: Array(environment.map { $0 + "\n" }.joined().utf8))
         }
         let release = artifacts.release
         let hostModules = artifacts.modulesRoot + "/" + release

@@ -40,11 +40,13 @@ public struct KTAPWriter {
     private func emit(_ line: String) { sink(String(repeating: "  ", count: depth) + line) }
 
     /// Version line and plan; in kselftest style also `# Starting N tests from C test cases.`
-    /// when `testCases` (the harness's fixture×variant count) is given.
-    public mutating func start(plan: Int?, testCases: Int? = nil) {
+    /// when `testCases` (the harness's fixture×variant count) is given. `notes` are diagnostic
+    /// lines written right after the plan (hmmkit's `# hmmkit version: …`).
+    public mutating func start(plan: Int?, testCases: Int? = nil, notes: [String] = []) {
         self.plan = plan
         emit(style == .kselftest ? "TAP version 13" : "KTAP version 1")
         if let plan { emit("1..\(plan)") }
+        for note in notes { diagnostic(note) }
         if style == .kselftest, let plan, let testCases {
             emit("# Starting \(plan) tests from \(testCases) test cases.")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HMMGuest
+import KTAP
 
 /// The command tree; each subcommand is thin and calls into a library target.
 @main
@@ -10,7 +11,9 @@ struct HMMKit: ParsableCommand {
         discussion: """
         Exit codes follow kselftest: 0 all passed, 1 a failure, 4 everything skipped; 2 is a usage error.
         KTAP goes to standard output; progress and logs go to standard error.
+        --version prints the version; with \(HMMKitVersion.commitVariable) set it ends in +<that commit>.
         """,
+        version: HMMKitVersion.current,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self, PayloadCommand.self,
                       GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
                       SeriesCommand.self, LavaCommand.self]

@@ -3,6 +3,7 @@ import Foundation
 import HMMLab
 import HMMReport
 import HMMVM
+import KTAP
 
 struct LavaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -129,6 +130,3 @@ struct LavaCommand: ParsableCommand {
         }
     }
 }
-
-// Stand-in until the version constant lands with `--version`.
-enum HMMKitVersion { static let current = "0.2.0" }

@@ -4,6 +4,7 @@ import HMMKernel
 import HMMModel
 import HMMReport
 import HMMSuite
+import KTAP
 
 /// `hmmkit compare BASE PATCHED`: what changed between two runs, and whether it regressed.
 struct CompareCommand: ParsableCommand {
@@ -160,19 +161,22 @@ struct ResultFileOptions: ParsableArguments {
 }
 
 /// Passes the runner's results on to the KTAP sink and keeps them for the result files.
-/// It also prints hmmkit's header line after the plan (`# hmmkit: kernel release …`), so a
-/// saved log says which kernel it came from.
+/// It also prints hmmkit's version right after the plan (`# hmmkit version: 0.2.0`) and its
+/// header line after that (`# hmmkit: kernel release …`), so a saved log says what made it
+/// and which kernel it came from.
 final class RecordingSink: ResultSink {
     private let ktap: KTAPSink
+    private let hmmkitVersion: String
     private let kernelRelease: String
     private let startedAt: Date
     /// Checks that could not run here, printed after the header and kept in the results.
     private let warnings: [String]
     private var tests: [ResultSet.Test] = []
 
-    init(forwardingTo ktap: KTAPSink, kernelRelease: String = Machine.kernelRelease, startedAt: Date = Date(),
-         warnings: [String] = []) {
+    init(forwardingTo ktap: KTAPSink, hmmkitVersion: String = HMMKitVersion.current, kernelRelease: String = Machine.kernelRelease,
+         startedAt: Date = Date(), warnings: [String] = []) {
         self.ktap = ktap
+        self.hmmkitVersion = hmmkitVersion
         self.kernelRelease = kernelRelease
         self.startedAt = startedAt
         self.warnings = warnings
@@ -181,12 +185,12 @@ final class RecordingSink: ResultSink {
     var profile: String? { KernelProfile.forRelease(kernelRelease)?.name }
 
     var results: ResultSet {
-        ResultSet(tool: .hmmkit, kernelRelease: kernelRelease, profile: profile, startedAt: startedAt,
-                  tests: tests, warnings: warnings)
+        ResultSet(tool: .hmmkit, hmmkitVersion: hmmkitVersion, kernelRelease: kernelRelease, profile: profile,
+                  startedAt: startedAt, tests: tests, warnings: warnings)
     }
 
     func begin(plan: Int) {
-        ktap.begin(plan: plan)
+        ktap.begin(plan: plan, notes: [ResultSet.ktapVersionLine(hmmkitVersion)])
         ktap.diagnostic(ResultSet.ktapHeaderLine(kernelRelease: kernelRelease, profile: profile, startedAt: startedAt))
         for warning in warnings { ktap.diagnostic("hmmkit: warning: " + warning) }
     }

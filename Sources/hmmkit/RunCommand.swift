@@ -181,13 +181,19 @@ struct ModuleOptions: ParsableArguments {
 
 /// Streams the runner's results as kselftest-style KTAP on stdout.
 final class KTAPSink: ResultSink {
-    private var writer = KTAPWriter(style: .kselftest, includeDurations: true) { Stdout.line($0) }
+    private var writer: KTAPWriter
     private let testCases: Int
     private(set) var exitCode: KSFTExitCode = .pass
 
-    init(testCases: Int) { self.testCases = testCases }
+    /// `output` takes each line (standard output, unless a test collects them).
+    init(testCases: Int, output: @escaping (String) -> Void = { Stdout.line($0) }) {
+        self.testCases = testCases
+        writer = KTAPWriter(style: .kselftest, includeDurations: true, sink: output)
+    }
 
-    func begin(plan: Int) { writer.start(plan: plan, testCases: testCases) }
+    func begin(plan: Int) { begin(plan: plan, notes: []) }
+    /// The plan, then `notes` as diagnostics (the version line), then the harness's `# Starting` line.
+    func begin(plan: Int, notes: [String]) { writer.start(plan: plan, testCases: testCases, notes: notes) }
     func started(_ id: TestID) { writer.begin(id.description) }
     func diagnostic(_ line: String) { writer.diagnostic(line) }
     func finished(_ id: TestID, _ outcome: TestOutcome) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HMMReport
+import KTAP
 @testable import HMMSuite
 import Testing
 @testable import hmmkit
@@ -104,9 +105,15 @@ private func exitStatus(_ arguments: [String]) -> Int32 {
     }
 }
 
+/// Collects the lines a KTAPSink writes.
+final class LineBox: @unchecked Sendable {
+    var lines: [String] = []
+}
+
 @Suite struct RecordingSinkTests {
     @Test func keepsWhatTheRunnerReports() {
-        let recorder = RecordingSink(forwardingTo: KTAPSink(testCases: 1), kernelRelease: "6.12.117",
+        let box = LineBox()
+        let recorder = RecordingSink(forwardingTo: KTAPSink(testCases: 1) { box.lines.append($0) }, kernelRelease: "6.12.117",
                                      startedAt: Date(timeIntervalSince1970: 0))
         let a = TestID(fixture: "hmm", variant: "hmm_device_private", name: "open_close")
         let b = TestID(fixture: "hmm", variant: "hmm_device_private", name: "migrate")
@@ -118,11 +125,55 @@ private func exitStatus(_ arguments: [String]) -> Int32 {
         recorder.end()
         let results = recorder.results
         #expect(results.tool == .hmmkit)
+        #expect(results.hmmkitVersion == HMMKitVersion.current)
+        // The version right after the plan, then the header; the log reads back as what was recorded.
+        #expect(box.lines.prefix(3) == ["TAP version 13", "1..2", "# hmmkit version: \(HMMKitVersion.current)"])
+        #expect(box.lines.contains("# hmmkit: kernel release 6.12.117, profile linux-6.12, started 1970-01-01T00:00:00Z"))
+        var reread = try? ResultSet.parse(box.lines.joined(separator: "\n") + "\n")
+        reread?.source = nil
+        #expect(reread?.hmmkitVersion == results.hmmkitVersion)
+        #expect(reread?.tests.map(\.name) == results.tests.map(\.name))
         #expect(results.kernelRelease == "6.12.117")
         #expect(results.profile == "linux-6.12")
         #expect(results.tests == [
             .init(name: "hmm.hmm_device_private.open_close", status: .pass, duration: 0.25),
             .init(name: "hmm.hmm_device_private.migrate", status: .timeout, reason: "30 seconds", duration: 30, diagnostics: ["stuck"]),
         ])
+    }
+}
+
+@Suite struct VersionTests {
+    @Test func versionFlagPrintsTheVersion() {
+        do {
+            _ = try HMMKit.parseAsRoot(["--version"])
+            Issue.record("--version did not exit")
+        } catch {
+            #expect(HMMKit.exitCode(for: error) == .success)
+            #expect(HMMKit.fullMessage(for: error) == HMMKitVersion.current)
+        }
+    }
+
+    /// The built executable, beside this test bundle, with HMMKIT_GIT_COMMIT in its environment.
+    @Test func theCommitComesFromTheEnvironmentAtRunTime() throws {
+        let directory = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent()
+        let executable = directory.appendingPathComponent("hmmkit").path
+        try #require(FileManager.default.isExecutableFile(atPath: executable), "no hmmkit beside the tests in \(directory.path)")
+        func version(_ environment: [String: String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["--version"]
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            return text
+        }
+        #expect(try version(["PATH": "/usr/bin:/bin"]) == HMMKitVersion.release + "\n")
+        #expect(try version(["PATH": "/usr/bin:/bin", HMMKitVersion.commitVariable: "0123abcd"])
+                == HMMKitVersion.release + "+0123abcd\n")
     }
 }

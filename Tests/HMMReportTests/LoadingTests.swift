@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 import Testing
 @testable import HMMReport
 
@@ -47,6 +48,7 @@ struct LoadingTests {
             #expect(set.test(named: name)?.status == status, "\(name)")
         }
         #expect(set.tool == .kselftest)  // none of these carries hmmkit's header line
+        #expect(set.hmmkitVersion == HMMKitVersion.current)  // nor its version: the reader's stands in
         #expect(set.kernelRelease == nil)
         #expect(set.warnings.isEmpty)
         #expect(set.source == fixturePath(expected.log))
@@ -73,6 +75,21 @@ struct LoadingTests {
         #expect(set.profile == "linux-6.12")
         #expect(set.startedAt == Date(timeIntervalSince1970: 1_767_323_045))
         #expect(set.tests.count == 58)
+    }
+
+    @Test func theVersionLineAfterThePlanNamesTheHmmkitThatRan() throws {
+        let line = ResultSet.ktapVersionLine("0.1.9+0123abcd")
+        #expect(line == "hmmkit version: 0.1.9+0123abcd")
+        #expect(ResultSet.ktapVersionLine() == "hmmkit version: " + HMMKitVersion.current)
+        let text = try fixtureText("hmmkit-run-6.12.117-qemu.log").replacingOnce("1..58\n", with: "1..58\n# \(line)\n")
+        let set = try ResultSet.parse(text)
+        #expect(set.hmmkitVersion == "0.1.9+0123abcd")
+        #expect(set.tool == .hmmkit)
+        #expect(set.tests.count == 58)
+        // It travels through results JSON; the first line wins, as for the header.
+        #expect(try ResultSet.fromJSON(set.jsonText).hmmkitVersion == "0.1.9+0123abcd")
+        let resumed = text.replacingOnce("ok 2 ", with: "# \(ResultSet.ktapVersionLine("9.9.9"))\nok 2 ")
+        #expect(try ResultSet.parse(resumed).hmmkitVersion == "0.1.9+0123abcd")
     }
 
     @Test func checksThatCouldNotRunBecomeWarnings() throws {
@@ -180,6 +197,7 @@ struct ResultsJSONTests {
               "format": "hmmkit-results",
               "version": 1,
               "tool": "hmmkit",
+              "hmmkit_version": "\(HMMKitVersion.current)",
               "kernel_release": "6.12.117",
               "profile": "linux-6.12",
               "started_at": "1970-01-01T00:00:00Z",
@@ -209,6 +227,9 @@ struct ResultsJSONTests {
              "tests": [{"name": "a.b.c", "status": "xfail", "extra": "ok"}]}
             """)
         #expect(set.tests == [.init(name: "a.b.c", status: .xfail)])
+        #expect(set.hmmkitVersion == HMMKitVersion.current)  // results from before 0.2.0 do not say
+        #expect(reportError { _ = try ResultSet.fromJSON(#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "hmmkit_version": 2, "tests": []}"#) }?
+            .message == "\"hmmkit_version\" must be a string")
     }
 
     @Test func jsonEscapesAndUnicodeRoundTrip() throws {

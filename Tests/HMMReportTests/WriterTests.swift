@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 import Testing
 @testable import HMMReport
 
@@ -41,6 +42,7 @@ struct JUnitTests {
             + "  <testsuite name=\"hmmkit on 6.12.117\" tests=\"8\" failures=\"1\" errors=\"2\" skipped=\"1\" time=\"1.754\""
             + " timestamp=\"2026-01-02T03:04:05Z\">\n"))
         #expect(xml.contains("      <property name=\"kernel_release\" value=\"6.12.117\"/>\n"))
+        #expect(xml.contains("      <property name=\"hmmkit_version\" value=\"\(mixedSet.hmmkitVersion)\"/>\n"))
         #expect(xml.contains("    <testcase classname=\"hmm.hmm_device_private\" name=\"open_close\" time=\"0.004\"/>\n"))
         #expect(xml.contains("""
                 <testcase classname="hmm.hmm_device_private" name="migrate" time="1.500">
@@ -80,6 +82,9 @@ struct KCIDBTests {
         #expect(tests.count == mixedSet.tests.count)
         #expect(build["checkout_id"] == checkout["id"])
         #expect(checkout["misc"]?["kernel_release"] == .string("6.12.117"))
+        for object in [checkout, build] + tests {
+            #expect(object["misc"]?["hmmkit_version"] == .string(HMMKitVersion.current))
+        }
 
         let migrate = try #require(tests.first { $0["misc"]?["name"] == .string("hmm.hmm_device_private.migrate") })
         #expect(migrate["build_id"] == build["id"])
@@ -117,6 +122,10 @@ struct KCIDBTests {
         let b = writer.document(for: changed)["builds"]?.arrayValue?.first?["id"]
         #expect(a != b)
         #expect(a?.stringValue?.hasPrefix("my_ci:build-") == true)
+        // Another hmmkit writing the same results updates the same objects.
+        var later = mixedSet
+        later.hmmkitVersion = HMMKitVersion.string(commit: "0123abcd")
+        #expect(writer.document(for: later)["builds"]?.arrayValue?.first?["id"] == a)
     }
 
     @Test func givenBuildOmitsCheckoutAndBuild() throws {

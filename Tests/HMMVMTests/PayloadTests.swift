@@ -119,6 +119,19 @@ import Testing
         #expect(plan.command == ["/bin/hmmkit", "run", "--load-module", "--shard", "3/4"])
     }
 
+    @Test func theHostsCommitReachesTheGuestAndNothingElseDoes() {
+        let passed = BootPlan.passedEnvironment(["HMMKIT_GIT_COMMIT": "0123abcd", "HOME": "/root", "SECRET": "x",
+                                                 "HMMKIT_CACHE": "/host/cache"])
+        #expect(passed == ["HMMKIT_GIT_COMMIT=0123abcd"])
+        #expect(BootPlan.passedEnvironment(["HMMKIT_GIT_COMMIT": "a\nHMMKIT_IN_VM=0"]).isEmpty)
+        let plan = BootPlan.make(hostCommand: ["/bin/hmmkit", "run"], workingDirectory: "/", kernelConfig: nil,
+                                 hostEnvironment: passed + ["PATH=/host/bin", "HMMKIT_IN_VM=0", "junk"], ktapDevice: nil,
+                                 channelDevice: nil, release: "6.12.118", kernelCommandLine: "", fixtureDirectoryExists: { _ in true })
+        #expect(plan.environment.contains("HMMKIT_GIT_COMMIT=0123abcd"))
+        #expect(!plan.environment.contains("PATH=/host/bin") && !plan.environment.contains("HMMKIT_IN_VM=0"))
+        #expect(!plan.environment.contains("junk"))
+    }
+
     @Test func spmRangeFromTheCommandLine() {
         #expect(SPMRange(kernelCommandLine: "memmap=1G$0x100000000") == SPMRange(base: 1 << 32, bytes: 1 << 30))
         #expect(SPMRange(kernelCommandLine: "memmap=512M@0x40000000") == nil, "@ is usable RAM, not a reservation")

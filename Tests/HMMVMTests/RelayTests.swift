@@ -41,6 +41,15 @@ import KTAP
         #expect(doc.plan == 3)
     }
 
+    @Test func theGuestsVersionLineStaysRightAfterThePlan() {
+        let (r, out) = relay()
+        let version = "# hmmkit version: " + HMMKitVersion.current
+        ["TAP version 13", "1..1", version, "# Starting 1 tests from 1 test cases.",
+         "#  RUN           hmm.v.a ...", "#            OK  hmm.v.a", "ok 1 hmm.v.a"].forEach(r.feed)
+        _ = r.finish()
+        #expect(Array(out().prefix(4)) == ["TAP version 13", "1..1", version, "# Starting 1 tests from 1 test cases."])
+    }
+
     @Test func hangBecomesTimeout() {
         let (r, out) = relay()
         Self.firstBoot.forEach(r.feed)

@@ -137,6 +137,34 @@ struct WriterTests {
         #expect(timed == ["# duration: 1.005s", "ok 1 t"])
     }
 
+    @Test("notes go right after the plan, before the harness's Starting line")
+    func notesAfterThePlan() {
+        var out: [String] = []
+        var writer = KTAPWriter(style: .kselftest) { out.append($0) }
+        writer.start(plan: 3, testCases: 2, notes: [ResultSetVersionLine.text])
+        #expect(out == ["TAP version 13", "1..3", "# " + ResultSetVersionLine.text, "# Starting 3 tests from 2 test cases."])
+        var ktap: [String] = []
+        var plain = KTAPWriter(style: .ktap) { ktap.append($0) }
+        plain.start(plan: nil, notes: ["a", "b"])
+        #expect(ktap == ["KTAP version 1", "# a", "# b"])
+    }
+
+    @Test("the version is the release, plus +commit from HMMKIT_GIT_COMMIT")
+    func version() {
+        let release = HMMKitVersion.release
+        #expect(release.split(separator: ".").count == 3 && release.split(separator: ".").allSatisfy { Int($0) != nil })
+        #expect(HMMKitVersion.string(commit: nil) == release)
+        #expect(HMMKitVersion.string(commit: "") == release)
+        #expect(HMMKitVersion.string(commit: "0123abcd") == release + "+0123abcd")
+        // Only what semver build metadata allows, on one line, bounded.
+        #expect(HMMKitVersion.string(commit: " 0123abcd-dirty\n") == release + "+0123abcd-dirty")
+        #expect(HMMKitVersion.string(commit: "a b#c/d") == release + "+abcd")
+        #expect(HMMKitVersion.string(commit: "\n\t ") == release)
+        #expect(HMMKitVersion.string(commit: String(repeating: "f", count: 500)) == release + "+" + String(repeating: "f", count: 64))
+        #expect(HMMKitVersion.string(commit: "é😀") == release)
+        #expect(HMMKitVersion.current.hasPrefix(release))
+    }
+
     @Test("exit codes follow KSFT_PASS / KSFT_FAIL / KSFT_SKIP")
     func exitCodes() {
         #expect(KSFTExitCode(summarizing: [KTAPResult.pass, .skip, .xfail, .xpass]) == .pass)
@@ -163,4 +191,9 @@ struct WriterTests {
         #expect(KTAPResult.aggregate([]) == .pass)
         #expect(KTAPWriter.testCaseCount(["a.b.c", "a.b.d", "a.e.c", "plain"]) == 3)
     }
+}
+
+/// The line hmmkit's runs print after the plan, as a writer would be given it.
+private enum ResultSetVersionLine {
+    static let text = "hmmkit version: " + HMMKitVersion.current
 }
