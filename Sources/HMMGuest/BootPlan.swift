@@ -28,9 +28,14 @@ public struct BootPlan: Equatable, Sendable {
                     fixtureDirectoryExists: { FileManager.default.fileExists(atPath: $0) })
     }
 
-    /// The variables the host may pass into the guest command's environment (see
-    /// ``GuestLayout/Boot/environment``); anything else in that file is ignored.
+    /// The host's own variables it passes on into the guest command's environment (see
+    /// ``GuestLayout/Boot/environment``).
     public static let hostVariables = ["HMMKIT_GIT_COMMIT"]
+    /// The name of the kernel's configuration, which the host sets from the kernel's build
+    /// (``configNameVariable``); results say it as KCIDB's `config_name`.
+    public static let configNameVariable = "HMMKIT_CONFIG_NAME"
+    /// Everything the boot archive's environment file may set; anything else in it is ignored.
+    public static let bootVariables = hostVariables + [configNameVariable]
 
     /// The `NAME=VALUE` entries of `environment` the host passes to the guest: ``hostVariables``
     /// that are set, each on one line.
@@ -54,7 +59,7 @@ public struct BootPlan: Equatable, Sendable {
         if let kernelConfig { environment.append("HMMKIT_KERNEL_CONFIG=" + kernelConfig) }
         for entry in hostEnvironment {
             let name = entry.prefix { $0 != "=" }
-            if name.count < entry.count, hostVariables.contains(String(name)) { environment.append(entry) }
+            if name.count < entry.count, bootVariables.contains(String(name)) { environment.append(entry) }
         }
         let command = hostCommand.flatMap { $0.isEmpty ? nil : $0 }
             ?? standaloneSuite(release: release, kernelCommandLine: kernelCommandLine, fixtureDirectoryExists: fixtureDirectoryExists)

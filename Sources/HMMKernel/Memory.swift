@@ -179,6 +179,12 @@ public enum Machine {
     public static var pageSize: Int { Sys.pageSize }
     public static var isRoot: Bool { Sys.geteuid() == 0 }
     public static var kernelRelease: String { Sys.uname().release }
+    /// `uname -m`: the machine's architecture as the kernel names it (`x86_64`, `aarch64`).
+    public static var architecture: String { Sys.uname().machine }
+    /// The compiler the running kernel was built with, from /proc/version; nil when it does not say.
+    public static var kernelCompiler: String? {
+        (try? readTextFile("/proc/version")).flatMap(ProcVersion.compiler(in:))
+    }
     /// Runs the calling thread (and the processes and threads it creates later) only on
     /// `cpus`: pages it faults in without a memory policy then come from their node.
     public static func pinCurrentThread(to cpus: [Int]) throws(SystemError) { try Sys.pinThread(to: cpus) }

@@ -109,6 +109,8 @@ extension ResultSet {
         return ResultSet(
             tool: scan.header.isHMMKit ? .hmmkit : .kselftest, hmmkitVersion: scan.header.hmmkitVersion ?? HMMKitVersion.current,
             kernelRelease: scan.header.kernelRelease, profile: scan.header.profile, startedAt: scan.header.startedAt,
+            architecture: scan.header.architecture, compiler: scan.header.compiler, configName: scan.header.configName,
+            machine: scan.header.machine,
             skipReason: document.skipReason, tests: tests, warnings: scan.header.warnings + problems.map(\.description), source: file)
     }
 }
@@ -122,13 +124,40 @@ extension ResultSet {
     static let versionPrefix = "hmmkit version: "
 
     /// The diagnostic (without `# `) hmmkit prints after its plan so its KTAP says what ran
-    /// where: `hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`.
-    public static func ktapHeaderLine(kernelRelease: String, profile: String?, startedAt: Date) -> String {
-        var items = ["kernel release \(kernelRelease)"]
-        if let profile { items.append("profile \(profile)") }
-        items.append("started \(Timestamp.format(startedAt))")
-        return "hmmkit: " + items.joined(separator: ", ")
+    /// where: `hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z, arch x86_64`
+    /// (the items known).
+    public static func ktapHeaderLine(kernelRelease: String?, profile: String?, startedAt: Date?, architecture: String? = nil) -> String {
+        var items: [String] = []
+        if let kernelRelease { items.append("kernel release \(oneWord(kernelRelease))") }
+        if let profile { items.append("profile \(oneWord(profile))") }
+        if let startedAt { items.append("started \(Timestamp.format(startedAt))") }
+        if let architecture { items.append("arch \(oneWord(architecture))") }
+        return "hmmkit:" + (items.isEmpty ? "" : " " + items.joined(separator: ", "))
     }
+
+    static let compilerPrefix = "hmmkit: compiler: "
+    static let configPrefix = "hmmkit: config: "
+    static let machinePrefix = "hmmkit: machine: "
+
+    /// The diagnostics (without `# `) hmmkit prints after its `# Starting` line for this set:
+    /// the header line, then, when known, `hmmkit: compiler: …`, `hmmkit: config: …` and
+    /// `hmmkit: machine: …` (each one line), then `hmmkit: warning: …` for each warning.
+    /// Read back, they give the same facts.
+    public var ktapHeaderLines: [String] {
+        var lines = [Self.ktapHeaderLine(kernelRelease: kernelRelease, profile: profile, startedAt: startedAt, architecture: architecture)]
+        for (prefix, value) in [(Self.compilerPrefix, compiler), (Self.configPrefix, configName), (Self.machinePrefix, machine)] {
+            if let value { lines.append(prefix + Self.oneLine(value)) }
+        }
+        return lines + warnings.map { "hmmkit: warning: " + Self.oneLine($0) }
+    }
+
+    /// A header item's value is one word: the reader takes the last word of each item.
+    static func oneWord(_ value: String) -> String {
+        let word = String(value.map { $0.isWhitespace || $0 == "," ? "_" : $0 })
+        return word.isEmpty ? "_" : word
+    }
+
+    static func oneLine(_ value: String) -> String { String(value.map { $0.isNewline ? " " : $0 }) }
 }
 
 extension ResultSet.Test {
@@ -194,6 +223,8 @@ private struct KTAPScan {
 /// - hmmkit: `# hmmkit version: 0.2.0` right after the plan, then
 ///   `# hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z`,
 ///   then `# hmmkit: warning: ...` for each check that could not run
+///   (`arch x86_64` among its items), `# hmmkit: compiler: …`, `# hmmkit: config: …`,
+///   `# hmmkit: machine: …` (whole lines)
 /// - anything: `# kernel: 6.12.117` or `# kernel release: 6.12.117`
 ///
 /// The first of each wins (a VM run resumed after a crash prints the header again).
@@ -203,6 +234,10 @@ struct RunHeader: Sendable, Hashable {
     var kernelRelease: String?
     var profile: String?
     var startedAt: Date?
+    var architecture: String?
+    var compiler: String?
+    var configName: String?
+    var machine: String?
     /// `# hmmkit: warning: ...`: a check that could not run (hmmkit's RecordingSink).
     var warnings: [String] = []
 
@@ -216,6 +251,11 @@ struct RunHeader: Sendable, Hashable {
         } else if text.hasPrefix("hmmkit: warning: ") {
             let warning = String(text.dropFirst("hmmkit: warning: ".count))
             if !warnings.contains(warning) { warnings.append(warning) }
+        } else if let (prefix, field) = [(ResultSet.compilerPrefix, \RunHeader.compiler), (ResultSet.configPrefix, \RunHeader.configName),
+                                         (ResultSet.machinePrefix, \RunHeader.machine)].first(where: { text.hasPrefix($0.0) }) {
+            isHMMKit = true
+            let value = text.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+            if self[keyPath: field] == nil, !value.isEmpty { self[keyPath: field] = value }
         } else if text.hasPrefix("hmmkit:") {
             isHMMKit = true
             for item in text.dropFirst(7).split(separator: ",") {
@@ -225,6 +265,7 @@ struct RunHeader: Sendable, Hashable {
                 case "kernel release", "kernel": take(value, into: &kernelRelease)
                 case "profile": take(value, into: &profile)
                 case "started": if startedAt == nil { startedAt = Timestamp.parse(String(value)) }
+                case "arch": take(value, into: &architecture)
                 default: break
                 }
             }

@@ -85,6 +85,14 @@ public struct ResultSet: Sendable, Hashable {
     /// hmmkit's model profile for that kernel (`linux-6.12`), when known.
     public var profile: String?
     public var startedAt: Date?
+    /// `uname -m` of the machine the tests ran on (`x86_64`), when the results say it.
+    public var architecture: String?
+    /// The compiler the kernel was built with, as its /proc/version names it.
+    public var compiler: String?
+    /// The name of the kernel's configuration (`tinyconfig+hmmkit.config`, `defconfig+distro.config`).
+    public var configName: String?
+    /// The machine facts the verdicts depend on, in one line (NUMA nodes, THP, swap, devices).
+    public var machine: String?
     /// The results JSON version this set was read from (KTAP: the current one).
     public var formatVersion: Int
     /// Why the whole run was skipped before any test (`1..0 # SKIP <reason>`).
@@ -101,6 +109,10 @@ public struct ResultSet: Sendable, Hashable {
         kernelRelease: String? = nil,
         profile: String? = nil,
         startedAt: Date? = nil,
+        architecture: String? = nil,
+        compiler: String? = nil,
+        configName: String? = nil,
+        machine: String? = nil,
         formatVersion: Int = ResultSet.currentFormatVersion,
         skipReason: String? = nil,
         tests: [Test] = [],
@@ -112,6 +124,10 @@ public struct ResultSet: Sendable, Hashable {
         self.kernelRelease = kernelRelease
         self.profile = profile
         self.startedAt = startedAt
+        self.architecture = architecture
+        self.compiler = compiler
+        self.configName = configName
+        self.machine = machine
         self.formatVersion = formatVersion
         self.skipReason = skipReason
         self.tests = tests

@@ -11,6 +11,10 @@ import KTAP
 ///       "kernel_release": "6.12.117",           // optional
 ///       "profile": "linux-6.12",                // optional
 ///       "started_at": "2026-01-02T03:04:05Z",   // optional, RFC 3339
+///       "architecture": "x86_64",               // optional: uname -m
+///       "compiler": "gcc (Debian 12.2.0-14) 12.2.0",  // optional: the kernel's, from /proc/version
+///       "config_name": "tinyconfig+hmmkit.config",    // optional
+///       "machine": "nodes 0 (CPUs 0 1, 2048 MiB) ...", // optional: the machine facts line
 ///       "skip_reason": "...",                   // optional: the whole run was skipped
 ///       "warnings": ["..."],                    // optional: problems accepted when loading
 ///       "tests": [
@@ -32,6 +36,10 @@ extension ResultSet {
             ("kernel_release", kernelRelease.map(JSONValue.string)),
             ("profile", profile.map(JSONValue.string)),
             ("started_at", startedAt.map { .string(Timestamp.format($0)) }),
+            ("architecture", architecture.map(JSONValue.string)),
+            ("compiler", compiler.map(JSONValue.string)),
+            ("config_name", configName.map(JSONValue.string)),
+            ("machine", machine.map(JSONValue.string)),
             ("skip_reason", skipReason.map(JSONValue.string)),
             ("warnings", warnings.isEmpty ? nil : .array(warnings.map(JSONValue.string))),
             ("tests", .array(tests.map { test in
@@ -138,7 +146,10 @@ extension ResultSet {
         return ResultSet(
             tool: tool, hmmkitVersion: try string(root["hmmkit_version"], "\"hmmkit_version\"") ?? HMMKitVersion.current,
             kernelRelease: try string(root["kernel_release"], "\"kernel_release\""),
-            profile: try string(root["profile"], "\"profile\""), startedAt: startedAt, formatVersion: version,
+            profile: try string(root["profile"], "\"profile\""), startedAt: startedAt,
+            architecture: try string(root["architecture"], "\"architecture\""), compiler: try string(root["compiler"], "\"compiler\""),
+            configName: try string(root["config_name"], "\"config_name\""), machine: try string(root["machine"], "\"machine\""),
+            formatVersion: version,
             skipReason: try string(root["skip_reason"], "\"skip_reason\""), tests: tests,
             warnings: try strings(root["warnings"], "\"warnings\""), source: file)
     }

@@ -9,11 +9,15 @@ public struct MailPatch: Sendable, Hashable {
     public var subject: String
     /// Whether the mail carries a diff; a cover letter (`[PATCH 0/N]`) does not.
     public var hasDiff: Bool
+    /// The Message-ID header without its angle brackets (`20260101.1234-1-a@example.org`),
+    /// when the mail has one (`git format-patch` writes none; mails from a list do).
+    public var messageID: String?
 
     public init(text: String) {
         self.text = text
         subject = Mbox.subject(of: text) ?? "(no subject)"
         hasDiff = Mbox.containsDiff(text)
+        messageID = Mbox.messageID(of: text)
     }
 }
 
@@ -78,6 +82,16 @@ public enum Mbox {
             result.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         return result
+    }
+
+    /// The first Message-ID header's `<id>` without the brackets; nil when absent or empty.
+    public static func messageID(of mail: String) -> String? {
+        guard var value = headers(of: mail).first(where: { $0.name.lowercased() == "message-id" })?.value else { return nil }
+        if let open = value.firstIndex(of: "<"), let close = value[open...].firstIndex(of: ">") {
+            value = String(value[value.index(after: open)..<close])
+        }
+        value = value.trimmingCharacters(in: .whitespaces)
+        return value.isEmpty ? nil : value
     }
 
     /// The subject as `git am` would commit it, or nil when the mail has no Subject header.

@@ -29,6 +29,13 @@ public struct ScratchTree {
 
     public var path: String { layout.scratchTree }
 
+    /// The user's tree's `origin` remote URL, when it has one (the checkout's repository in results).
+    public func repositoryURL() -> String? {
+        guard let result = try? repository.run(["remote", "get-url", "origin"]), result.status == 0 else { return nil }
+        let url = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return url.isEmpty ? nil : url
+    }
+
     /// The full commit id `revision` names in the user's tree.
     public func resolve(_ revision: String, what: String) throws(SeriesError) -> String {
         guard let commit = try repository.commit(revision) else {

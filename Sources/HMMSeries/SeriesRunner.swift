@@ -81,6 +81,8 @@ public final class SeriesRunner {
         public var tested: [SeriesStep]
         /// Built kernels of the tested steps, by step number.
         public var artifacts: [Int: KernelArtifacts]
+        /// What KCIDB's checkout says of each tested step's source, by step number.
+        public var checkouts: [Int: KCIDBWriter.Checkout] = [:]
     }
 
     /// Applies the series in the scratch worktree (every patch first, so one that does not
@@ -125,7 +127,10 @@ public final class SeriesRunner {
                                                    logCopy: c.output + "/\(label(step, count)).build.log", progress: progress)
             progress("\(label(step, count)): built in \(Int(Date().timeIntervalSince(started))) s")
         }
-        return (Kernels(repository: scratch.layout.repository, steps: steps, tested: tested, artifacts: kernels), lock)
+        let url = scratch.repositoryURL()
+        var checkouts: [Int: KCIDBWriter.Checkout] = [:]
+        for step in tested { checkouts[step.number] = step.checkout(base: base, mails: mails, repositoryURL: url) }
+        return (Kernels(repository: scratch.layout.repository, steps: steps, tested: tested, artifacts: kernels, checkouts: checkouts), lock)
     }
 
     /// The whole series: kernels, a VM run of each, result files and comparisons.
@@ -138,7 +143,7 @@ public final class SeriesRunner {
         let patches = Array(steps.dropFirst())
         var results: [Int: ResultSet] = [:]
         for step in tested {
-            results[step.number] = try runSuite(step, count: count, kernel: kernels[step.number]!)
+            results[step.number] = try runSuite(step, count: count, kernel: kernels[step.number]!, checkout: built.checkouts[step.number])
         }
 
         // Compare each patched kernel with the base.
@@ -209,8 +214,9 @@ public final class SeriesRunner {
     }
 
     /// Boots the kernel with the suite (and fixtures); saves KTAP and the other result files
-    /// under the step's names (`base`, `patch-01`, `patched`).
-    func runSuite(_ step: SeriesStep, count: Int, kernel: KernelArtifacts) throws(SeriesError) -> ResultSet {
+    /// under the step's names (`base`, `patch-01`, `patched`), the KCIDB file with `checkout`.
+    func runSuite(_ step: SeriesStep, count: Int, kernel: KernelArtifacts,
+                  checkout: KCIDBWriter.Checkout?) throws(SeriesError) -> ResultSet {
         let c = configuration
         let name = label(step, count)
         var names = [name]
@@ -239,8 +245,8 @@ public final class SeriesRunner {
         do {
             for n in names { try AtomicFile.write(text, to: c.output + "/\(n).ktap") }
             set = try ResultSet.parse(text, file: primary, options: LoadOptions(allowIncomplete: true))
-            let kcidb = try KCIDBWriter(origin: "hmmkit")
-            let (json, kcidbText, junit) = (set.jsonText, try kcidb.text(for: set), JUnitWriter().text(for: set))
+            let kcidb = try KCIDBWriter(origin: "hmmkit", checkout: checkout)
+            let (json, kcidbText, junit) = (set.jsonText, kcidb.text(for: set), JUnitWriter().text(for: set))
             for n in names {
                 try AtomicFile.write([(json, c.output + "/\(n).json"), (kcidbText, c.output + "/\(n).kcidb.json"),
                                       (junit, c.output + "/\(n).junit.xml")])
@@ -257,6 +263,20 @@ public final class SeriesRunner {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw SeriesError(.failed, "cannot create \(path): \(error)")
         }
+    }
+}
+
+extension SeriesStep {
+    /// KCIDB's checkout for this step. A patch of `--mbox` is the base commit plus the mails
+    /// applied so far: their ``KCIDBWriter/patchsetHash(_:)`` and the last one's Message-ID.
+    /// The base and a commit of `--range` are the commit itself, with no patchset.
+    public func checkout(base: SeriesStep, mails: [MailPatch], repositoryURL: String?) -> KCIDBWriter.Checkout {
+        guard number > 0, !mails.isEmpty else {
+            return KCIDBWriter.Checkout(repositoryURL: repositoryURL, commitHash: commit, patchsetHash: "")
+        }
+        let applied = Array(mails.prefix(number))
+        return KCIDBWriter.Checkout(repositoryURL: repositoryURL, commitHash: base.commit,
+                                    patchsetHash: KCIDBWriter.patchsetHash(applied.map(\.text)), messageID: applied.last?.messageID)
     }
 }
 

@@ -15,7 +15,8 @@ public struct BootArchive {
     /// Serial lines for KTAP and for the channel back to the host; nil: the console, and no channel.
     public var ktapDevice: String?
     public var channelDevice: String?
-    /// `NAME=VALUE` entries for the guest command's environment (``BootPlan/hostVariables`` only).
+    /// `NAME=VALUE` entries for the guest command's environment (``BootPlan/hostVariables``);
+    /// the kernel's config name (``KernelArtifacts/configName``) is added when it is known.
     public var environment: [String] = BootPlan.passedEnvironment(ProcessInfo.processInfo.environment)
     /// The most the host files may add (a mistyped argument such as `/` must not copy the disk).
     public static let hostFileLimit = 512 << 20
@@ -45,6 +46,8 @@ public struct BootArchive {
         if FileManager.default.fileExists(atPath: artifacts.configPath) {
             try archive.file(Boot.kernelConfig, copying: artifacts.configPath)
         }
+        var environment = environment.filter { !$0.hasPrefix(BootPlan.configNameVariable + "=") }
+        if let name = artifacts.configName { environment.append(BootPlan.configNameVariable + "=" + name) }
         if !environment.isEmpty {
             try archive.file(Boot.environment, bytes: Array(environment.map { $0 + "\n" }.joined().utf8))
         }

@@ -14,6 +14,18 @@ public struct KernelArtifacts: Sendable {
         ((try? String(contentsOfFile: directory + "/release", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
     public var configPath: String { directory + "/config" }
+    /// The configuration's name: scripts/kernel-build's `config-name` (`tinyconfig+hmmkit.config`,
+    /// `defconfig+distro.config`, the file name of a whole .config), else, for a build from
+    /// before that file, `config-<hash>` from the cache key, else nil. One line.
+    public var configName: String? {
+        let written = (try? String(contentsOfFile: directory + "/config-name", encoding: .utf8))?
+            .split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) }
+        if let written, !written.isEmpty { return written }
+        let key = URL(fileURLWithPath: directory).lastPathComponent
+        guard let dash = key.lastIndex(of: "-") else { return nil }
+        let hash = key[key.index(after: dash)...]
+        return hash.count == 12 && hash.allSatisfy(\.isHexDigit) ? "config-" + hash : nil
+    }
     public var sourceTree: String? {
         (try? String(contentsOfFile: directory + "/source", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMGuest
 import HMMKernel
 import HMMModel
 import HMMReport
@@ -162,37 +163,34 @@ struct ResultFileOptions: ParsableArguments {
 
 /// Passes the runner's results on to the KTAP sink and keeps them for the result files.
 /// It also prints hmmkit's version right after the plan (`# hmmkit version: 0.2.0`) and its
-/// header line after that (`# hmmkit: kernel release …`), so a saved log says what made it
-/// and which kernel it came from.
+/// header lines after that (`# hmmkit: kernel release …, arch …`, the kernel's compiler and
+/// config, the machine facts, warnings), so a saved log says what made it, which kernel it
+/// came from and on what machine.
 final class RecordingSink: ResultSink {
     private let ktap: KTAPSink
-    private let hmmkitVersion: String
-    private let kernelRelease: String
-    private let startedAt: Date
-    /// Checks that could not run here, printed after the header and kept in the results.
-    private let warnings: [String]
-    private var tests: [ResultSet.Test] = []
+    /// The run's facts; the tests are added as they finish.
+    private var run: ResultSet
 
+    /// `configName` defaults to `$HMMKIT_CONFIG_NAME` (the VM host sets it from the kernel's
+    /// build); `machine` is the machine facts line.
     init(forwardingTo ktap: KTAPSink, hmmkitVersion: String = HMMKitVersion.current, kernelRelease: String = Machine.kernelRelease,
-         startedAt: Date = Date(), warnings: [String] = []) {
+         startedAt: Date = Date(), warnings: [String] = [], architecture: String? = Machine.architecture,
+         compiler: String? = Machine.kernelCompiler,
+         configName: String? = ProcessInfo.processInfo.environment[BootPlan.configNameVariable].flatMap { $0.isEmpty ? nil : $0 },
+         machine: String? = nil) {
         self.ktap = ktap
-        self.hmmkitVersion = hmmkitVersion
-        self.kernelRelease = kernelRelease
-        self.startedAt = startedAt
-        self.warnings = warnings
+        run = ResultSet(tool: .hmmkit, hmmkitVersion: hmmkitVersion, kernelRelease: kernelRelease,
+                        profile: KernelProfile.forRelease(kernelRelease)?.name, startedAt: startedAt, architecture: architecture,
+                        compiler: compiler, configName: configName, machine: machine, warnings: warnings)
     }
 
-    var profile: String? { KernelProfile.forRelease(kernelRelease)?.name }
+    var profile: String? { run.profile }
 
-    var results: ResultSet {
-        ResultSet(tool: .hmmkit, hmmkitVersion: hmmkitVersion, kernelRelease: kernelRelease, profile: profile,
-                  startedAt: startedAt, tests: tests, warnings: warnings)
-    }
+    var results: ResultSet { run }
 
     func begin(plan: Int) {
-        ktap.begin(plan: plan, notes: [ResultSet.ktapVersionLine(hmmkitVersion)])
-        ktap.diagnostic(ResultSet.ktapHeaderLine(kernelRelease: kernelRelease, profile: profile, startedAt: startedAt))
-        for warning in warnings { ktap.diagnostic("hmmkit: warning: " + warning) }
+        ktap.begin(plan: plan, notes: [ResultSet.ktapVersionLine(run.hmmkitVersion)])
+        for line in run.ktapHeaderLines { ktap.diagnostic(line) }
     }
 
     func started(_ id: TestID) { ktap.started(id) }
@@ -208,7 +206,7 @@ final class RecordingSink: ResultSink {
         case .timeout: .timeout
         case .error: .error
         }
-        tests.append(ResultSet.Test(name: id.description, status: status, reason: outcome.reason,
-                                    duration: outcome.seconds, diagnostics: outcome.diagnostics))
+        run.tests.append(ResultSet.Test(name: id.description, status: status, reason: outcome.reason,
+                                        duration: outcome.seconds, diagnostics: outcome.diagnostics))
     }
 }

@@ -120,7 +120,7 @@ func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1
     let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
     let gaps = runner.checksThatCannotRun()
     for gap in gaps { log("hmmkit: warning: \(gap)") }
-    let recorder = RecordingSink(forwardingTo: sink, warnings: gaps)
+    let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
     runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
     try resultFiles.writeAfterRun(recorder)
     switch sink.exitCode {

@@ -123,3 +123,32 @@ import Testing
         #expect(throws: SystemError.self) { try DmirrorDevice(minor: 9, generation: .v6_1) }
     }
 }
+
+@Suite struct ProcVersionTests {
+    @Test(arguments: [
+        ("Linux version 6.12.117-hmmkit (root@build) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Thu Jan  1 00:00:00 UTC 2026\n",
+         "gcc (Debian 12.2.0-14) 12.2.0"),
+        ("Linux version 5.4.0-42-generic (buildd@lgw01-amd64-038) (gcc version 9.3.0 (Ubuntu 9.3.0-10ubuntu2)) #46-Ubuntu SMP Fri Jul 10 00:24:02 UTC 2020",
+         "gcc version 9.3.0 (Ubuntu 9.3.0-10ubuntu2)"),
+        ("Linux version 6.6.0 (me@box) (Debian clang version 16.0.6 (15), Debian LLD 16.0.6) #1 SMP", "Debian clang version 16.0.6 (15)"),
+    ])
+    func compilerOfTheToolchainGroup(text: String, compiler: String) {
+        #expect(ProcVersion.compiler(in: text) == compiler)
+    }
+
+    @Test func withoutAToolchainGroupThereIsNoCompiler() {
+        #expect(ProcVersion.compiler(in: "") == nil)
+        #expect(ProcVersion.compiler(in: "Linux version 6.12 (root@host) #1 SMP") == nil)
+        #expect(ProcVersion.compiler(in: "Linux version 6.12 (root@host) () #1") == nil)
+        #expect(ProcVersion.compiler(in: "Linux version 6.12 (root@host) (gcc 12, unbalanced #1") == nil)
+        #expect(ProcVersion.compiler(in: "))((") == nil)
+    }
+
+    @Test func theRunningKernelsLineReadsTheSameWay() throws {
+        let text = try readTextFile("/proc/version")
+        let compiler = ProcVersion.compiler(in: text)
+        #expect(Machine.kernelCompiler == compiler)
+        if let compiler { #expect(text.contains(compiler)) }
+        #expect(!Machine.architecture.isEmpty)
+    }
+}

@@ -66,20 +66,36 @@ struct ExternalValidationTests {
         set.kernelRelease = "6.12.117"
         set.startedAt = Date(timeIntervalSince1970: 1_767_323_045)
         let output = try runPython(Self.kcidbValidate, input: try KCIDBWriter().text(for: set))
-        #expect(output.contains("schema 5 3 tests \(set.tests.count)"), "\(output)")
+        #expect(output.contains("schema 5 3 tests \(set.tests.count + 1)"), "\(output)")
     }
 
     @Test func kcidbOfEveryStatusAndStrangeText() throws {
         let output = try runPython(Self.kcidbValidate, input: try KCIDBWriter(origin: "my_ci").text(for: mixedSet))
-        #expect(output.contains("tests 8"))
+        #expect(output.contains("tests \(mixedSet.tests.count + 1)"))
         let onlyTests = try runPython(Self.kcidbValidate, input: try KCIDBWriter(buildID: "kernelci:b1").text(for: mixedSet))
-        #expect(onlyTests.contains("tests 8"))
+        #expect(onlyTests.contains("tests \(mixedSet.tests.count + 1)"))
+    }
+
+    @Test func kcidbWithEveryFieldDashboardsKeyOn() throws {
+        // As hmmkit series writes it: machine facts, a known checkout, the boot test.
+        let output = try runPython(Self.kcidbValidate, input: try KCIDBWriter(checkout: seriesCheckout).text(for: factsSet))
+        #expect(output.contains("tests \(factsSet.tests.count + 1)"), "\(output)")
+        // Facts the schema would refuse (an ssh URL, a short commit, an odd architecture) are kept out of its fields.
+        var odd = factsSet
+        odd.architecture = "ARM64 (v8)"
+        let checkout = KCIDBWriter.Checkout(repositoryURL: "git@example.org:linux.git", commitHash: "abc", patchsetHash: "x",
+                                            messageID: "<a b>")
+        _ = try runPython(Self.kcidbValidate, input: try KCIDBWriter(checkout: checkout).text(for: odd))
+        // A log excerpt at its limit of multi-byte characters.
+        var long = factsSet
+        long.tests[1].diagnostics = (0..<5000).map { "line \($0) 😀" }
+        _ = try runPython(Self.kcidbValidate, input: try KCIDBWriter().text(for: long))
     }
 
     @Test func kcidbValidatorRejectsABrokenDocument() throws {
         // The check has teeth: a path with a space is refused.
         var doc = try KCIDBWriter().text(for: mixedSet)
-        doc = doc.replacingOnce("\"path\": \"hmm.hmm_device_private.migrate\"", with: "\"path\": \"hmm migrate\"")
+        doc = doc.replacingOnce("\"path\": \"hmmkit.hmm.hmm_device_private.migrate\"", with: "\"path\": \"hmm migrate\"")
         do {
             _ = try runPython(Self.kcidbValidate, input: doc)
             Issue.record("kcidb-io accepted a test path with a space")

@@ -92,6 +92,37 @@ struct LoadingTests {
         #expect(try ResultSet.parse(resumed).hmmkitVersion == "0.1.9+0123abcd")
     }
 
+    @Test func headerLinesCarryTheMachineFactsAndReadBack() throws {
+        var facts = ResultSet(tool: .hmmkit, kernelRelease: "6.12.117", profile: "linux-6.12",
+                              startedAt: Date(timeIntervalSince1970: 1_767_323_045), architecture: "x86_64",
+                              compiler: "gcc (Debian 12.2.0-14) 12.2.0", configName: "defconfig+distro.config",
+                              machine: "nodes 0 (CPUs 0 1, 2048 MiB) 1 (no CPUs, 512 MiB); THP madvise",
+                              warnings: ["kernel-log check off: open(/dev/kmsg): EACCES"])
+        let lines = facts.ktapHeaderLines
+        #expect(lines.first == "hmmkit: kernel release 6.12.117, profile linux-6.12, started 2026-01-02T03:04:05Z, arch x86_64")
+        #expect(lines.contains("hmmkit: compiler: gcc (Debian 12.2.0-14) 12.2.0"))
+        #expect(lines.last == "hmmkit: warning: kernel-log check off: open(/dev/kmsg): EACCES")
+        let header = lines.map { "# " + $0 + "\n" }.joined()
+        let text = try fixtureText("hmmkit-run-6.12.117-qemu.log")
+            .replacingOnce("# Starting 58 tests from 4 test cases.\n", with: "# Starting 58 tests from 4 test cases.\n" + header)
+        let set = try ResultSet.parse(text)
+        #expect(set.tool == .hmmkit)
+        for (field, name) in [(\ResultSet.kernelRelease, "release"), (\.profile, "profile"), (\.architecture, "architecture"),
+                              (\.compiler, "compiler"), (\.configName, "config"), (\.machine, "machine")] {
+            #expect(set[keyPath: field] == facts[keyPath: field], "\(name)")
+        }
+        #expect(set.startedAt == facts.startedAt)
+        #expect(set.warnings == facts.warnings)
+        // Through results JSON too.
+        #expect(try ResultSet.fromJSON(set.jsonText).machine == facts.machine)
+        #expect(try ResultSet.fromJSON(set.jsonText).configName == facts.configName)
+        // A value with a line break or spaces where one word belongs stays on its line.
+        facts.compiler = "gcc\n12"
+        facts.architecture = "x86 64"
+        #expect(facts.ktapHeaderLines.contains("hmmkit: compiler: gcc 12"))
+        #expect(facts.ktapHeaderLines.first?.hasSuffix("arch x86_64") == true)
+    }
+
     @Test func checksThatCouldNotRunBecomeWarnings() throws {
         let header = ResultSet.ktapHeaderLine(kernelRelease: "6.12.118", profile: "linux-6.12", startedAt: Date(timeIntervalSince1970: 0))
         let gap = "kernel-log check off (a WARN, BUG or oops during a test goes unseen): open(/dev/kmsg): EACCES"

@@ -71,6 +71,22 @@ struct JUnitTests {
     }
 }
 
+/// `mixedSet` with the machine facts a run of hmmkit's records.
+let factsSet: ResultSet = {
+    var set = mixedSet
+    set.architecture = "x86_64"
+    set.compiler = "gcc (Debian 12.2.0-14) 12.2.0"
+    set.configName = "tinyconfig+hmmkit.config"
+    set.machine = "nodes 0 (CPUs 0 1, 2048 MiB) 1 (no CPUs, 512 MiB); THP madvise; CONFIG_SWAP no"
+    return set
+}()
+
+/// A checkout as `hmmkit series` knows it.
+let seriesCheckout = KCIDBWriter.Checkout(
+    repositoryURL: "https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git",
+    commitHash: String(repeating: "0123456789", count: 4), patchsetHash: KCIDBWriter.patchsetHash(["patch one\n", "patch two\n"]),
+    messageID: "20260102030405.1234-2-author@example.org")
+
 @Suite("KCIDB")
 struct KCIDBTests {
     @Test func structure() throws {
@@ -79,7 +95,7 @@ struct KCIDBTests {
         let checkout = try #require(doc["checkouts"]?.arrayValue?.first)
         let build = try #require(doc["builds"]?.arrayValue?.first)
         let tests = try #require(doc["tests"]?.arrayValue)
-        #expect(tests.count == mixedSet.tests.count)
+        #expect(tests.count == mixedSet.tests.count + 1)  // and the boot
         #expect(build["checkout_id"] == checkout["id"])
         #expect(checkout["misc"]?["kernel_release"] == .string("6.12.117"))
         for object in [checkout, build] + tests {
@@ -89,28 +105,86 @@ struct KCIDBTests {
         let migrate = try #require(tests.first { $0["misc"]?["name"] == .string("hmm.hmm_device_private.migrate") })
         #expect(migrate["build_id"] == build["id"])
         #expect(migrate["origin"] == .string("hmmkit"))
-        #expect(migrate["path"] == .string("hmm.hmm_device_private.migrate"))
+        #expect(migrate["path"] == .string("hmmkit.hmm.hmm_device_private.migrate"))
         #expect(migrate["status"] == .string("FAIL"))
         #expect(migrate["duration"] == .number(1.5))
         #expect(migrate["start_time"] == .string("2026-01-02T03:04:05Z"))
         #expect(migrate["log_excerpt"]?.stringValue?.contains("nul\u{FFFD} cr") == true)
+        #expect(migrate["log_excerpt"]?.stringValue?.hasSuffix("fail: ret <0> & \"x\"\n") == true)
         #expect(migrate["misc"]?["reason"] == .string("ret <0> & \"x\""))
 
         let statuses = tests.compactMap { $0["status"]?.stringValue }
-        #expect(statuses == ["PASS", "FAIL", "SKIP", "ERROR", "ERROR", "PASS", "PASS", "PASS"])
-        let replay = tests[6]
-        #expect(replay["path"] == .string("replay.gen-6_12-private-seed1"))
+        #expect(statuses == ["PASS"] + mixedSet.tests.map { KCIDBWriter.status($0.status) })
+        #expect(statuses == ["PASS", "PASS", "FAIL", "SKIP", "ERROR", "ERROR", "PASS", "PASS", "PASS"])
+        let replay = try #require(tests.first { $0["misc"]?["name"] == .string("replay.gen-6.12-private-seed1") })
+        #expect(replay["path"] == .string("hmmkit.replay.gen-6_12-private-seed1"))
 
-        // Every ID has the schema's origin prefix, and every path its shape.
+        // Every ID has the schema's origin prefix, and every path its shape under hmmkit's root.
         let ids = [checkout["id"], build["id"]] + tests.map { $0["id"] }
         for id in ids.compactMap({ $0?.stringValue }) {
             #expect(id.range(of: "^[a-z0-9_]+:.*$", options: .regularExpression) != nil, "\(id)")
         }
         for path in tests.compactMap({ $0["path"]?.stringValue }) {
-            #expect(path.range(of: #"^([a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*)?$"#, options: .regularExpression) != nil, "\(path)")
+            #expect(path.range(of: #"^hmmkit(\.[a-zA-Z0-9_-]+)+$"#, options: .regularExpression) != nil, "\(path)")
         }
         #expect(Set(tests.compactMap { $0["id"]?.stringValue }).count == tests.count)
+        // Every test has its outcome in its excerpt and an environment.
+        #expect(tests.allSatisfy { $0["log_excerpt"]?.stringValue?.isEmpty == false && $0["environment"]?["comment"] != nil })
         #expect(!doc.rendered().contains("\\u0000"))
+    }
+
+    @Test func bootingIsATestNotABuildStatus() throws {
+        let doc = try KCIDBWriter().document(for: mixedSet)
+        let build = try #require(doc["builds"]?.arrayValue?.first)
+        #expect(build["status"] == nil)
+        let boot = try #require(doc["tests"]?.arrayValue?.first)
+        #expect(boot["path"] == .string("hmmkit.boot"))
+        #expect(boot["status"] == .string("PASS"))
+        #expect(boot["build_id"] == build["id"])
+        #expect(boot["id"] == .string("hmmkit:\(build["id"]?.stringValue ?? ""):hmmkit.boot"))
+        // A run that was skipped as a whole still booted.
+        let skipped = ResultSet(tool: .hmmkit, kernelRelease: "6.12.117", skipReason: "test_hmm not loaded")
+        #expect(try KCIDBWriter().document(for: skipped)["tests"]?.arrayValue?.map { $0["path"] } == [.string("hmmkit.boot")])
+    }
+
+    @Test func theBuildCarriesArchitectureConfigAndCompiler() throws {
+        let build = try #require(try KCIDBWriter().document(for: factsSet)["builds"]?.arrayValue?.first)
+        #expect(build["architecture"] == .string("x86_64"))
+        #expect(build["config_name"] == .string("tinyconfig+hmmkit.config"))
+        #expect(build["compiler"] == .string("gcc (Debian 12.2.0-14) 12.2.0"))
+        // Nothing invented when the results do not say.
+        let bare = try #require(try KCIDBWriter().document(for: mixedSet)["builds"]?.arrayValue?.first)
+        #expect(bare["architecture"] == nil && bare["config_name"] == nil && bare["compiler"] == nil)
+        #expect(KCIDBWriter.architectureName("ARM64-v8 x") == "arm64_v8_x")
+    }
+
+    @Test func everyTestSaysWhatMachineItRanOn() throws {
+        let tests = try #require(try KCIDBWriter().document(for: factsSet)["tests"]?.arrayValue)
+        for test in tests {
+            let environment = try #require(test["environment"])
+            #expect(environment["comment"] == .string("x86_64: " + (factsSet.machine ?? "")))
+            #expect(environment["misc"]?["architecture"] == .string("x86_64"))
+            #expect(environment["misc"]?["machine"] == factsSet.machine.map(JSONValue.string))
+            #expect(environment["misc"]?["kernel_release"] == .string("6.12.117"))
+        }
+    }
+
+    @Test func hmmkitAndKselftestResultsOnOneBuildNeverCollide() throws {
+        let writer = try KCIDBWriter(buildID: "kernelci:build-42")
+        var peer = mixedSet
+        peer.tool = .kselftest
+        let ours = try #require(writer.document(for: mixedSet)["tests"]?.arrayValue)
+        let theirs = try #require(writer.document(for: peer)["tests"]?.arrayValue)
+        let ourIDs = Set(ours.compactMap { $0["id"]?.stringValue }), theirIDs = Set(theirs.compactMap { $0["id"]?.stringValue })
+        #expect(ourIDs.count == ours.count && theirIDs.count == theirs.count)
+        #expect(ourIDs.isDisjoint(with: theirIDs))
+        #expect(theirs.allSatisfy { $0["path"]?.stringValue?.hasPrefix("hmmkit.kselftest.") == true })
+        #expect(ours.allSatisfy { $0["path"]?.stringValue?.hasPrefix("hmmkit.kselftest.") == false })
+        // Names that make the same path keep distinct IDs.
+        let alike = ResultSet(tool: .hmmkit, tests: [.init(name: "a b.c", status: .pass), .init(name: "a_b.c", status: .fail)])
+        let tests = try #require(writer.document(for: alike)["tests"]?.arrayValue)
+        #expect(tests[1]["path"] == tests[2]["path"])
+        #expect(Set(tests.compactMap { $0["id"]?.stringValue }).count == 3)
     }
 
     @Test func idsAreStableAndFollowTheResults() throws {
@@ -133,7 +207,41 @@ struct KCIDBTests {
         #expect(doc["checkouts"] == nil)
         #expect(doc["builds"] == nil)
         #expect(doc["tests"]?.arrayValue?.allSatisfy { $0["build_id"] == .string("kernelci:build-42") } == true)
-        #expect(doc["tests"]?.arrayValue?.first?["id"] == .string("kernelci:build-42:hmm.hmm_device_private.open_close"))
+        #expect(doc["tests"]?.arrayValue?[1]["id"] == .string("hmmkit:kernelci:build-42:hmmkit.hmm.hmm_device_private.open_close"))
+    }
+
+    @Test func aKnownCheckoutGivesItsGitFacts() throws {
+        let checkout = try #require(try KCIDBWriter(checkout: seriesCheckout).document(for: factsSet)["checkouts"]?.arrayValue?.first)
+        #expect(checkout["git_repository_url"] == seriesCheckout.repositoryURL.map(JSONValue.string))
+        #expect(checkout["git_commit_hash"] == seriesCheckout.commitHash.map(JSONValue.string))
+        #expect(checkout["patchset_hash"] == seriesCheckout.patchsetHash.map(JSONValue.string))
+        #expect(checkout["message_id"] == seriesCheckout.messageID.map(JSONValue.string))
+        // What the schema would refuse is kept in misc instead.
+        let odd = KCIDBWriter.Checkout(repositoryURL: "git@example.org:linux.git", commitHash: "abc123", patchsetHash: "not-a-hash",
+                                       messageID: "<no at sign>")
+        let kept = try #require(try KCIDBWriter(checkout: odd).document(for: factsSet)["checkouts"]?.arrayValue?.first)
+        for field in ["git_repository_url", "git_commit_hash", "patchset_hash", "message_id"] { #expect(kept[field] == nil, "\(field)") }
+        #expect(kept["misc"]?["git_repository"] == .string("git@example.org:linux.git"))
+        #expect(kept["misc"]?["git_commit"] == .string("abc123"))
+        // No checkout known: no git fields at all.
+        let plain = try #require(try KCIDBWriter().document(for: factsSet)["checkouts"]?.arrayValue?.first)
+        #expect(plain["git_commit_hash"] == nil && plain["patchset_hash"] == nil)
+    }
+
+    @Test func patchsetHashIsSHA256OverThePatchesSHA256s() throws {
+        #expect(KCIDBWriter.patchsetHash([]) == "")
+        let patches = ["first patch\n", "second, é 😀\n"]
+        let each = try patches.map { try sha256sum(Array($0.utf8)) }
+        #expect(KCIDBWriter.patchsetHash(patches) == (try sha256sum(Array(each.map { $0 + "\n" }.joined().utf8))))
+        #expect(KCIDBWriter.patchsetHash(patches) != KCIDBWriter.patchsetHash(patches.reversed()))
+    }
+
+    @Test("SHA-256 agrees with coreutils at every padding boundary",
+          arguments: [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 100_003])
+    func sha256(length: Int) throws {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        #expect(SHA256.hex(bytes) == (try sha256sum(bytes)))
     }
 
     @Test func badOriginOrBuild() {
@@ -143,13 +251,35 @@ struct KCIDBTests {
         #expect(reportError { _ = try KCIDBWriter(buildID: "Caps:1") }?.kind == .badOption)
     }
 
-    @Test func longDiagnosticsKeepTheirEnd() throws {
+    @Test func longDiagnosticsKeepTheirEndWithin16KiB() throws {
         let lines = (0..<5000).map { "line \($0) 😀" }
         let excerpt = KCIDBWriter.excerpt(lines)
-        #expect(excerpt.unicodeScalars.count == KCIDBWriter.excerptLimit)
+        #expect(excerpt.utf8.count <= KCIDBWriter.excerptLimit)
+        #expect(excerpt.utf8.count > KCIDBWriter.excerptLimit - 4)  // cut between characters, no more
         #expect(excerpt.hasPrefix("[… earlier lines cut]\n"))
         #expect(excerpt.hasSuffix("line 4999 😀\n"))
+        let short = KCIDBWriter.excerpt(["a", "b"])
+        #expect(short == "a\nb\n")
     }
+}
+
+/// `sha256sum`'s digest of `bytes`: an implementation independent of hmmkit's.
+func sha256sum(_ bytes: [UInt8]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sha256sum"]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    let writer = Thread {
+        input.fileHandleForWriting.write(Data(bytes))
+        try? input.fileHandleForWriting.close()
+    }
+    writer.start()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return String(text.prefix { $0 != " " })
 }
 
 @Suite("atomic files")

@@ -6,12 +6,13 @@ import Testing
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A mail as `git format-patch` writes it, changing `file` from `old` to `new`.
-func formatPatch(subject: String, file: String = "a.txt", old: String = "one", new: String = "two", body: String = "Why.") -> String {
+func formatPatch(subject: String, file: String = "a.txt", old: String = "one", new: String = "two", body: String = "Why.",
+                 messageID: String? = nil) -> String {
     """
     From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001
     From: A U Thor <author@example.org>
     Date: Sat, 21 Nov 2026 16:55:05 +0000
-    Subject: \(subject)
+    Subject: \(subject)\(messageID.map { "\nMessage-Id: " + $0 } ?? "")
 
     \(body)
     ---
@@ -40,6 +41,15 @@ func formatPatch(subject: String, file: String = "a.txt", old: String = "one", n
         #expect(mails[0].text.hasPrefix("From 0123456789abcdef"))
         #expect(mails[0].text.hasSuffix("2.39.5\n"))
         #expect(mails[1].text.contains("+three"))
+    }
+
+    @Test func messageIDWithoutItsBrackets() {
+        #expect(Mbox.split(formatPatch(subject: "x", messageID: "<20260101.1-1-a@example.org>")).first?.messageID
+                == "20260101.1-1-a@example.org")
+        #expect(Mbox.split(formatPatch(subject: "x")).first?.messageID == nil)  // git format-patch writes none
+        #expect(Mbox.messageID(of: "Subject: x\nMessage-ID:\n <folded@host>\n\nbody") == "folded@host")
+        #expect(Mbox.messageID(of: "Message-ID: <>\n\nbody") == nil)
+        #expect(Mbox.messageID(of: "Subject: x\n\nMessage-ID: <in-body@host>") == nil)
     }
 
     @Test func aBodyLineStartingWithFromDoesNotSplit() {

@@ -1,4 +1,5 @@
 import Foundation
+import HMMReport
 import Testing
 @testable import HMMSeries
 
@@ -127,6 +128,44 @@ struct TestRepository {
             Issue.record("a directory outside git was accepted")
         } catch {
             #expect(error.kind == .badInput && error.message.contains("not a git work tree"))
+        }
+    }
+}
+
+@Suite struct SeriesCheckoutTests {
+    @Test func eachStepSaysWhatKCIDBKeysItsCheckoutOn() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        #expect(scratch.repositoryURL() == nil)  // no origin remote
+        let url = "https://git.example.org/linux.git"
+        try t.git.check(["remote", "add", "origin", url])
+        #expect(scratch.repositoryURL() == url)
+
+        let baseCommit = try scratch.resolve("base", what: "--base")
+        try scratch.prepare(base: baseCommit) { _ in }
+        let base = try scratch.baseStep()
+        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first", messageID: "<p1@example.org>")
+                               + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three", messageID: "<p2@example.org>"))
+        let steps = try scratch.apply(mails: mails) { _ in }
+
+        let baseCheckout = base.checkout(base: base, mails: mails, repositoryURL: url)
+        #expect(baseCheckout == KCIDBWriter.Checkout(repositoryURL: url, commitHash: baseCommit, patchsetHash: ""))
+        // A patch of an mbox is the base commit plus the mails so far.
+        for (i, step) in steps.enumerated() {
+            let checkout = step.checkout(base: base, mails: mails, repositoryURL: url)
+            #expect(checkout.commitHash == baseCommit)
+            #expect(checkout.patchsetHash == KCIDBWriter.patchsetHash(mails.prefix(i + 1).map(\.text)))
+            #expect(checkout.messageID == mails[i].messageID)
+        }
+        #expect(Set(steps.map { $0.checkout(base: base, mails: mails, repositoryURL: url).patchsetHash }).count == steps.count)
+
+        // A commit of a range is the commit itself.
+        try scratch.prepare(base: baseCommit) { _ in }
+        let picked = try scratch.apply(range: try #require(CommitRange("base..topic"))) { _ in }
+        for step in picked {
+            #expect(step.checkout(base: base, mails: [], repositoryURL: nil)
+                    == KCIDBWriter.Checkout(commitHash: step.commit, patchsetHash: ""))
         }
     }
 }

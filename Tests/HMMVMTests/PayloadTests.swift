@@ -132,6 +132,25 @@ import Testing
         #expect(!plan.environment.contains("junk"))
     }
 
+    @Test func theKernelsConfigNameReachesTheGuest() throws {
+        let plan = BootPlan.make(hostCommand: ["/bin/hmmkit", "run"], workingDirectory: "/", kernelConfig: nil,
+                                 hostEnvironment: ["HMMKIT_CONFIG_NAME=defconfig+distro.config"], ktapDevice: nil,
+                                 channelDevice: nil, release: "6.12.118", kernelCommandLine: "", fixtureDirectoryExists: { _ in true })
+        #expect(plan.environment.contains("\(BootPlan.configNameVariable)=defconfig+distro.config"))
+        // The host's own setting of it is not passed: the name comes from the kernel's build.
+        #expect(BootPlan.passedEnvironment([BootPlan.configNameVariable: "mine"]).isEmpty)
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-artifacts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let built = root.appendingPathComponent("debian-6.12-6.12.118-1~deb12u1-1ea9280eb75f").path
+        try FileManager.default.createDirectory(atPath: built, withIntermediateDirectories: true)
+        // A build from before scripts/kernel-build wrote config-name: named by its config hash.
+        #expect(KernelArtifacts(directory: built).configName == "config-1ea9280eb75f")
+        try Data("tinyconfig+hmmkit.config\n".utf8).write(to: URL(fileURLWithPath: built + "/config-name"))
+        #expect(KernelArtifacts(directory: built).configName == "tinyconfig+hmmkit.config")
+        #expect(KernelArtifacts(directory: root.appendingPathComponent("0123456789abcdef").path).configName == nil)
+    }
+
     @Test func spmRangeFromTheCommandLine() {
         #expect(SPMRange(kernelCommandLine: "memmap=1G$0x100000000") == SPMRange(base: 1 << 32, bytes: 1 << 30))
         #expect(SPMRange(kernelCommandLine: "memmap=512M@0x40000000") == nil, "@ is usable RAM, not a reservation")
