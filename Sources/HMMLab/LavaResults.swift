@@ -51,21 +51,13 @@ public enum LavaResults {
         return kernels
     }
 
-    /// The shards' results as one set, sorted by test name. A test two shards both report
-    /// (they should not) must agree.
+    /// The shards' results as one set, sorted by test name (``ResultSet/merging(_:)``, as
+    /// `hmmkit report merge` does it). A test two shards both report (they should not) must agree.
     static func merge(_ sets: [ResultSet], label: String) throws(LabError) -> ResultSet {
-        var byName: [String: ResultSet.Test] = [:]
-        for set in sets {
-            for test in set.tests {
-                if let earlier = byName[test.name], earlier.status != test.status {
-                    throw LabError("\(label): \(test.name) is \(earlier.status.rawValue) in one shard and \(test.status.rawValue) in another")
-                }
-                byName[test.name] = test
-            }
+        var result = ResultSet(tool: .hmmkit, tests: [])
+        if !sets.isEmpty {
+            do { result = try ResultSet.merging(sets) } catch { throw LabError("\(label): \(error)") }
         }
-        var result = sets.first ?? ResultSet(tool: .hmmkit, tests: [])
-        result.tests = byName.values.sorted { $0.name < $1.name }
-        result.warnings = sets.flatMap(\.warnings)
         result.source = label
         return result
     }

@@ -26,6 +26,8 @@ public struct ReportError: Error, Sendable, Hashable, CustomStringConvertible {
         case incompatible
         /// A writer's setting is not acceptable (a KCIDB origin with capitals).
         case badOption
+        /// Results being merged disagree: the same test with different statuses.
+        case conflict
     }
 
     public var kind: Kind

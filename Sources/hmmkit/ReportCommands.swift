@@ -68,14 +68,14 @@ struct CompareCommand: ParsableCommand {
 /// `hmmkit report …`: results in other formats.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Write results in other formats (KCIDB, JUnit, hmmkit JSON).",
-        subcommands: [ReportConvertCommand.self])
+        commandName: "report", abstract: "Write results in other formats (KCIDB, JUnit, hmmkit JSON, KTAP); merge results.",
+        subcommands: [ReportConvertCommand.self, ReportMergeCommand.self])
 }
 
 struct ReportConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a KTAP log or hmmkit results JSON into any of hmmkit JSON, KCIDB JSON and JUnit XML.",
+        abstract: "Convert a KTAP log or hmmkit results JSON into any of hmmkit JSON, KCIDB JSON, JUnit XML and KTAP.",
         discussion: "Exit status: 0 written, 2 bad input or usage. Each file is written whole or not at all.")
 
     @Argument(help: "The results: a KTAP log (hmmkit's or kselftest's) or hmmkit results JSON.")
@@ -85,7 +85,7 @@ struct ReportConvertCommand: ParsableCommand {
     var allowIncomplete = false
 
     func validate() throws {
-        if !outputs.requested { throw ValidationError("name at least one output: --json, --kcidb or --junit") }
+        if !outputs.requested { throw ValidationError(ResultFileOptions.noOutputMessage) }
     }
 
     func run() throws {
@@ -101,6 +101,44 @@ struct ReportConvertCommand: ParsableCommand {
     }
 }
 
+/// `hmmkit report merge`: the results of shards or machines as one set.
+struct ReportMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge results of shards or machines (KTAP logs or hmmkit results JSON) into one set, sorted by test name.",
+        discussion: """
+        A test in several files is kept once when its status is the same in all of them. Exit status: 0 written, \
+        2 bad input or usage: a file that cannot be read, results of different tools or kernels, or a test whose status \
+        differs between two files (both files are named). The outputs are written all together or not at all.
+        """)
+
+    @Argument(help: "The results: KTAP logs (hmmkit's or kselftest's) or hmmkit results JSON.")
+    var results: [String] = []
+    @OptionGroup(title: "Outputs") var outputs: ResultFileOptions
+    @Flag(help: "Load cut-off or bailed-out logs anyway (their problems are kept as warnings).")
+    var allowIncomplete = false
+
+    func validate() throws {
+        if results.isEmpty { throw ValidationError("name the results to merge") }
+        if !outputs.requested { throw ValidationError(ResultFileOptions.noOutputMessage) }
+    }
+
+    func run() throws {
+        do {
+            let options = LoadOptions(allowIncomplete: allowIncomplete)
+            var sets: [ResultSet] = []
+            for path in results { sets.append(try ResultSet.load(path: path, options: options)) }
+            let merged = try ResultSet.merging(sets)
+            try outputs.write(merged)
+            log("hmmkit report merge: \(results.count) file\(results.count == 1 ? "" : "s"), \(merged.summary)")
+        } catch {
+            log("hmmkit report merge: \(error)")
+            logIncompleteHint(error)
+            throw ExitCode(2)
+        }
+    }
+}
+
 /// Says how to use a cut-off log anyway, when that is what was refused.
 private func logIncompleteHint(_ error: any Error) {
     if let error = error as? ReportError, [.truncated, .bailOut, .malformedKTAP].contains(error.kind) {
@@ -108,7 +146,8 @@ private func logIncompleteHint(_ error: any Error) {
     }
 }
 
-/// `--json`, `--kcidb`, `--junit` and the KCIDB settings, for `report convert` and `run`.
+/// `--json`, `--kcidb`, `--junit`, `--ktap` and the KCIDB settings, for `report convert`,
+/// `report merge` and `run`.
 struct ResultFileOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write hmmkit results JSON to this file.", valueName: "file"))
     var json: String?
@@ -116,12 +155,16 @@ struct ResultFileOptions: ParsableArguments {
     var kcidb: String?
     @Option(help: ArgumentHelp("Write JUnit XML to this file.", valueName: "file"))
     var junit: String?
+    @Option(help: ArgumentHelp("Write KTAP (as hmmkit prints a run) to this file.", valueName: "file"))
+    var ktap: String?
     @Option(help: "KCIDB origin: the CI system's name (a-z, 0-9, _).")
     var origin = "hmmkit"
     @Option(help: "KCIDB build the tests ran on ('origin:id'); without it a checkout and a build are written too.")
     var kcidbBuildId: String?
 
-    var requested: Bool { json != nil || kcidb != nil || junit != nil }
+    var requested: Bool { json != nil || kcidb != nil || junit != nil || ktap != nil }
+
+    static let noOutputMessage = "name at least one output: --json, --kcidb, --junit or --ktap"
 
     func validate() throws {
         do {
@@ -130,7 +173,7 @@ struct ResultFileOptions: ParsableArguments {
             throw ValidationError(error.description)
         }
         // Fail before a long run rather than after it.
-        for (flag, path) in [("--json", json), ("--kcidb", kcidb), ("--junit", junit)] {
+        for (flag, path) in [("--json", json), ("--kcidb", kcidb), ("--junit", junit), ("--ktap", ktap)] {
             guard let path else { continue }
             let directory = (path as NSString).deletingLastPathComponent
             var isDirectory: ObjCBool = false
@@ -146,6 +189,7 @@ struct ResultFileOptions: ParsableArguments {
         if let json { files.append((set.jsonText, json)) }
         if let kcidb { files.append((try KCIDBWriter(origin: origin, buildID: kcidbBuildId).text(for: set), kcidb)) }
         if let junit { files.append((JUnitWriter().text(for: set), junit)) }
+        if let ktap { files.append((set.ktapText, ktap)) }
         try AtomicFile.write(files)
     }
 

@@ -110,6 +110,81 @@ final class LineBox: @unchecked Sendable {
     var lines: [String] = []
 }
 
+@Suite struct ReportMergeTests {
+    /// `log` split in `count` shards by test name, each saved as results JSON; returns their paths.
+    func shardFiles(of log: String, count: Int, in dir: URL) throws -> [String] {
+        let whole = try ResultSet.load(path: fixture(log))
+        return try (1...count).map { k in
+            var shard = whole
+            shard.tests = whole.tests.filter { Int(StableHash.fnv1a64($0.name) % UInt64(count)) + 1 == k }
+            let path = dir.appendingPathComponent("shard-\(k).json").path
+            try AtomicFile.write(shard.jsonText, to: path)
+            return path
+        }
+    }
+
+    @Test func mergesShardsIntoEveryFormat() throws {
+        let dir = try temporaryDirectory()
+        let log = "hmm-tests-6.12-nomodule.log"
+        let shards = try shardFiles(of: log, count: 3, in: dir)
+        let out = ["json", "kcidb", "junit", "ktap"].map { dir.appendingPathComponent("merged.\($0)").path }
+        #expect(exitStatus(["report", "merge"] + shards + [fixture(log), "--json", out[0], "--kcidb", out[1], "--junit", out[2],
+                                                           "--ktap", out[3]]) == 0)
+        let whole = try ResultSet.load(path: fixture(log))
+        for path in [out[0], out[3]] {
+            let merged = try ResultSet.load(path: path)
+            #expect(merged.tests == whole.tests.sorted { $0.name < $1.name }, "\(path)")
+            #expect(merged.tool == whole.tool)
+        }
+        let kcidb = try JSONValue.parse(try String(contentsOfFile: out[1], encoding: .utf8))
+        #expect(kcidb["tests"]?.arrayValue?.count == whole.tests.count + 1)
+        #expect(try String(contentsOfFile: out[2], encoding: .utf8).contains("tests=\"\(whole.tests.count)\""))
+    }
+
+    @Test func conflictingShardsExitTwoAndWriteNothing() throws {
+        let dir = try temporaryDirectory()
+        let a = dir.appendingPathComponent("a.ktap").path, b = dir.appendingPathComponent("b.ktap").path
+        try AtomicFile.write("TAP version 13\n1..2\nok 1 hmm.v.x\nok 2 hmm.v.y\n", to: a)
+        try AtomicFile.write("TAP version 13\n1..1\nnot ok 1 hmm.v.x\n", to: b)
+        let json = dir.appendingPathComponent("merged.json").path
+        #expect(exitStatus(["report", "merge", a, b, "--json", json, "--ktap", dir.appendingPathComponent("m.ktap").path]) == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["a.ktap", "b.ktap"])
+        do {
+            _ = try ResultSet.merging([ResultSet.load(path: a), ResultSet.load(path: b)])
+            Issue.record("conflicting results merged")
+        } catch {
+            #expect(error.description == "\(b): test 'hmm.v.x' is fail here but pass in \(a)")
+        }
+        // The same test twice with the same status is fine.
+        #expect(exitStatus(["report", "merge", a, a, "--json", json]) == 0)
+        #expect(try ResultSet.load(path: json).tests.count == 2)
+    }
+
+    @Test func malformedOrMissingInputExitsTwo() throws {
+        let dir = try temporaryDirectory()
+        let json = dir.appendingPathComponent("merged.json").path
+        let good = fixture("hmm-tests-6.12-nomodule.log")
+        #expect(exitStatus(["report", "merge", good, fixture("hmm-tests-6.12-truncated-synthetic.log"), "--json", json]) == 2)
+        #expect(exitStatus(["report", "merge", good, fixture("README.md"), "--json", json]) == 2)
+        #expect(exitStatus(["report", "merge", good, "/nonexistent.ktap", "--json", json]) == 2)
+        let broken = dir.appendingPathComponent("broken.json").path
+        try AtomicFile.write("{\"format\": \"hmmkit-results\", \"version\": 1, \"tool\": \"hmmkit\", \"tests\": [{\"name\": 3}]}", to: broken)
+        #expect(exitStatus(["report", "merge", good, broken, "--json", json]) == 2)
+        #expect(!FileManager.default.fileExists(atPath: json))
+        // hmmkit's results and the kernel's own hm-tests' do not merge either.
+        let ours = dir.appendingPathComponent("ours.ktap").path
+        try AtomicFile.write("TAP version 13\n1..1\n# \(ResultSet.ktapVersionLine())\nok 1 hmm.v.z\n", to: ours)
+        #expect(exitStatus(["report", "merge", good, ours, "--json", json]) == 2)
+        #expect(!FileManager.default.fileExists(atPath: json))
+    }
+
+    @Test func usageErrors() {
+        #expect(exitStatus(["report", "merge", "--json", "m.json"]) == 2)  // no results named
+        #expect(exitStatus(["report", "merge", fixture("hmm-tests-6.12-nomodule.log")]) == 2)  // no output named
+        #expect(exitStatus(["report", "merge", "a.ktap", "--ktap", "/nonexistent-dir/m.ktap"]) == 2)
+    }
+}
+
 @Suite struct RecordingSinkTests {
     @Test func keepsWhatTheRunnerReports() {
         let box = LineBox()
