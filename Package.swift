@@ -58,8 +58,8 @@ let package = Package(
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
-        .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport"]),
-        .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport"]),
+        .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
+        .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import HMMReport
 import HMMVM
+import KTAP
 
 /// Kernels × shards as LAVA jobs: `prepare` writes them into a directory (one per kernel:
 /// its bzImage, one ramdisk, one job definition per shard); `run` submits them, waits, and
@@ -14,7 +15,7 @@ import HMMVM
 public enum LavaCampaign {
     public struct PreparedJob: Sendable, Equatable {
         public var kernelLabel: String
-        public var shard: ShardSpec
+        public var shard: Shard
         public var definitionPath: String
         public var ktapPath: String { Self.sibling(definitionPath, extension: "ktap") }
         public var logPath: String { Self.sibling(definitionPath, extension: "lava-log.yaml") }
@@ -32,7 +33,8 @@ public enum LavaCampaign {
                                hmmkitVersion: String, progress: (String) -> Void) throws -> [PreparedJob] {
         let fm = FileManager.default
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path
-        let specs = try ShardSpec.all(shards)
+        let specs: [Shard]
+        do { specs = try Shard.all(shards) } catch { throw LabError("--shards \(shards): \(error)") }
         var labels: Set<String> = []
         var jobs: [PreparedJob] = []
         for kernel in kernels {
@@ -102,12 +104,12 @@ public enum LavaCampaign {
         return jobs
     }
 
-    static func shard(fromStem stem: String, file: String) throws(LabError) -> ShardSpec {
+    static func shard(fromStem stem: String, file: String) throws(LabError) -> Shard {
         let parts = stem.split(separator: "-")
         guard parts.count == 4, parts[0] == "shard", parts[2] == "of", let k = Int(parts[1]), let n = Int(parts[3]) else {
             throw LabError("\(file): not a job 'hmmkit lava job' wrote (shard-K-of-N.yaml)")
         }
-        do { return try ShardSpec(index: k, count: n) } catch { throw LabError("\(file): \(error)") }
+        do { return try Shard(k, of: n) } catch { throw LabError("\(file): \(error)") }
     }
 
     /// How one job went.

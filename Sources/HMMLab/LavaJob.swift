@@ -1,5 +1,6 @@
 import HMMGuest
 import HMMVM
+import KTAP
 
 /// One shard of the suite on one kernel, as a LAVA job on a QEMU device: the kernel, and
 /// the payload's initramfs with test_hmm's modules appended (the guest's /init runs the
@@ -11,7 +12,7 @@ public struct LavaJob: Sendable, Equatable {
     public var kernelLabel: String
     public var kernelURL: String
     public var ramdiskURL: String
-    public var shard: ShardSpec
+    public var shard: Shard
     public var machine: VMConfiguration
     public var timeouts = Timeouts()
     public var hmmkitVersion: String
@@ -25,7 +26,7 @@ public struct LavaJob: Sendable, Equatable {
         public init() {}
     }
 
-    public init(kernelLabel: String, kernelURL: String, ramdiskURL: String, shard: ShardSpec,
+    public init(kernelLabel: String, kernelURL: String, ramdiskURL: String, shard: Shard,
                 machine: VMConfiguration, hmmkitVersion: String) {
         self.kernelLabel = kernelLabel
         self.kernelURL = kernelURL
@@ -128,30 +129,6 @@ public struct LavaJob: Sendable, Equatable {
 /// A YAML single-quoted scalar: no escapes but '' for a quote, so nothing is interpreted.
 func yamlQuoted(_ text: String) -> String {
     "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
-}
-
-/// Shard K of N (1-based), as `--shard K/N` and `hmmkit.shard=K/N` spell it.
-public struct ShardSpec: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var index: Int
-    public var count: Int
-    public static let maximumCount = 10_000
-
-    public init(index: Int, count: Int) throws(LabError) {
-        guard count >= 1, count <= Self.maximumCount, index >= 1, index <= count else {
-            throw LabError("shard \(index)/\(count): need 1 ≤ K ≤ N ≤ \(Self.maximumCount)")
-        }
-        self.index = index
-        self.count = count
-    }
-
-    public static func all(_ count: Int) throws(LabError) -> [ShardSpec] {
-        guard count >= 1, count <= maximumCount else { throw LabError("--shards \(count): need 1 to \(maximumCount)") }
-        return try (1...count).map { (k) throws(LabError) in try ShardSpec(index: k, count: count) }
-    }
-
-    public var description: String { "\(index)/\(count)" }
-    /// For file names: `shard-2-of-4`.
-    public var fileStem: String { "shard-\(index)-of-\(count)" }
 }
 
 public struct LabError: Error, CustomStringConvertible, Equatable {

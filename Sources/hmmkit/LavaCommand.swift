@@ -41,7 +41,7 @@ struct LavaCommand: ParsableCommand {
             if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
             let images = kernel.filter(ImportedKernel.isKernelImage).count
             if modules.count != images { throw ValidationError("\(images) bzImage kernel(s) but \(modules.count) --modules") }
-            if !(1...ShardSpec.maximumCount).contains(shards) { throw ValidationError("--shards must be 1 to \(ShardSpec.maximumCount)") }
+            if !(1...Shard.maximumCount).contains(shards) { throw ValidationError("--shards must be 1 to \(Shard.maximumCount)") }
             if !(1...24 * 60).contains(testMinutes) { throw ValidationError("--test-minutes must be 1 to 1440") }
         }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ArgumentParser
 import HMMSuite
+import KTAP
 @testable import hmmkit
 
 @Suite struct ArgumentTests {

@@ -2,20 +2,21 @@ import Foundation
 import HMMLab
 import HMMReport
 import HMMVM
+import KTAP
 import Testing
 
 private func machine() -> VMConfiguration {
     VMConfiguration(bzImage: "", guestRoot: .initramfs(path: "", channelLog: ""), consoleLog: "", ktapLog: "")
 }
 
-private func job(shard: ShardSpec) -> LavaJob {
+private func job(shard: Shard) -> LavaJob {
     LavaJob(kernelLabel: "debian-6.12-abc", kernelURL: "file:///k/bzImage", ramdiskURL: "file:///k/ramdisk.cpio",
             shard: shard, machine: machine(), hmmkitVersion: "0.2.0")
 }
 
 @Suite struct LavaJobTests {
     @Test func theJobHasTheTestVMsShapeAndItsShard() throws {
-        let definition = try job(shard: ShardSpec(index: 2, count: 4)).definition()
+        let definition = try job(shard: Shard(2, of: 4)).definition()
         #expect(definition.contains("device_type: qemu\n"))
         #expect(definition.contains("  memory: 2560\n"), "the nodes' sum: 2048 + 512 MiB")
         #expect(definition.contains("  - '-numa node,nodeid=1,memdev=mem1'\n"))
@@ -29,24 +30,24 @@ private func job(shard: ShardSpec) -> LavaJob {
     }
 
     @Test func aSingleShardRunsTheWholeSuite() throws {
-        let definition = try job(shard: ShardSpec(index: 1, count: 1)).definition()
+        let definition = try job(shard: Shard(1, of: 1)).definition()
         #expect(!definition.contains("hmmkit.shard="))
     }
 
     @Test func quotesCannotBreakOutOfTheYAMLOrTheCommandLine() throws {
-        var j = job(shard: try ShardSpec(index: 1, count: 1))
+        var j = job(shard: try Shard(1, of: 1))
         j.kernelURL = "file:///it's/bzImage"
         #expect(try j.definition().contains("url: 'file:///it''s/bzImage'"))
-        var quoted = job(shard: try ShardSpec(index: 1, count: 1))
+        var quoted = job(shard: try Shard(1, of: 1))
         quoted.machine.extraKernelArguments = ["x=\"y\""]
         #expect(throws: LabError.self) { try quoted.definition() }
     }
 
     @Test func shardSpecsAreChecked() {
-        #expect(throws: LabError.self) { try ShardSpec(index: 0, count: 3) }
-        #expect(throws: LabError.self) { try ShardSpec(index: 4, count: 3) }
-        #expect(throws: LabError.self) { try ShardSpec.all(Int.max) }
-        #expect((try? ShardSpec.all(3))?.map(\.fileStem) == ["shard-1-of-3", "shard-2-of-3", "shard-3-of-3"])
+        #expect(throws: ShardError.self) { try Shard(0, of: 3) }
+        #expect(throws: ShardError.self) { try Shard(4, of: 3) }
+        #expect(throws: ShardError.self) { try Shard.all(Int.max) }
+        #expect((try? Shard.all(3))?.map(\.fileStem) == ["shard-1-of-3", "shard-2-of-3", "shard-3-of-3"])
     }
 }
 
