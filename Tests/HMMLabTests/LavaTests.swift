@@ -25,6 +25,7 @@ private func job(shard: Shard) -> LavaJob {
         #expect(definition.contains("memmap=512M$0x40000000"))
         #expect(definition.contains("console=ttyS0,115200"))
         #expect(!definition.contains("earlyprintk"), "boot noise would share the console with KTAP")
+        #expect(definition.contains("      start: 'TAP version'\n"), "hmmkit prints TAP version 13, others KTAP version 1")
         #expect(definition.contains("      end: 'hmmkit-vm: command exited'\n"))
         #expect(definition.contains("job_name: 'hmmkit debian-6.12-abc shard 2/4'\n"))
     }
