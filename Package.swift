@@ -42,8 +42,11 @@ let package = Package(
         .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport", "KTAP"]),
         // Kernel CI labs: LAVA job definitions for kernels × shards, the REST client, results back.
         .target(name: "HMMLab", dependencies: ["HMMVM", "HMMGuest", "HMMReport", "KTAP"]),
+        // Fuzz campaigns: generated programs in VMs, crash and divergence signatures, fresh-boot
+        // reproduction and shrinking, the campaign state on disk and its report.
+        .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab",
+            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
+        .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP"]),
     ],
     swiftLanguageModes: [.v6]

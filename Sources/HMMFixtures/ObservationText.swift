@@ -79,3 +79,10 @@ public enum ObservationText {
         return sawErrno ? o : nil
     }
 }
+
+/// Diagnostic lines a fixture replay prints that host-side tools read back from KTAP.
+public enum ReplayDiagnostics {
+    /// Prefix of the line naming a divergence's signature (step kind / fields that
+    /// differed), which a fuzz campaign uses to collapse duplicates.
+    public static let divergenceSignature = "divergence signature: "
+}

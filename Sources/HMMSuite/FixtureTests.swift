@@ -161,6 +161,7 @@ public struct FixtureTests: Sendable {
         case let .diverged(d):
             context.log("\(path): divergence from the model:")
             context.log(d.report(line: lines.line(ofStep: d.step)).joined(separator: "\n"))
+            context.log(ReplayDiagnostics.divergenceSignature + d.signature)
             // Shrink wrong answers only: a crash or hang leaves the kernel unfit for more replays.
             if shrink && d.event == nil {
                 shrinkAndEmit(fixture, divergence: d, replayer: replayer, id: context.id, context: context)

@@ -28,6 +28,8 @@ public final class VMSession {
         public var keepDirectory: String?
         /// Where files the guest writes to $HMMKIT_OUTPUT_DIR (shrunk reproducers) end up.
         public var artifactsDirectory: String?
+        /// Kernel command-line additions (a fuzz campaign's `oops=panic`).
+        public var extraKernelArguments: [String] = []
         public init(artifacts: KernelArtifacts, command: [String], resumable: Bool) {
             self.artifacts = artifacts
             self.command = command
@@ -200,6 +202,7 @@ public final class VMSession {
         c.accelerator = accelerator
         c.thp = options.thp
         c.nodeShape = options.nodeShape
+        c.extraKernelArguments += options.extraKernelArguments
         return c
     }
 
@@ -222,6 +225,7 @@ public final class VMSession {
         c.accelerator = accelerator
         c.thp = options.thp
         c.nodeShape = options.nodeShape
+        c.extraKernelArguments += options.extraKernelArguments
         _ = FileManager.default.createFile(atPath: bootDir + "/channel.log", contents: nil)
         return c
     }

@@ -31,6 +31,12 @@ struct GenCommand: ParsableCommand {
     }
 
     func environment() throws -> Environment {
+        try Self.environment(devices: devices, nodes: nodes, thp: thp)
+    }
+
+    /// The machine generated programs assume, from `--devices`, `--nodes` and `--thp` (gen's
+    /// and fuzz's): within the fixture parser's limits, so what is written reads back.
+    static func environment(devices: String, nodes: String, thp: String) throws -> Environment {
         guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
         let d = try Self.numbers(devices, "devices")
         guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else { throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)") }

@@ -68,6 +68,8 @@ struct VMCommand: ParsableCommand {
         var numa: VMConfiguration.NodeShape = .memoryOnlyNode
         @Option(help: "Keep the VM's logs (console, KTAP, QEMU) in this directory.")
         var keep: String?
+        @Option(name: .customLong("kernel-arg"), help: "Add this to the kernel command line (repeatable), e.g. panic_on_oops=1.")
+        var kernelArguments: [String] = []
         @Option(help: "Directory for files the guest saves (shrunk fixtures, C reproducers).")
         var output = "hmmkit-out"
         @Argument(parsing: .postTerminator, help: "hmmkit arguments for the guest.")
@@ -119,6 +121,7 @@ struct VMCommand: ParsableCommand {
             options.nodeShape = numa
             options.stallTimeout = stallTimeout
             options.keepDirectory = keep
+            options.extraKernelArguments = kernelArguments
             options.artifactsDirectory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
             let session = VMSession(options: options, progress: { log("hmmkit vm: \($0)") }, emit: { Stdout.line($0) })
             let report: VMSession.Report

@@ -1,0 +1,275 @@
+import Foundation
+import HMMFixtures
+import HMMModel
+import KTAP
+
+/// Runs generated programs in fresh kernels until a deadline, turning each program's
+/// result into events (crash, WARN, hang, divergence) with deduplicating signatures. A
+/// crash or hang ends that boot; the batch goes on from the next program in a new boot
+/// (the runner's job). New crash signatures are then reproduced on fresh boots and, when
+/// the program alone reproduces it, shrunk there to a fixture and a kselftest C test.
+public final class FuzzCampaign {
+    public struct Options: Sendable {
+        /// Stop starting batches after this many seconds of this run.
+        public var duration: Double
+        /// Reproduce new crash signatures on fresh boots.
+        public var reproduce = true
+        /// Fresh boots the shrinker may use per signature (0: do not shrink).
+        public var shrinkBoots = 30
+        /// Programs before the crashing one a reproduction replays with it, when alone fails.
+        public var reproductionHistory = 5
+        public init(duration: Double) { self.duration = duration }
+    }
+
+    public let directory: String
+    public private(set) var state: CampaignState
+    let runner: any ProgramRunner
+    let options: Options
+    let progress: (String) -> Void
+    private var started = Date()
+    private var lastStatus = Date.distantPast
+
+    public init(directory: String, state: CampaignState, runner: any ProgramRunner, options: Options,
+                progress: @escaping (String) -> Void) {
+        self.directory = directory
+        self.state = state
+        self.runner = runner
+        self.options = options
+        self.progress = progress
+    }
+
+    /// CampaignState.load refuses unknown profiles, and a new campaign takes a known one.
+    var profile: KernelProfile { KernelProfile.named(state.generator.profile) ?? .linux6_12 }
+
+    var environment: Environment {
+        Environment(devices: state.generator.devices, nodes: state.generator.nodes,
+                    thp: THPMode(rawValue: state.generator.thp) ?? .madvise)
+    }
+
+    public func program(seed: UInt64) -> Fixture {
+        var generator = FixtureGenerator(seed: seed, profile: profile, environment: environment)
+        return generator.generate(steps: state.generator.steps)
+    }
+
+    /// Test name the runner reports a program under.
+    static func fileName(seed: UInt64) -> String {
+        let digits = String(seed)
+        return "seed" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    static func seed(fromTest name: String) -> UInt64? {
+        guard let last = name.split(separator: ".").last, last.hasPrefix("seed") else { return nil }
+        return UInt64(last.dropFirst(4))
+    }
+
+    public func run() throws -> CampaignState {
+        started = Date()
+        let baseSeconds = state.seconds
+        try makeDirectories()
+        while Date().timeIntervalSince(started) < options.duration {
+            try runBatch(baseSeconds: baseSeconds)
+        }
+        status(final: true)
+        return state
+    }
+
+    func makeDirectories() throws {
+        for sub in ["", "/events", "/logs"] {
+            try FileManager.default.createDirectory(atPath: directory + sub, withIntermediateDirectories: true)
+        }
+    }
+
+    func runBatch(baseSeconds: Double) throws {
+        let first = state.nextSeed
+        let (end, overflow) = first.addingReportingOverflow(UInt64(state.generator.batchSize))
+        guard !overflow else { throw FuzzError("\(directory)/\(CampaignState.fileName): seeds exhausted at \(first)") }
+        let batchDirectory = directory + "/batch"
+        var programs: [UInt64: Fixture] = [:]
+        try resetDirectory(batchDirectory)
+        for seed in first..<end {
+            let fixture = program(seed: seed)
+            programs[seed] = fixture
+            try fixture.text.write(toFile: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture", atomically: true, encoding: .utf8)
+        }
+        let log = "\(directory)/logs/batch-\(state.batches + 1).ktap"
+        let run = try runner.replay(directory: batchDirectory, purpose: .campaign, log: log)
+        state.boots += run.boots
+        var history: [UInt64] = []
+        var newCrashes: [Int] = []
+        var ran = Set<UInt64>()
+        for result in run.results {
+            guard let seed = Self.seed(fromTest: result.name), programs[seed] != nil else { continue }
+            ran.insert(seed)
+            state.execs += 1
+            history.append(seed)
+            if let event = FuzzEvent.classify(result) {
+                if let i = state.index(of: event.signature, kind: event.kind) {
+                    state.events[i].count += 1
+                } else {
+                    state.events.append(CampaignState.EventRecord(
+                        kind: event.kind, signature: event.signature, count: 1, firstSeed: seed,
+                        bootHistory: history, evidence: Array(event.evidence.prefix(60))))
+                    let i = state.events.count - 1
+                    try saveProgram(programs[seed]!, event: i)
+                    progress("new \(event.kind.rawValue): \(event.signature) (seed \(seed))")
+                    if event.kind == .crash || event.kind == .hang { newCrashes.append(i) }
+                }
+                if event.breaksKernel { history = [] }
+            }
+            status(final: false, baseSeconds: baseSeconds)
+        }
+        let missing = programs.keys.filter { !ran.contains($0) }.count
+        if missing > 0 { progress("batch \(state.batches + 1): \(missing) program(s) did not run (the VM gave up after \(run.boots) boots); they are not counted") }
+        state.nextSeed = end
+        state.batches += 1
+        state.seconds = baseSeconds + Date().timeIntervalSince(started)
+        try state.save(directory: directory)
+        if options.reproduce {
+            for i in newCrashes {
+                try reproduce(event: i, programs: programs)
+                state.seconds = baseSeconds + Date().timeIntervalSince(started)
+                try state.save(directory: directory)
+            }
+        }
+    }
+
+    func eventDirectory(_ i: Int) -> String {
+        let e = state.events[i]
+        return "events/\(e.kind.rawValue)-\(StableHash.hex(e.signature))"
+    }
+
+    func saveProgram(_ fixture: Fixture, event i: Int) throws {
+        let relative = eventDirectory(i)
+        try FileManager.default.createDirectory(atPath: directory + "/" + relative, withIntermediateDirectories: true)
+        try fixture.text.write(toFile: directory + "/" + relative + "/program.fixture", atomically: true, encoding: .utf8)
+        try (state.events[i].evidence.joined(separator: "\n") + "\n")
+            .write(toFile: directory + "/" + relative + "/evidence.txt", atomically: true, encoding: .utf8)
+        state.events[i].files = [relative + "/program.fixture", relative + "/evidence.txt"]
+    }
+
+    // MARK: reproduction
+
+    /// Fresh boots: the program alone, then with the programs before it in that boot; when
+    /// alone reproduces it, shrink it on fresh boots while the signature holds.
+    func reproduce(event i: Int, programs: [UInt64: Fixture]) throws {
+        let event = state.events[i]
+        progress("reproducing \(event.signature) (seed \(event.firstSeed)) on a fresh boot")
+        let alone = program(seed: event.firstSeed)
+        var attempts = 1
+        if try shows(event, [alone]) {
+            state.events[i].reproduction = .alone
+            progress("reproduced alone")
+            if options.shrinkBoots > 0 { try shrink(event: i, alone) }
+            return
+        }
+        let previous = event.bootHistory.dropLast().suffix(options.reproductionHistory)
+        if !previous.isEmpty {
+            attempts += 1
+            if try shows(event, previous.map(program(seed:)) + [alone]) {
+                state.events[i].reproduction = .withPrevious(count: previous.count)
+                progress("reproduced with the \(previous.count) programs before it")
+                return
+            }
+        }
+        if event.bootHistory.count - 1 > previous.count {
+            attempts += 1
+            if try shows(event, event.bootHistory.map(program(seed:))) {
+                state.events[i].reproduction = .withPrevious(count: event.bootHistory.count - 1)
+                progress("reproduced with all \(event.bootHistory.count - 1) programs before it in its boot")
+                return
+            }
+        }
+        state.events[i].reproduction = .notReproduced(attempts: attempts)
+        progress("not reproduced in \(attempts) fresh boot(s)")
+    }
+
+    /// Whether one fresh boot replaying `fixtures` in order shows the event's signature.
+    func shows(_ event: CampaignState.EventRecord, _ fixtures: [Fixture]) throws -> Bool {
+        let dir = directory + "/repro"
+        try resetDirectory(dir)
+        for (n, fixture) in fixtures.enumerated() {
+            try fixture.text.write(toFile: "\(dir)/p\(String(format: "%03d", n)).fixture", atomically: true, encoding: .utf8)
+        }
+        let run = try runner.replay(directory: dir, purpose: .reproduction, log: directory + "/logs/repro.ktap")
+        state.boots += run.boots
+        return run.results.contains { result in
+            FuzzEvent.classify(result).map { $0.kind == event.kind && $0.signature == event.signature } ?? false
+        }
+    }
+
+    func shrink(event i: Int, _ fixture: Fixture) throws {
+        let event = state.events[i]
+        var boots = 0
+        var failure: Error?
+        var shrinker = Shrinker { [self] candidate in
+            guard failure == nil else { return false }
+            boots += 1
+            do {
+                let hit = try shows(event, [candidate])
+                progress("shrink boot \(boots)/\(options.shrinkBoots): \(candidate.steps.count) steps, \(hit ? "same crash" : "no")")
+                return hit
+            } catch { failure = error; return false }
+        }
+        shrinker.budget = options.shrinkBoots
+        var small = shrinker.shrink(fixture)
+        if let failure { throw failure }
+        let relative = eventDirectory(i)
+        small.about = ["shrunk on fresh boots of \(state.release) from seed \(event.firstSeed): \(event.signature)"]
+        let name = "fuzz_" + StableHash.hex(event.signature)
+        try small.text.write(toFile: directory + "/" + relative + "/reproducer.fixture", atomically: true, encoding: .utf8)
+        try CSelftestEmitter(testName: name).emit(small)
+            .write(toFile: directory + "/" + relative + "/reproducer.c", atomically: true, encoding: .utf8)
+        state.events[i].files += [relative + "/reproducer.fixture", relative + "/reproducer.c"]
+        state.events[i].reproduction = .shrunk(from: fixture.steps.count, to: small.steps.count, boots: boots)
+        progress("shrunk to \(small.steps.count) steps in \(boots) boots: \(relative)/reproducer.c")
+    }
+
+    func resetDirectory(_ path: String) throws {
+        try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    // MARK: status
+
+    /// One line on stderr: at most every 10 s, and at the end.
+    func status(final: Bool, baseSeconds: Double? = nil) {
+        let now = Date()
+        guard final || now.timeIntervalSince(lastStatus) >= 10 else { return }
+        lastStatus = now
+        let elapsed = now.timeIntervalSince(started)
+        let crashes = state.events.filter { $0.kind == .crash }
+        let byTitle = crashes.map { "\($0.signature.prefix { $0 != "<" }.trimmingCharacters(in: .whitespaces)) ×\($0.count)" }
+        let rate = elapsed > 0 ? Double(state.execs) / ((baseSeconds ?? 0) + elapsed) : 0
+        let (dd, dt) = state.count(.divergence), (wd, wt) = state.count(.warning), (hd, ht) = state.count(.hang)
+        progress(String(format: "fuzz %@: %d execs (%.2f/s), %d boots, crashes %d%@, warnings %d/%d, hangs %d/%d, divergences %d/%d (distinct/total)",
+                        Self.clock(elapsed), state.execs, rate, state.boots, crashes.count,
+                        byTitle.isEmpty ? "" : " [" + byTitle.joined(separator: "; ") + "]", wd, wt, hd, ht, dd, dt))
+    }
+
+    public static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        return String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+    }
+}
+
+/// Replays a directory of fixtures in name order on a fresh boot of the campaign's kernel.
+public protocol ProgramRunner {
+    func replay(directory: String, purpose: ReplayPurpose, log: String) throws -> ProgramRun
+}
+
+public enum ReplayPurpose: Sendable {
+    /// A campaign batch: divergences are shrunk in the guest, a crash ends the boot and the
+    /// batch goes on in a new one.
+    case campaign
+    /// A crash reproduction: steps the model flags as hazards run too, nothing is shrunk.
+    case reproduction
+}
+
+public struct ProgramRun: Sendable {
+    public var results: [KTAPTestCase]
+    public var boots: Int
+    public init(results: [KTAPTestCase], boots: Int) {
+        self.results = results
+        self.boots = boots
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import HMMFixtures
+import HMMFuzz
+import HMMModel
+import HMMVM
+import KTAP
+
+extension FuzzDuration: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+struct FuzzCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuzz", abstract: "Fuzz campaigns: generated programs in VMs, crashes deduplicated, reproduced and shrunk.",
+        subcommands: [Run.self, Report.self], defaultSubcommand: Run.self)
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run generated programs in VMs of one kernel until --duration; resume with the same --output.",
+            discussion: """
+            Each program is a generated fixture replayed against the model. An oops, BUG, WARN, hang or
+            divergence becomes an event with a signature; a crash ends the boot and the campaign goes on
+            from the next program in a new one. New crash signatures are replayed on fresh boots (the
+            program alone, then with the programs before it) and, when the program alone reproduces
+            them, shrunk on fresh boots to a fixture and a kselftest C test under DIR/events/.
+            State lives in DIR/campaign.json; running again with the same DIR resumes. KTAP on stdout
+            at the end: one result per distinct event. 'hmmkit fuzz report DIR' writes the markdown.
+            """)
+        @Option(help: "debian-6.12, debian-6.1, a kernel tree or a directory from 'hmmkit kernel build'.")
+        var kernel = "debian-6.12"
+        @Option(help: "Campaign length this run: 90s, 10m, 1h, 1h30m.")
+        var duration = FuzzDuration(seconds: 3600)
+        @Option(help: "Campaign directory (state, events, logs).")
+        var output: String
+        @Option(help: "First seed of a new campaign.")
+        var firstSeed: UInt64 = 1
+        @Option(help: "Programs per boot (a crash starts a new boot within the batch).")
+        var batch = 20
+        @Option(help: "Steps per program.")
+        var steps = 60
+        @Option(help: "Device minors the programs use (0,1 private; 2,3 coherent).")
+        var devices = "0,1,2,3"
+        @Option(help: "NUMA nodes the programs place memory on.")
+        var nodes = "0,1"
+        @Option(help: "THP mode the programs assume: never, madvise, always.")
+        var thp = "madvise"
+        @Flag(help: "Do not replay new crash signatures on fresh boots.")
+        var noReproduce = false
+        @Option(help: "Fresh boots the crash shrinker may use per signature (0: do not shrink).")
+        var shrinkBoots = 30
+        @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
+        var accel: VMConfiguration.AcceleratorChoice = .auto
+
+        func validate() throws {
+            if !(1...500).contains(batch) { throw ValidationError("--batch takes 1...500, got \(batch)") }
+            if !(1...FixtureLimits.steps).contains(steps) { throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)") }
+            if !(0...1000).contains(shrinkBoots) { throw ValidationError("--shrink-boots takes 0...1000, got \(shrinkBoots)") }
+            _ = try settings()
+        }
+
+        func settings() throws -> CampaignState.GeneratorSettings {
+            let environment = try GenCommand.environment(devices: devices, nodes: nodes, thp: thp)
+            return .init(profile: "", steps: steps, devices: environment.devices, nodes: environment.nodes,
+                         thp: environment.thp.rawValue, batchSize: batch)
+        }
+
+        func run() throws {
+            let artifacts: KernelArtifacts
+            do { artifacts = try KernelBuilder.artifacts(for: kernel, config: nil) { log("hmmkit: \($0)") } } catch {
+                log("hmmkit: \(error)"); throw ExitStatus.fail
+            }
+            let directory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
+            var state: CampaignState
+            do {
+                if let saved = try CampaignState.load(directory: directory) {
+                    guard saved.release == artifacts.release else {
+                        log("hmmkit fuzz: \(directory) is a campaign on \(saved.release), not \(artifacts.release); use another --output")
+                        throw ExitStatus.fail
+                    }
+                    state = saved
+                    log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); its generator settings apply")
+                } else {
+                    var generator = try settings()
+                    generator.profile = (KernelProfile.forRelease(artifacts.release) ?? .linux6_12).name
+                    state = CampaignState(kernel: kernel, release: artifacts.release, generator: generator, firstSeed: firstSeed)
+                }
+            } catch let error as FuzzError { log("hmmkit fuzz: \(error)"); throw ExitStatus.fail }
+            var runner = VMProgramRunner(artifacts: artifacts, divergenceDirectory: directory + "/divergences") { log("hmmkit vm: \($0)") }
+            runner.accelerator = accel
+            var options = FuzzCampaign.Options(duration: duration.seconds)
+            options.reproduce = !noReproduce
+            options.shrinkBoots = shrinkBoots
+            let campaign = FuzzCampaign(directory: directory, state: state, runner: runner, options: options) { log("hmmkit fuzz: \($0)") }
+            do { state = try campaign.run() } catch {
+                log("hmmkit fuzz: \(error)"); throw ExitStatus.fail
+            }
+            var writer = KTAPWriter(style: .kselftest, sink: { Stdout.line($0) })
+            writer.start(plan: state.events.count + 1)
+            writer.end(KTAPTestCase(name: "fuzz.campaign", status: .pass, diagnostics: [
+                String(format: "%d execs in %@ (%.2f/s), %d boots, seeds %llu..%llu", state.execs, FuzzCampaign.clock(state.seconds),
+                       state.seconds > 0 ? Double(state.execs) / state.seconds : 0, state.boots, state.firstSeed, state.nextSeed &- 1)]))
+            for event in state.events {
+                writer.end(KTAPTestCase(name: "fuzz.\(event.kind.rawValue).\(StableHash.hex(event.signature))", status: .fail,
+                                        reason: event.signature,
+                                        diagnostics: ["\(event.count) time(s), first seed \(event.firstSeed); \(event.reproduction.summary)"]
+                                            + event.files.map { "file: \(directory)/\($0)" }))
+            }
+            if writer.finish() != .pass { throw ExitStatus.fail }
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The kernel-versus-model report of a campaign, as markdown on stdout.")
+        @Argument(help: "Campaign directory.")
+        var directory: String
+
+        func run() throws {
+            do {
+                guard let state = try CampaignState.load(directory: directory) else {
+                    log("hmmkit fuzz report: \(directory)/\(CampaignState.fileName): no campaign there"); throw ExitStatus.fail
+                }
+                print(FuzzReport.markdown(state, directory: directory), terminator: "")
+            } catch let error as FuzzError { log("hmmkit fuzz report: \(error)"); throw ExitStatus.fail }
+        }
+    }
+}
