@@ -81,7 +81,18 @@ extension Model {
             }
             if pos == end { break }
             let err = mirrorFault(pi, fd, minor, r, pos, end, write: write)
-            if err != 0 { return [.failure(err)] }
+            if err != 0 {
+                if write && pos > range.first {
+                    // dmirror_do_write copies page by page from the start and stops at the first
+                    // page missing from the mirror; the fault that follows fails, but the pages
+                    // before it already hold the new data.
+                    x.note("WRITE stored pages \(range.first)..<\(pos) before the fault for page \(pos) failed: they keep the new data")
+                    for (i, p) in (range.first..<pos).enumerated() {
+                        s.frames.token[Int(entry(pi, fd, r, p).frame)] = data[i]
+                    }
+                }
+                return [.failure(err)]
+            }
             faults += 1
         }
         var upper = faults
