@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
-        .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"]),
+        .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP"]),
     ],
     swiftLanguageModes: [.v6]

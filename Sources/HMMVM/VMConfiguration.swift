@@ -83,6 +83,12 @@ public struct VMConfiguration: Sendable, Equatable {
             // A panic ends the VM at once (QEMU -no-reboot) instead of hanging it.
             "panic=-1", "oops=continue", "printk.devkmsg=on",
             "tsc=reliable", "no_hash_pointers",
+            // Unpack the initramfs before the late initcalls. Asynchronous unpacking keeps one
+            // vCPU busy (taking ticks through sched_clock_cpu) while the other live-patches that
+            // code (sched_clock_init_late flips __sched_clock_stable); QEMU's multi-threaded TCG
+            // can then run a stale int3 after text_poke_bp has finished: "Oops: int3" in
+            // sched_clock_cpu at ~2.4 s, seen in CI on 6.12.118 with the distro config.
+            "initramfs_async=0",
         ]
         args += extraKernelArguments
         return args.joined(separator: " ")
