@@ -135,11 +135,40 @@ extension JSONValue {
 
 // MARK: Reading
 
+/// The limits a JSON text must stay within, so that no file can make hmmkit allocate
+/// without bound or recurse too deeply.
+public enum JSONLimits {
+    /// Values (objects, arrays, strings, numbers, literals) in one document.
+    public static let values = 8_388_608
+    /// Nesting of objects and arrays.
+    public static let depth = 512
+}
+
+/// One step of a path into a JSON document: an object member or an array element.
+public enum JSONPathComponent: Sendable, Hashable {
+    case key(String)
+    case index(Int)
+}
+
 extension JSONValue {
     /// Parses a complete JSON text. Errors carry the 1-based line of the problem.
+    ///
+    /// Stricter than RFC 8259 where hmmkit's files never differ: a member name repeated in
+    /// one object, a number that is not a finite double (`1e400`), more than
+    /// ``JSONLimits/values`` values or deeper nesting than ``JSONLimits/depth`` are errors.
     public static func parse(_ text: String, file: String? = nil) throws(ReportError) -> JSONValue {
         var parser = JSONReader(bytes: Array(text.utf8), file: file)
         return try parser.document()
+    }
+
+    /// The 1-based line where the value at `path` starts in `text` (nil when the text does not
+    /// parse or has no such value): errors about a well-formed document's content use it to
+    /// name their line, at the cost of a second parse only when there is an error.
+    public static func line(of path: [JSONPathComponent], in text: String) -> Int? {
+        var parser = JSONReader(bytes: Array(text.utf8), file: nil)
+        parser.target = path
+        _ = try? parser.document()
+        return parser.foundLine
     }
 }
 
@@ -149,6 +178,11 @@ private struct JSONReader {
     let file: String?
     var index = 0
     var depth = 0
+    var valueCount = 0
+    /// When set, the path of the value whose line ``foundLine`` records.
+    var target: [JSONPathComponent]?
+    var foundLine: Int?
+    private var path: [JSONPathComponent] = []
 
     init(bytes: [UInt8], file: String?) {
         self.bytes = bytes
@@ -157,8 +191,11 @@ private struct JSONReader {
 
     /// Line of `index`, counted only when an error needs it.
     private func fail(_ message: String) -> ReportError {
-        let line = 1 + bytes[..<min(index, bytes.count)].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-        return ReportError(.badJSON, "invalid JSON: " + message, file: file, line: line)
+        ReportError(.badJSON, "invalid JSON: " + message, file: file, line: currentLine)
+    }
+
+    private var currentLine: Int {
+        1 + bytes[..<min(index, bytes.count)].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -178,6 +215,9 @@ private struct JSONReader {
     private mutating func value() throws(ReportError) -> JSONValue {
         skipSpace()
         guard let c = current else { throw fail("unexpected end of input") }
+        valueCount += 1
+        if valueCount > JSONLimits.values { throw fail("more than \(JSONLimits.values) values") }
+        if let target, foundLine == nil, path == target { foundLine = currentLine }
         switch c {
         case UInt8(ascii: "{"): return try nested { (r: inout JSONReader) throws(ReportError) in try r.object() }
         case UInt8(ascii: "["): return try nested { (r: inout JSONReader) throws(ReportError) in try r.array() }
@@ -193,7 +233,7 @@ private struct JSONReader {
     private mutating func nested(_ body: (inout JSONReader) throws(ReportError) -> JSONValue) throws(ReportError) -> JSONValue {
         depth += 1
         defer { depth -= 1 }
-        if depth > 512 { throw fail("nested too deeply") }
+        if depth > JSONLimits.depth { throw fail("nested more than \(JSONLimits.depth) deep") }
         return try body(&self)
     }
 
@@ -206,16 +246,21 @@ private struct JSONReader {
     private mutating func object() throws(ReportError) -> JSONValue {
         index += 1
         var members: [(String, JSONValue)] = []
+        var names: Set<String> = []
         skipSpace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
             skipSpace()
             guard current == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
             let key = try string()
+            guard names.insert(key).inserted else { throw fail("member \"\(key)\" appears twice in one object") }
             skipSpace()
             guard current == UInt8(ascii: ":") else { throw fail("expected ':' after \"\(key)\"") }
             index += 1
-            members.append((key, try value()))
+            if target != nil { path.append(.key(key)) }
+            let member = try value()
+            if target != nil { path.removeLast() }
+            members.append((key, member))
             skipSpace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -231,7 +276,10 @@ private struct JSONReader {
         skipSpace()
         if current == UInt8(ascii: "]") { index += 1; return .array(items) }
         while true {
-            items.append(try value())
+            if target != nil { path.append(.index(items.count)) }
+            let item = try value()
+            if target != nil { path.removeLast() }
+            items.append(item)
             skipSpace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -263,7 +311,7 @@ private struct JSONReader {
             if digits(&self) == 0 { throw fail("digits expected in the exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text) else { throw fail("number '\(text)' out of range") }
+        guard let value = Double(text), value.isFinite else { throw fail("number '\(text.prefix(40))' is out of range") }
         return value
     }
 

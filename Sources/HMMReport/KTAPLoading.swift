@@ -16,7 +16,13 @@ extension ResultSet {
     /// outcome itself (`not ok 1 … # TIMEOUT`): the log is complete, the test was not.
     public static func fromKTAP(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
         var scan = KTAPScan()
+        var number = 0
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            number += 1
+            guard line.utf8.count <= ResultLimits.lineBytes else {
+                throw ReportError(.malformedKTAP, "line is \(line.utf8.count) bytes, over the limit of \(ResultLimits.lineBytes)",
+                                  file: file, line: number)
+            }
             scan.feed(line)
         }
         let document = scan.parser.finish()
@@ -32,6 +38,11 @@ extension ResultSet {
         var problems: [ReportError] = []
         func problem(_ kind: ReportError.Kind, _ message: String, line: Int?) {
             problems.append(ReportError(kind, message, file: file, line: line))
+        }
+        if let deep = document.errors.first(where: { if case .nestedTooDeep = $0.kind { true } else { false } }) {
+            // A limit, not a cut-off log: refused even with --allow-incomplete.
+            throw ReportError(.malformedKTAP, "a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)",
+                              file: file, line: deep.line)
         }
         for error in document.errors {
             switch error.kind {
@@ -93,6 +104,12 @@ extension ResultSet {
                 if let earlier = lineOf[identity] {
                     let first = earlier.map { " (first at line \($0))" } ?? ""
                     flattenError = ReportError(.badTestName, "test '\(identity)' reported twice\(first)", file: file, line: line)
+                    return
+                }
+                // A name is one line of KTAP, text output and JUnit: no control character.
+                if let bad = identity.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                    flattenError = ReportError(.badTestName, "test name contains control character U+\(String(bad.value, radix: 16, uppercase: true)): \(identity.debugDescription)",
+                                               file: file, line: line)
                     return
                 }
                 lineOf[identity] = line
@@ -240,6 +257,7 @@ struct RunHeader: Sendable, Hashable {
     var machine: String?
     /// `# hmmkit: warning: ...`: a check that could not run (hmmkit's RecordingSink).
     var warnings: [String] = []
+    private var warningSet: Set<String> = []
 
     mutating func read(_ line: Substring) {
         guard line.hasPrefix("# ") else { return }
@@ -250,7 +268,7 @@ struct RunHeader: Sendable, Hashable {
             if hmmkitVersion == nil, !version.isEmpty { hmmkitVersion = version }
         } else if text.hasPrefix("hmmkit: warning: ") {
             let warning = String(text.dropFirst("hmmkit: warning: ".count))
-            if !warnings.contains(warning) { warnings.append(warning) }
+            if warningSet.insert(warning).inserted { warnings.append(warning) }
         } else if let (prefix, field) = [(ResultSet.compilerPrefix, \RunHeader.compiler), (ResultSet.configPrefix, \RunHeader.configName),
                                          (ResultSet.machinePrefix, \RunHeader.machine)].first(where: { text.hasPrefix($0.0) }) {
             isHMMKit = true

@@ -28,6 +28,8 @@ public struct ReportError: Error, Sendable, Hashable, CustomStringConvertible {
         case badOption
         /// Results being merged disagree: the same test with different statuses.
         case conflict
+        /// An mbox that is not a series git can apply (`hmmkit series --mbox`).
+        case badMbox
     }
 
     public var kind: Kind

@@ -163,6 +163,48 @@ public struct ResultSet: Sendable, Hashable {
     }
 }
 
+/// The limits a results file (KTAP log or results JSON) must stay within; beyond them it is
+/// refused with `file:line: problem`, so memory and time stay bounded whatever the file holds.
+public enum ResultLimits {
+    /// Bytes in one file (64 MiB: a full run's KTAP is well under 1 MiB).
+    public static let fileBytes = 64 << 20
+    /// Bytes on one KTAP line.
+    public static let lineBytes = 1 << 20
+    /// KTAP nesting: blocks inside blocks (kselftest's runners use 2 or 3).
+    public static let nesting = KTAPParser.maximumDepth
+    /// Values in a results JSON document.
+    public static let jsonValues = JSONLimits.values
+
+    /// One line per limit, for the README and `--help`.
+    public static var summary: String {
+        "\(fileBytes) bytes per file, \(lineBytes) bytes per KTAP line, KTAP nesting \(nesting) deep, "
+            + "\(jsonValues) JSON values, JSON nesting \(JSONLimits.depth) deep"
+    }
+}
+
+/// Reading an input file whole, but never more than a limit.
+public enum BoundedFile {
+    /// The file's text; a file over `limit` bytes is refused unread, one that is not UTF-8
+    /// with `expected` (what the file should have been) and `kind`.
+    public static func read(_ path: String, limit: Int, expected: String, kind: ReportError.Kind) throws(ReportError) -> String {
+        let data: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw ReportError(.io, "cannot read: \((error as NSError).localizedDescription)", file: path)
+        }
+        guard data.count <= limit else {
+            throw ReportError(kind, "file is over the limit of \(limit) bytes: \(expected)", file: path, line: 1)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ReportError(kind, "not text (not valid UTF-8): \(expected)", file: path)
+        }
+        return text
+    }
+}
+
 /// Choices that make loading more forgiving.
 public struct LoadOptions: Sendable, Hashable {
     /// Load what a cut-off log has (tests it never reached are simply absent) instead of
@@ -176,21 +218,18 @@ public struct LoadOptions: Sendable, Hashable {
 
 extension ResultSet {
     /// Reads a results file: hmmkit's results JSON if it starts with `{`, KTAP otherwise.
+    /// Reads at most ``ResultLimits/fileBytes`` (a larger file is refused unread).
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ReportError(.io, "cannot read: \((error as NSError).localizedDescription)", file: path)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ReportError(.notKTAP, "not text (not valid UTF-8): expected KTAP or hmmkit results JSON", file: path)
-        }
+        let text = try BoundedFile.read(path, limit: ResultLimits.fileBytes,
+                                        expected: "expected KTAP or hmmkit results JSON", kind: .notKTAP)
         return try parse(text, file: path, options: options)
     }
 
     /// Parses the text of a results file (see ``load(path:options:)``); `file` names it in errors.
     public static func parse(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
+        guard text.utf8.count <= ResultLimits.fileBytes else {
+            throw ReportError(.notKTAP, "text is \(text.utf8.count) bytes, over the limit of \(ResultLimits.fileBytes) (64 MiB)", file: file, line: 1)
+        }
         let start = text.unicodeScalars.first { !$0.properties.isWhitespace && $0 != "\u{FEFF}" }
         var set: ResultSet
         switch start {

@@ -60,7 +60,10 @@ extension ResultSet {
     /// Reads hmmkit's results JSON; refuses other JSON and newer versions with a message saying so.
     public static func fromJSON(_ text: String, file: String? = nil) throws(ReportError) -> ResultSet {
         let root = try JSONValue.parse(text, file: file)
-        func wrong(_ message: String) -> ReportError { ReportError(.wrongFormat, message, file: file) }
+        /// An error about the value at `path`, on the line where that value starts.
+        func wrong(_ message: String, at path: [JSONPathComponent] = [], kind: ReportError.Kind = .wrongFormat) -> ReportError {
+            ReportError(kind, message, file: file, line: JSONValue.line(of: path, in: text))
+        }
 
         guard case .object = root else { throw wrong("not hmmkit results: the JSON is not an object") }
         guard let format = root["format"]?.stringValue else {
@@ -70,87 +73,107 @@ extension ResultSet {
             throw wrong("not hmmkit results: no \"format\": \"\(formatName)\" member")
         }
         guard format == formatName else {
-            throw wrong("not hmmkit results: \"format\" is \"\(format)\", expected \"\(formatName)\"")
+            throw wrong("not hmmkit results: \"format\" is \"\(format)\", expected \"\(formatName)\"", at: [.key("format")])
         }
         guard let versionNumber = root["version"]?.numberValue, versionNumber == versionNumber.rounded(), versionNumber >= 1,
               versionNumber < 1e9
         else {
-            throw wrong("\"version\" must be a whole number from 1")
+            throw wrong("\"version\" must be a whole number from 1", at: root["version"] == nil ? [] : [.key("version")])
         }
         let version = Int(versionNumber)
         guard version <= currentFormatVersion else {
-            throw ReportError(.unsupportedVersion,
-                              "hmmkit results version \(version) come from a newer hmmkit; this one reads up to version \(currentFormatVersion)",
-                              file: file)
+            throw wrong("hmmkit results version \(version) come from a newer hmmkit; this one reads up to version \(currentFormatVersion)",
+                        at: [.key("version")], kind: .unsupportedVersion)
         }
 
-        func string(_ value: JSONValue?, _ path: String, required: Bool = false) throws(ReportError) -> String? {
+        /// `path` names the value in messages (`tests[3].reason`).
+        func describe(_ path: [JSONPathComponent]) -> String {
+            if path.count == 1, case .key(let k) = path[0] { return "\"\(k)\"" }
+            var out = ""
+            for component in path {
+                switch component {
+                case .key(let k): out += out.isEmpty ? k : ".\(k)"
+                case .index(let i): out += "[\(i)]"
+                }
+            }
+            return out
+        }
+        func string(_ value: JSONValue?, _ path: [JSONPathComponent], required: Bool = false) throws(ReportError) -> String? {
             switch value {
             case nil, .null?:
-                if required { throw wrong("\(path) is missing") }
+                if required { throw wrong("\(describe(path)) is missing", at: path.dropLast()) }
                 return nil
             case .string(let s)?: return s
-            default: throw wrong("\(path) must be a string")
+            default: throw wrong("\(describe(path)) must be a string", at: path)
             }
         }
-        func strings(_ value: JSONValue?, _ path: String) throws(ReportError) -> [String] {
+        func strings(_ value: JSONValue?, _ path: [JSONPathComponent]) throws(ReportError) -> [String] {
             guard let value, value != .null else { return [] }
-            guard let items = value.arrayValue else { throw wrong("\(path) must be an array of strings") }
+            guard let items = value.arrayValue else { throw wrong("\(describe(path)) must be an array of strings", at: path) }
             var out: [String] = []
             for (i, item) in items.enumerated() {
-                guard let s = item.stringValue else { throw wrong("\(path)[\(i)] must be a string") }
+                guard let s = item.stringValue else { throw wrong("\(describe(path + [.index(i)])) must be a string", at: path + [.index(i)]) }
                 out.append(s)
             }
             return out
         }
 
-        let toolName = try string(root["tool"], "\"tool\"", required: true)!
+        guard let toolName = try string(root["tool"], [.key("tool")], required: true) else { throw wrong("\"tool\" is missing") }
         guard let tool = Tool(rawValue: toolName) else {
-            throw wrong("\"tool\" is \"\(toolName)\", expected one of \(Tool.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw wrong("\"tool\" is \"\(toolName)\", expected one of \(Tool.allCases.map(\.rawValue).joined(separator: ", "))", at: [.key("tool")])
         }
         var startedAt: Date?
-        if let text = try string(root["started_at"], "\"started_at\"") {
-            guard let date = Timestamp.parse(text) else { throw wrong("\"started_at\" is not an RFC 3339 time: \"\(text)\"") }
+        if let text = try string(root["started_at"], [.key("started_at")]) {
+            guard let date = Timestamp.parse(text) else { throw wrong("\"started_at\" is not an RFC 3339 time: \"\(text)\"", at: [.key("started_at")]) }
             startedAt = date
         }
-        guard let items = root["tests"]?.arrayValue else { throw wrong("\"tests\" is missing or not an array") }
+        guard let items = root["tests"]?.arrayValue else {
+            throw wrong("\"tests\" is missing or not an array", at: root["tests"] == nil ? [] : [.key("tests")])
+        }
 
         var tests: [Test] = []
         var seen: Set<String> = []
         for (i, item) in items.enumerated() {
+            let at: [JSONPathComponent] = [.key("tests"), .index(i)]
             let path = "tests[\(i)]"
-            guard case .object = item else { throw wrong("\(path) must be an object") }
-            let name = try string(item["name"], "\(path).name", required: true)!
-            guard !name.isEmpty else { throw ReportError(.badTestName, "\(path).name is empty", file: file) }
+            guard case .object = item else { throw wrong("\(path) must be an object", at: at) }
+            guard let name = try string(item["name"], at + [.key("name")], required: true) else { throw wrong("\(path).name is missing", at: at) }
+            guard !name.isEmpty else { throw wrong("\(path).name is empty", at: at + [.key("name")], kind: .badTestName) }
             // A name is one line of KTAP, text output and JUnit: no newline or other control character.
             guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw ReportError(.badTestName, "\(path).name contains a control character (a newline?): \(name.debugDescription)", file: file)
+                throw wrong("\(path).name contains a control character (a newline?): \(name.debugDescription)",
+                            at: at + [.key("name")], kind: .badTestName)
             }
             guard seen.insert(name).inserted else {
-                throw ReportError(.badTestName, "test '\(name)' appears twice (again at \(path))", file: file)
+                throw wrong("test '\(name)' appears twice (again at \(path))", at: at, kind: .badTestName)
             }
-            let statusName = try string(item["status"], "\(path).status", required: true)!
+            guard let statusName = try string(item["status"], at + [.key("status")], required: true) else {
+                throw wrong("\(path).status is missing", at: at)
+            }
             guard let status = Status(rawValue: statusName) else {
-                throw wrong("\(path).status is \"\(statusName)\", expected one of \(Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw wrong("\(path).status is \"\(statusName)\", expected one of \(Status.allCases.map(\.rawValue).joined(separator: ", "))",
+                            at: at + [.key("status")])
             }
             var duration: Double?
             switch item["duration"] {
             case nil, .null?: break
             case .number(let seconds)? where seconds.isFinite && seconds >= 0 && seconds <= KTAPLineSyntax.longestDurationSeconds:
                 duration = seconds
-            default: throw wrong("\(path).duration must be a number of seconds, 0...\(Int(KTAPLineSyntax.longestDurationSeconds))")
+            default:
+                throw wrong("\(path).duration must be a number of seconds, 0...\(Int(KTAPLineSyntax.longestDurationSeconds))",
+                            at: at + [.key("duration")])
             }
-            tests.append(Test(name: name, status: status, reason: try string(item["reason"], "\(path).reason"),
-                              duration: duration, diagnostics: try strings(item["diagnostics"], "\(path).diagnostics")))
+            tests.append(Test(name: name, status: status, reason: try string(item["reason"], at + [.key("reason")]),
+                              duration: duration, diagnostics: try strings(item["diagnostics"], at + [.key("diagnostics")])))
         }
         return ResultSet(
-            tool: tool, hmmkitVersion: try string(root["hmmkit_version"], "\"hmmkit_version\"") ?? HMMKitVersion.current,
-            kernelRelease: try string(root["kernel_release"], "\"kernel_release\""),
-            profile: try string(root["profile"], "\"profile\""), startedAt: startedAt,
-            architecture: try string(root["architecture"], "\"architecture\""), compiler: try string(root["compiler"], "\"compiler\""),
-            configName: try string(root["config_name"], "\"config_name\""), machine: try string(root["machine"], "\"machine\""),
+            tool: tool, hmmkitVersion: try string(root["hmmkit_version"], [.key("hmmkit_version")]) ?? HMMKitVersion.current,
+            kernelRelease: try string(root["kernel_release"], [.key("kernel_release")]),
+            profile: try string(root["profile"], [.key("profile")]), startedAt: startedAt,
+            architecture: try string(root["architecture"], [.key("architecture")]), compiler: try string(root["compiler"], [.key("compiler")]),
+            configName: try string(root["config_name"], [.key("config_name")]), machine: try string(root["machine"], [.key("machine")]),
             formatVersion: version,
-            skipReason: try string(root["skip_reason"], "\"skip_reason\""), tests: tests,
-            warnings: try strings(root["warnings"], "\"warnings\""), source: file)
+            skipReason: try string(root["skip_reason"], [.key("skip_reason")]), tests: tests,
+            warnings: try strings(root["warnings"], [.key("warnings")]), source: file)
     }
 }

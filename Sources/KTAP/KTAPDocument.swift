@@ -81,6 +81,8 @@ public struct KTAPParseError: Error, Sendable, Hashable, CustomStringConvertible
         case missingResult(name: String?)
         /// The producer's own `# Totals:` disagree with the result lines.
         case totalsMismatch(reported: KTAPTotals, counted: KTAPTotals)
+        /// A block nested deeper than ``KTAPParser/maximumDepth``: the line is not read.
+        case nestedTooDeep(limit: Int)
     }
 
     public var kind: Kind
@@ -113,6 +115,7 @@ public struct KTAPParseError: Error, Sendable, Hashable, CustomStringConvertible
         case .missingResult(let name): return at + "no result line for \(name ?? "a nested test")"
         case .totalsMismatch(let reported, let counted):
             return at + "reported '\(reported)' but counted '\(counted)'"
+        case .nestedTooDeep(let limit): return at + "nested more than \(limit) blocks deep"
         }
     }
 }

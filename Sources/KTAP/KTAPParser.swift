@@ -49,6 +49,11 @@ public struct KTAPParser: Sendable {
         }
     }
 
+    /// The deepest nesting read: kselftest's runners nest 2 or 3 deep. A deeper block's opening
+    /// line is an error and is not read, so neither memory nor the time per line (every line
+    /// is matched against the open blocks' prefixes) grows with what a log claims.
+    public static let maximumDepth = 16
+
     private var frames = [Frame(prefix: "", startLine: 1)]
     private var lineNumber = 0
     private var unknownLines: [KTAPLine] = []
@@ -148,6 +153,10 @@ public struct KTAPParser: Sendable {
             addedPrefix = "# "
         } else {
             return false
+        }
+        if level + 1 > Self.maximumDepth {
+            errors.append(.init(.nestedTooDeep(limit: Self.maximumDepth), line: lineNumber))
+            return true
         }
         // A new block at this level ends any deeper one that never got its result line.
         while frames.count - 1 > level { closeUnfinishedFrame() }

@@ -21,7 +21,7 @@ struct BadInputTests {
         let base = #"{"format":"hmmkit-results","version":1,"tool":"hmmkit","tests":[{"name":NAME,"status":"pass"DURATION}]}"#
         let huge = try #require(error(base.replacingOccurrences(of: "NAME", with: #""a.b""#)
             .replacingOccurrences(of: "DURATION", with: #","duration":1e400"#), file: "r.json"))
-        #expect(huge.description.contains("tests[0].duration must be a number of seconds"))
+        #expect(huge.description == "r.json:1: invalid JSON: number '1e400' is out of range")
         let newline = try #require(error(base.replacingOccurrences(of: "NAME", with: #""a.b\nnot ok 3 x""#)
             .replacingOccurrences(of: "DURATION", with: ""), file: "r.json"))
         #expect(newline.kind == .badTestName)
@@ -156,7 +156,7 @@ struct BadInputTests {
     @Test func jsonOfAnotherFormat() throws {
         let other = try #require(error(#"{"format": "hmmkit-comparison", "version": 1}"#, file: "c.json"))
         #expect(other.kind == .wrongFormat)
-        #expect(other.description == #"c.json: not hmmkit results: "format" is "hmmkit-comparison", expected "hmmkit-results""#)
+        #expect(other.description == #"c.json:1: not hmmkit results: "format" is "hmmkit-comparison", expected "hmmkit-results""#)
         let kcidb = try #require(error(#"{"version": {"major": 5, "minor": 3}, "tests": []}"#))
         #expect(kcidb.kind == .wrongFormat)
         #expect(kcidb.message.contains("KCIDB"))
@@ -169,7 +169,7 @@ struct BadInputTests {
     @Test func newerVersion() throws {
         let e = try #require(error(#"{"format": "hmmkit-results", "version": 2, "tool": "hmmkit", "tests": []}"#, file: "new.json"))
         #expect(e.kind == .unsupportedVersion)
-        #expect(e.description == "new.json: hmmkit results version 2 come from a newer hmmkit; this one reads up to version 1")
+        #expect(e.description == "new.json:1: hmmkit results version 2 come from a newer hmmkit; this one reads up to version 1")
     }
 
     @Test func missingOrWrongMembers() throws {
@@ -195,5 +195,36 @@ struct BadInputTests {
         }
         let twice = try #require(error(#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "tests": [{"name": "a", "status": "pass"}, {"name": "a", "status": "fail"}]}"#))
         #expect(twice.kind == .badTestName)
+    }
+
+    @Test func jsonContentErrorsNameTheirLine() throws {
+        let json = "{\n\"format\": \"hmmkit-results\",\n\"version\": 1,\n\"tool\": \"hmmkit\",\n\"tests\": [\n"
+            + "{\"name\": \"a.b\", \"status\": \"pass\"},\n{\"name\": \"a.c\",\n \"status\": \"passed\"}\n]}\n"
+        let e = try #require(error(json, file: "r.json"))
+        #expect(e.description.hasPrefix("r.json:8: tests[1].status is \"passed\""), "\(e.description)")
+    }
+
+    @Test func jsonRefusesRepeatedMembersAndHugeNumbers() throws {
+        let twice = try #require(error(#"{"format": "hmmkit-results", "format": "x", "version": 1, "tool": "hmmkit", "tests": []}"#, file: "r.json"))
+        #expect(twice.kind == .badJSON)
+        #expect(twice.description.contains(#"member "format" appears twice"#))
+        for number in ["1e400", "-1e400", "1e99999999999999999999"] {
+            let e = try #require(error(#"{"format": "hmmkit-results", "version": "# + number + "}", file: "r.json"))
+            #expect(e.description.contains("out of range"), "\(number): \(e.description)")
+        }
+    }
+
+    @Test func ktapLimits() throws {
+        var deep = "KTAP version 1\n1..1\n"
+        for level in 1...20 { deep += String(repeating: "    ", count: level) + "KTAP version 1\n" }
+        let e = try #require(error(deep))
+        #expect(e.description == "run.log:19: a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)")
+        let long = try #require(error("TAP version 13\n1..1\n# " + String(repeating: "x", count: ResultLimits.lineBytes) + "\nok 1 a.b\n"))
+        #expect(long.description.hasPrefix("run.log:3: line is"))
+        let control = try #require(error("TAP version 13\n1..1\nok 1 a.b\u{1B}[31m\n"))
+        #expect(control.kind == .badTestName)
+        #expect(control.description.hasPrefix("run.log:3: test name contains control character U+1B"))
+        let huge = try #require(error(String(repeating: "#\n", count: ResultLimits.fileBytes / 2 + 1)))
+        #expect(huge.description.hasPrefix("run.log:1: text is"))
     }
 }

@@ -37,6 +37,7 @@ func label(_ error: KTAPParseError) -> String {
     case .duplicateNumber: "duplicateNumber"
     case .missingResult: "missingResult"
     case .totalsMismatch: "totalsMismatch"
+    case .nestedTooDeep: "nestedTooDeep"
     }
 }
 
