@@ -12,6 +12,8 @@ public struct MailPatch: Sendable, Hashable {
     /// The Message-ID header without its angle brackets (`20260101.1234-1-a@example.org`),
     /// when the mail has one (`git format-patch` writes none; mails from a list do).
     public var messageID: String?
+    /// The mail's first line in its mbox file (1 when not read from one).
+    public var line = 1
 
     public init(text: String) {
         self.text = text

@@ -176,14 +176,10 @@ public final class SeriesRunner {
     /// The patches of `--mbox`, cover letters left out; empty for `--range`.
     func readMails() throws(SeriesError) -> [MailPatch] {
         guard case let .mbox(path) = configuration.patches else { return [] }
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SeriesError(.badInput, "--mbox: cannot read '\(path)': \(error.localizedDescription)")
+        let patches: [MailPatch]
+        do { patches = try Mbox.load(path: path) } catch {
+            throw SeriesError(.badInput, "--mbox: \(error)")
         }
-        let mails = Mbox.split(text)
-        for mail in mails where !mail.hasDiff { progress("leaving out \"\(mail.subject)\": it has no diff (a cover letter?)") }
-        let patches = mails.filter(\.hasDiff)
-        guard !patches.isEmpty else { throw SeriesError(.badInput, "--mbox: '\(path)' holds no patch (no mail with a diff)") }
         return patches
     }
 
