@@ -245,6 +245,7 @@ struct FixtureParser {
         var forkLine: Int?
         var localNodeLine = 0
         var totalPages = 0
+        var dataTokens = 0
         for (i, raw) in lines.enumerated().dropFirst() {
             let n = i + 1
             guard raw.utf8.count <= FixtureLimits.lineLength else {
@@ -336,6 +337,11 @@ struct FixtureParser {
                 totalPages += pages
                 if totalPages > FixtureLimits.totalPages {
                     throw fail(n, "the fixture's regions and files come to more than \(FixtureLimits.totalPages) pages")
+                }
+            case let .ioctl(call):
+                dataTokens += call.data.count
+                if dataTokens > FixtureLimits.dataTokens {
+                    throw fail(n, "the fixture's data= lists come to more than \(FixtureLimits.dataTokens) tokens")
                 }
             default: break
             }

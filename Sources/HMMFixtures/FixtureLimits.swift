@@ -13,6 +13,9 @@ public enum FixtureLimits {
     public static let pagesPerMapping = 1 << 17
     /// Pages of all mmaps and files of a fixture together (the model keeps state per page).
     public static let totalPages = 1 << 20
+    /// Tokens of all `data=[...]` lists together: `[0x1*131072]` is a short line, so without
+    /// this a 16 MiB file of such writes could ask for a hundred GiB.
+    public static let dataTokens = 1 << 22
     /// Largest region, fd and file number (`r1023`, `f1023`, `F1023`).
     public static let largestID = 1023
     /// Largest NUMA node number (`nodes`, `local-node`, `mbind`, `move-pages`).
@@ -26,7 +29,7 @@ public enum FixtureLimits {
     public static var summary: String {
         """
         file \(fileBytes) bytes, line \(lineLength) characters, \(steps) steps; \
-        \(pagesPerMapping) pages per region or file, \(totalPages) pages in all; \
+        \(pagesPerMapping) pages per region or file, \(totalPages) pages in all, \(dataTokens) data tokens in all; \
         ids r/f/F 0...\(largestID); nodes 0...\(largestNode); devices 0...\(largestDevice); \
         misalign 0...\(largestMisalign); page numbers, counts and offsets 0...\(pagesPerMapping)
         """
