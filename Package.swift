@@ -51,7 +51,7 @@ let package = Package(
         ]),
 
         // libFuzzer targets for the parsers (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "hmmkit-fuzz", dependencies: ["HMMFixtures", "HMMReport"]),
+        .executableTarget(name: "hmmkit-fuzz", dependencies: ["HMMFixtures", "HMMReport", "HMMSeries"]),
 
         .testTarget(name: "HMMUAPITests", dependencies: ["HMMUAPI"]),
         .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
-        .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP"]),
+        .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP", "HMMFixtures", "HMMSeries", "HMMKernel"]),
     ],
     swiftLanguageModes: [.v6]
 )
