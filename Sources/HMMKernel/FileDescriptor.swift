@@ -45,11 +45,12 @@ public struct FileDescriptor: ~Copyable {
 }
 
 /// Reads a whole small file (procfs, sysfs) as text.
-public func readTextFile(_ path: String) throws(SystemError) -> String {
+public func readTextFile(_ path: String, limit: Int = .max) throws(SystemError) -> String {
     let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
     var bytes: [UInt8] = []
-    while true {
-        let chunk = try Sys.readBytes(fd.rawValue, count: 4096)
+    // Stops past `limit`: the caller sees more than `limit` bytes and refuses the file.
+    while bytes.count <= limit {
+        let chunk = try Sys.readBytes(fd.rawValue, count: 65536)
         if chunk.isEmpty { break }
         bytes += chunk
     }

@@ -29,7 +29,7 @@ extension ResultSet {
 
         guard document.version != nil else {
             if scan.resultLines.isEmpty && document.plan == nil {
-                throw ReportError(.notKTAP, "not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results", file: file)
+                throw ReportError(.notKTAP, "not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results", file: file, line: 1)
             }
             throw ReportError(.malformedKTAP, "results without a 'TAP version' or 'KTAP version' line before them",
                               file: file, line: scan.resultLines.first)

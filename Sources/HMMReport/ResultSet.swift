@@ -199,7 +199,7 @@ public enum BoundedFile {
             throw ReportError(kind, "file is over the limit of \(limit) bytes: \(expected)", file: path, line: 1)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ReportError(kind, "not text (not valid UTF-8): \(expected)", file: path)
+            throw ReportError(kind, "not text (not valid UTF-8): \(expected)", file: path, line: 1)
         }
         return text
     }
@@ -234,8 +234,8 @@ extension ResultSet {
         var set: ResultSet
         switch start {
         case nil:
-            throw ReportError(.notKTAP, "empty file: expected KTAP or hmmkit results JSON", file: file)
-        case "{"?:
+            throw ReportError(.notKTAP, "empty file: expected KTAP or hmmkit results JSON", file: file, line: 1)
+        case "{"?, "["?:
             set = try fromJSON(text, file: file)
         default:
             set = try fromKTAP(text, file: file, options: options)

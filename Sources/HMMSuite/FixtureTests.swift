@@ -54,7 +54,7 @@ public struct FixtureTests: Sendable {
         paths.map { path in
             let id = Self.testID(path: path)
             let text: String
-            do { text = try readTextFile(path) } catch {
+            do { text = try readTextFile(path, limit: FixtureLimits.fileBytes) } catch {
                 return broken(id, "\(path): cannot read: \(error)")
             }
             let fixture: Fixture

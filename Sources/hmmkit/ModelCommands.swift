@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HMMFixtures
+import HMMKernel
 import HMMModel
 
 struct GenCommand: ParsableCommand {
@@ -123,8 +124,9 @@ struct FixtureCommand: ParsableCommand {
         subcommands: [Expect.self, Check.self])
 
     static func read(_ path: String) throws -> String {
-        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ValidationError("\(path):1: cannot read: \(error.localizedDescription)")
+        // At most one byte over the limit, so a huge file is refused by the parser, not read whole.
+        do { return try readTextFile(path, limit: FixtureLimits.fileBytes) } catch {
+            throw ValidationError("\(path):1: cannot read: \(error)")
         }
     }
 
