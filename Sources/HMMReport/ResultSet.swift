@@ -225,6 +225,18 @@ extension ResultSet {
         return try parse(text, file: path, options: options)
     }
 
+    /// A serial console log (`[    4.210331] Run /init ...`) opens with a printk timestamp,
+    /// not a JSON array.
+    static func startsWithConsoleTimestamp(_ text: String) -> Bool {
+        let head = text.drop { $0.isWhitespace || $0 == "\u{FEFF}" }.dropFirst().prefix(32)
+        let seconds = head.drop { $0 == " " }
+        let digits = seconds.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, seconds.dropFirst(digits.count).first == "." else { return false }
+        let fraction = seconds.dropFirst(digits.count + 1)
+        let fractionDigits = fraction.prefix { $0.isASCII && $0.isNumber }
+        return !fractionDigits.isEmpty && fraction.dropFirst(fractionDigits.count).first == "]"
+    }
+
     /// Parses the text of a results file (see ``load(path:options:)``); `file` names it in errors.
     public static func parse(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
         guard text.utf8.count <= ResultLimits.fileBytes else {
@@ -235,7 +247,9 @@ extension ResultSet {
         switch start {
         case nil:
             throw ReportError(.notKTAP, "empty file: expected KTAP or hmmkit results JSON", file: file, line: 1)
-        case "{"?, "["?:
+        case "["? where !startsWithConsoleTimestamp(text):
+            set = try fromJSON(text, file: file)
+        case "{"?:
             set = try fromJSON(text, file: file)
         default:
             set = try fromKTAP(text, file: file, options: options)

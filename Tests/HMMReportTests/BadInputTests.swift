@@ -31,7 +31,7 @@ struct BadInputTests {
     @Test func notKTAP() throws {
         let e = try #require(error("Linux version 6.12.117\nhello world\n"))
         #expect(e.kind == .notKTAP)
-        #expect(e.description == "run.log: not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results")
+        #expect(e.description == "run.log:1: not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results")
     }
 
     @Test func emptyFile() throws {
@@ -46,7 +46,7 @@ struct BadInputTests {
         try Data([0x7F, 0x45, 0x4C, 0x46, 0xFF, 0xFE, 0x00, 0x80]).write(to: URL(fileURLWithPath: path))
         let e = try #require(reportError { _ = try ResultSet.load(path: path) })
         #expect(e.kind == .notKTAP)
-        #expect(e.description.hasPrefix(path + ": not text"))
+        #expect(e.description.hasPrefix(path + ":1: not text"))
     }
 
     @Test func missingFile() throws {
@@ -226,5 +226,13 @@ struct BadInputTests {
         #expect(control.description.hasPrefix("run.log:3: test name contains control character U+1B"))
         let huge = try #require(error(String(repeating: "#\n", count: ResultLimits.fileBytes / 2 + 1)))
         #expect(huge.description.hasPrefix("run.log:1: text is"))
+    }
+}
+
+@Suite struct FormatSniffingTests {
+    @Test(arguments: [("[    4.210331] Run /init as init process\nTAP version 13\n", true),
+                      ("[12.5] x", true), ("[1, 2]", false), ("[ 4.2 ]", false), ("[", false), ("[]", false)])
+    func consoleTimestampIsNotJSON(text: String, isConsole: Bool) {
+        #expect(ResultSet.startsWithConsoleTimestamp(text) == isConsole)
     }
 }
