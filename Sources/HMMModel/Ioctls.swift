@@ -204,7 +204,17 @@ extension Model {
                 } else {
                     let l = s.frames.loc[Int(f)]
                     if Loc.isDevice(l) { continue }
-                    if s.frames.bits[Int(f)] & FB.anon == 0 { continue }
+                    if s.frames.bits[Int(f)] & FB.anon == 0 {
+                        // A page-cache or shmem page is collected (it has a mapping) and
+                        // try_to_migrate unmaps it everywhere; migrate_vma_pages then refuses
+                        // it (only anonymous memory goes to a device) and the PTEs come back
+                        // as they were, but every other mapping's mirrors were invalidated.
+                        if fl & PF.thp == 0 {
+                            invalidateOtherMappings(of: f, except: pi, r, p)
+                            x.note("migrate_vma unmaps a shared or file page from every mapping before refusing it: other mappings' mirrors of it are invalidated")
+                        }
+                        continue
+                    }
                     if fl & PF.thp != 0 && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
                         && profile.isOn(KernelProfile.migrateSkipsPTEMappedTHP) && !x.forceSmall {
                         x.thpChoice = true

@@ -393,6 +393,21 @@ extension Model {
         if aroundWritable(s.procs[pi].regions[r]!, q) { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
     }
 
+    /// Every other CPU mapping of frame `f` (any process, any region, including other
+    /// regions of process `pi`) sees a CLEAR invalidation: `try_to_migrate` walks the page's
+    /// rmap and unmaps it from each mapping before a migration, whatever the migration's end.
+    mutating func invalidateOtherMappings(of f: UInt32, except pi: Int, _ r: Int, _ p: Int) {
+        guard f > Frames.zero, mapCount(f) > 1 else { return }
+        for q in s.procs.indices {
+            for region in s.procs[q].regions.indices {
+                guard let reg = s.procs[q].regions[region] else { continue }
+                for page in 0..<reg.span where reg.frame[page] == f && (q, region, page) != (pi, r, p) {
+                    invalidate(q, region, page)
+                }
+            }
+        }
+    }
+
     /// How many mappings of object page `f` fault-around may have made (its mapcount may be higher by as many).
     func aroundMappings(_ f: UInt32) -> Int {
         var n = 0

@@ -124,6 +124,16 @@ extension Model {
     mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
         let pi = s.current, r = range.region
         let src = s.procs[pi].regions[r]!
+        // vma_to_resize: the old range must lie in the one VMA holding its start; a hole, an
+        // mprotect split or a different mbind policy (VMAs differing in policy never merge) ends
+        // that VMA early, and mremap gives EFAULT with nothing moved.
+        let bits = src.flags[range.first] & PF.vmaBits
+        let policy: UInt8 = src.policy.isEmpty ? 0 : src.policy[range.first]
+        for p in range.first..<range.end
+        where src.flags[p] & PF.vmaBits != bits || (src.policy.isEmpty ? 0 : src.policy[p]) != policy {
+            x.note("mremap's source crosses a VMA boundary at page \(p) (vma_to_resize): EFAULT, nothing moves")
+            return [.failure(Errno.EFAULT)]
+        }
         splitTHP(pi, r, range.first..<range.end)
         var dst = Region(kind: src.kind, span: range.count, object: src.object,
                          objectOffset: src.objectOffset + range.first, anonVMA: src.anonVMA,
