@@ -122,7 +122,7 @@ import KTAP
         c.accelerator = .kvm
         #expect(c.qemuArguments.starts(with: ["-accel", "kvm"]))
         c.accelerator = .tcg
-        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=multi"]))
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single"]))
     }
 }
 
