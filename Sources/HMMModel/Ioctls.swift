@@ -248,6 +248,7 @@ extension Model {
                 // The THP (or huge zero page) was split: its pages are small now.
                 for b in touchedBlocks {
                     let lo = b * Self.pmdPages, hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
+                    if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
                     for q in lo..<hi { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
                     s.procs[pi].regions[r]!.splitBlocks.remove(b)
                 }
@@ -259,6 +260,27 @@ extension Model {
             x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another device, exclusive entries) give ENOENT")
         }
         return out
+    }
+
+    /// split_folio of a PMD-mapped anonymous THP (migrate_vma_collect_pmd) unmaps it with a
+    /// CLEAR notifier over the whole block and maps it back page by page; a zero-filled
+    /// subpage comes back as the shared zero page, read-only.
+    mutating func mapZeroSubpagesAfterSplit(_ pi: Int, _ r: Int, _ block: Range<Int>) {
+        var zeroed = 0
+        for q in block {
+            let fl = s.procs[pi].regions[r]!.flags[q]
+            let f = s.procs[pi].regions[r]!.frame[q]
+            guard fl & PF.thp != 0, fl & PF.excl == 0, f > Frames.zero else { continue }
+            let i = Int(f)
+            guard Loc.kind(s.frames.loc[i]) == Loc.system, s.frames.bits[i] & FB.anon != 0, s.frames.token[i] == 0 else { continue }
+            invalidate(pi, r, q)
+            invalidateOtherMappings(of: f, except: pi, r, q)
+            release(f)
+            s.procs[pi].regions[r]!.frame[q] = Frames.zero
+            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
+            zeroed += 1
+        }
+        if zeroed > 0 { x.note(profile.reason(KernelProfile.thpSplitMapsZeroSubpages)) }
     }
 
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {

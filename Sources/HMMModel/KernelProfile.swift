@@ -48,6 +48,9 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// (system <-> coherent, move_pages) is mapped dirty again if it was dirty before.
     public static let migrationKeepsDirty = "migration-entry-keeps-dirty"
 
+    /// Splitting an anonymous THP maps its zero-filled subpages to the shared zero page.
+    public static let thpSplitMapsZeroSubpages = "thp-split-maps-zero-subpages"
+
     /// A mirror invalidation also drops the mirror entry of the page right after the range.
     public static let invalidateOnePastEnd = "mirror-invalidate-one-past-end"
 
@@ -79,6 +82,10 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                             reason: as61
                                 ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a device-private page, whose entry keeps no dirty bit) read-only"
                                 : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is for shared mappings only)"),
+            BehaviourSwitch(name: thpSplitMapsZeroSubpages, enabled: !as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) __split_huge_page remaps every subpage to itself"
+                                : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page (snapshot 0x11)"),
             migrationDirtySwitch(swap: false),
             BehaviourSwitch(name: invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for 6.19+)"),
