@@ -190,6 +190,7 @@ extension Model {
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
+            if !profile.isOn(KernelProfile.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
             var touchedBlocks = Set<Int>()
             for p in a..<next {
                 let fl = s.procs[pi].regions[r]!.flags[p]
@@ -260,6 +261,21 @@ extension Model {
             x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another device, exclusive entries) give ENOENT")
         }
         return out
+    }
+
+    /// migrate_vma_collect_pmd splits each PMD-mapped anonymous THP it walks into before it
+    /// collects any page of it, so a zero-filled subpage is collected as the zero page (and
+    /// migrates to a device page writable as the VMA is).
+    mutating func splitPMDMappedTHPs(_ pi: Int, _ r: Int, _ walk: Range<Int>) {
+        guard !walk.isEmpty else { return }
+        let span = s.procs[pi].regions[r]!.span
+        for b in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
+            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
+            guard !s.procs[pi].regions[r]!.splitBlocks.contains(b),
+                  block.contains(where: { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }) else { continue }
+            if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            for q in block { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
+        }
     }
 
     /// split_folio of a PMD-mapped anonymous THP (migrate_vma_collect_pmd) unmaps it with a
