@@ -12,37 +12,43 @@ public enum AtomicFile {
     }
 
     /// Writes several files all or nothing: every text is staged (written and flushed to a
-    /// temporary file beside its target) before any target is replaced, so a failure while
-    /// staging (a full disk, a missing directory) leaves every target as it was.
+    /// temporary file beside its target, or, for a target written in place, that target
+    /// opened) before any target is replaced, so a failure while staging (a full disk, a
+    /// missing directory, a directory in the way) leaves every target as it was. In-place
+    /// targets are written before any rename, so one that fails replaces no file either.
     public static func write(_ files: [(text: String, path: String)]) throws(ReportError) {
         var staged: [Staged] = []
         defer { for s in staged where !s.committed { s.discard() } }
         for (text, path) in files { staged.append(try stage(text, to: path)) }
-        for i in staged.indices { try staged[i].commit() }
+        for i in staged.indices where staged[i].inPlace != nil { try staged[i].commit() }
+        for i in staged.indices where staged[i].inPlace == nil { try staged[i].commit() }
     }
 
     /// A text ready to replace its target: in a temporary file, or (for a target that is not
-    /// a regular file, like `/dev/stdout` or a pipe) kept until commit writes it in place.
+    /// a regular file, like `/dev/stdout` or a pipe) with the target open, written at commit.
     struct Staged {
         let requested: String
         let target: String
         let temporary: String?
-        let inPlaceText: String?
+        /// The open target and the text for it, for a target written in place.
+        let inPlace: (fd: Int32, text: String)?
         var committed = false
 
         mutating func commit() throws(ReportError) {
-            if let inPlaceText {
-                let fd = open(target, O_WRONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw AtomicFile.failure("open", requested) }
-                defer { close(fd) }
-                guard AtomicFile.writeAll(inPlaceText, to: fd) else { throw AtomicFile.failure("write", requested) }
+            if let inPlace {
+                defer { close(inPlace.fd) }
+                committed = true
+                guard AtomicFile.writeAll(inPlace.text, to: inPlace.fd) else { throw AtomicFile.failure("write", requested) }
             } else if let temporary {
                 guard rename(temporary, target) == 0 else { throw AtomicFile.failure("rename", requested) }
+                committed = true
             }
-            committed = true
         }
 
-        func discard() { if let temporary { unlink(temporary) } }
+        func discard() {
+            if let temporary { unlink(temporary) }
+            if let inPlace { close(inPlace.fd) }
+        }
     }
 
     static func failure(_ what: String, _ requested: String) -> ReportError {
@@ -55,8 +61,13 @@ public enum AtomicFile {
         var path = requested
         var info = stat()
         if stat(requested, &info) == 0 {
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                throw ReportError(.io, "cannot write: is a directory", file: requested)
+            }
             if (info.st_mode & S_IFMT) != S_IFREG {
-                return Staged(requested: requested, target: requested, temporary: nil, inPlaceText: text)
+                let fd = open(requested, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw failure("open", requested) }
+                return Staged(requested: requested, target: requested, temporary: nil, inPlace: (fd, text))
             }
             if let resolved = realpath(requested, nil) {
                 path = String(cString: resolved)
@@ -86,7 +97,7 @@ public enum AtomicFile {
         }
         guard close(fd) == 0 else { throw failure("close", requested) }
         kept = true
-        return Staged(requested: requested, target: path, temporary: temporary, inPlaceText: nil)
+        return Staged(requested: requested, target: path, temporary: temporary, inPlace: nil)
     }
 
     static func writeAll(_ text: String, to fd: Int32) -> Bool {

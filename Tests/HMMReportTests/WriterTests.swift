@@ -318,6 +318,30 @@ struct AtomicFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["r.json", "r.xml"])
     }
 
+    @Test func aDirectoryInTheWayOfALaterFileReplacesNoEarlierOne() throws {
+        let dir = try temporaryDirectory()
+        let json = dir.appendingPathComponent("r.json").path
+        let taken = dir.appendingPathComponent("r.xml").path
+        try AtomicFile.write("old json", to: json)
+        try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: false)
+        // Found while staging, not after r.json was renamed into place.
+        let e = try #require(reportError { try AtomicFile.write([("new json", json), ("new xml", taken)]) })
+        #expect(e.description.contains("r.xml: cannot write: is a directory"))
+        #expect(try String(contentsOfFile: json, encoding: .utf8) == "old json")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["r.json", "r.xml"])
+    }
+
+    @Test func anInPlaceTargetIsWrittenBeforeAnyFileIsReplaced() throws {
+        let dir = try temporaryDirectory()
+        let json = dir.appendingPathComponent("r.json").path
+        try AtomicFile.write("old json", to: json)
+        // /dev/full opens but every write fails: r.json must still be the old one.
+        let e = try #require(reportError { try AtomicFile.write([("new json", json), ("ktap", "/dev/full")]) })
+        #expect(e.description.hasPrefix("/dev/full: cannot write: write"))
+        #expect(try String(contentsOfFile: json, encoding: .utf8) == "old json")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.json"])
+    }
+
     @Test func aFailedWriteLeavesNothing() throws {
         let e = try #require(reportError { try AtomicFile.write("x", to: "/nonexistent-dir/out.json") })
         #expect(e.kind == .io)
