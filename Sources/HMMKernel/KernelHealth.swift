@@ -20,8 +20,11 @@ public struct Taint: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// Taints a test can cause in mm/: any of these appearing during a test fails it.
     public static let faults: Taint = [.badPage, .died, .warn, .softLockup]
 
-    public static func current() -> Taint? {
-        guard let text = try? readTextFile("/proc/sys/kernel/tainted"),
+    public static let path = "/proc/sys/kernel/tainted"
+
+    /// The current mask; nil when `path` cannot be read (then no taint check can run).
+    public static func current(path: String = Taint.path) -> Taint? {
+        guard let text = try? readTextFile(path),
               let value = UInt64(text.trimmed) else { return nil }
         return Taint(rawValue: value)
     }
@@ -63,9 +66,11 @@ public struct KernelLogRecord: Sendable, Equatable {
 public struct KernelLogMark: ~Copyable {
     private let fd: FileDescriptor
 
-    /// Opens /dev/kmsg at its end. Needs CAP_SYSLOG (root) or dmesg_restrict=0.
-    public init() throws(SystemError) {
-        let raw = try Sys.open("/dev/kmsg", O_RDONLY | O_NONBLOCK)
+    public static let path = "/dev/kmsg"
+
+    /// Opens /dev/kmsg (or `path`) at its end. Needs CAP_SYSLOG (root) or dmesg_restrict=0.
+    public init(path: String = KernelLogMark.path) throws(SystemError) {
+        let raw = try Sys.open(path, O_RDONLY | O_NONBLOCK)
         let opened = FileDescriptor(adopting: raw)
         _ = try Sys.lseek(raw, 0, SEEK_END)
         fd = opened

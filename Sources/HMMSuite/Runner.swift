@@ -45,15 +45,16 @@ public struct Runner {
 
     /// The checks around every test that cannot run on this machine, each with why, so a
     /// run says so (KTAP header, results warnings) instead of passing without them.
-    public func checksThatCannotRun() -> [String] {
+    /// The paths are the kernel's; tests name others.
+    public func checksThatCannotRun(kernelLog: String = KernelLogMark.path, taint: String = Taint.path) -> [String] {
         var gaps: [String] = []
         if watchKernelLog {
-            do { _ = try KernelLogMark() } catch {
+            do { _ = try KernelLogMark(path: kernelLog) } catch {
                 gaps.append("kernel-log check off (a WARN, BUG or oops during a test goes unseen): \(error)")
             }
         }
-        if Taint.current() == nil {
-            gaps.append("taint check off: /proc/sys/kernel/tainted cannot be read")
+        if Taint.current(path: taint) == nil {
+            gaps.append("taint check off: \(taint) cannot be read")
         }
         return gaps
     }

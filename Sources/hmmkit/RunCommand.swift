@@ -112,13 +112,17 @@ struct RunCommand: ParsableCommand {
 }
 
 /// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
-func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions) throws {
+/// A check that cannot run (`kernelLog`, `taint`: the kernel's files unless a test names
+/// others) is a `# hmmkit: warning:` in the KTAP header and a warning in the results.
+func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions,
+                output: @escaping (String) -> Void = { Stdout.line($0) },
+                kernelLog: String = KernelLogMark.path, taint: String = Taint.path) throws {
     let facts = SystemFacts.gather()
     log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
     log("hmmkit: machine: \(facts.summary)")
-    let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count)
+    let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
     let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
-    let gaps = runner.checksThatCannotRun()
+    let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
     for gap in gaps { log("hmmkit: warning: \(gap)") }
     let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
     runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
