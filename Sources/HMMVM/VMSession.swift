@@ -290,12 +290,17 @@ public final class VMSession {
     }
 
     private func makeWorkDirectory() throws -> String {
-        if let keep = options.keepDirectory {
+        try Self.makeWorkDirectory(keep: options.keepDirectory)
+    }
+
+    /// `--keep DIR` as given; otherwise a new `TMPDIR/hmmkit-vm-XXXXXX` from mkdtemp, mode
+    /// 0700: a predictable name would accept a directory another user made first.
+    static func makeWorkDirectory(keep: String?, temporaryDirectory: String = NSTemporaryDirectory()) throws -> String {
+        if let keep {
             try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
             return keep
         }
-        // mkdtemp, mode 0700: a predictable name would accept a directory another user made first.
-        var parent = NSTemporaryDirectory()
+        var parent = temporaryDirectory
         while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
         return try makeTemporaryDirectory(in: parent, prefix: "hmmkit-vm-")
     }
