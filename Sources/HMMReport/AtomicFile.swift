@@ -101,10 +101,15 @@ public enum AtomicFile {
     }
 
     static func writeAll(_ text: String, to fd: Int32) -> Bool {
-        let bytes = Array(text.utf8)
+        // A native string's UTF-8 in place: no copy of a file that may be hundreds of MiB.
+        if let done = text.utf8.withContiguousStorageIfAvailable({ writeAll($0, to: fd) }) { return done }
+        return Array(text.utf8).withUnsafeBufferPointer { writeAll($0, to: fd) }
+    }
+
+    static func writeAll(_ bytes: UnsafeBufferPointer<UInt8>, to fd: Int32) -> Bool {
         var written = 0
         while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
             if n < 0 {
                 if errno == EINTR { continue }
                 return false

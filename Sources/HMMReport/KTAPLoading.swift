@@ -112,6 +112,11 @@ extension ResultSet {
                                                file: file, line: line)
                     return
                 }
+                guard tests.count < ResultLimits.tests else {
+                    flattenError = ReportError(.malformedKTAP, "more than \(ResultLimits.tests) tests, over the limit hmmkit reads",
+                                               file: file, line: line)
+                    return
+                }
                 lineOf[identity] = line
                 tests.append(Test(ktap: test, name: identity))
             }

@@ -69,6 +69,9 @@ extension ResultSet {
         var versions: [String] = []
         for set in sets where !versions.contains(set.hmmkitVersion) { versions.append(set.hmmkitVersion) }
         let tests = byName.values.map(\.test).sorted { $0.name < $1.name }
+        guard tests.count <= ResultLimits.tests else {
+            throw ReportError(.incompatible, "the merged results hold \(tests.count) tests, over the limit of \(ResultLimits.tests)")
+        }
 
         return ResultSet(
             tool: first.tool, hmmkitVersion: versions.joined(separator: ", "), kernelRelease: release?.value,

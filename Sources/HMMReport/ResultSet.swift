@@ -174,11 +174,15 @@ public enum ResultLimits {
     public static let nesting = KTAPParser.maximumDepth
     /// Values in a results JSON document.
     public static let jsonValues = JSONLimits.values
+    /// Tests in one result set (a file, or files merged). hmmkit runs 58 tests plus its
+    /// fixtures, kselftest's whole mm run some hundreds; a million tests made a KCIDB file of
+    /// over 2 GiB of memory (scripts/limits-rss), 100,000 keep every writer well under it.
+    public static let tests = 100_000
 
     /// One line per limit, for the README and `--help`.
     public static var summary: String {
         "\(fileBytes) bytes per file, \(lineBytes) bytes per KTAP line, KTAP nesting \(nesting) deep, "
-            + "\(jsonValues) JSON values, JSON nesting \(JSONLimits.depth) deep"
+            + "\(jsonValues) JSON values, JSON nesting \(JSONLimits.depth) deep, \(tests) tests"
     }
 }
 

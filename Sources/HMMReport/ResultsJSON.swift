@@ -131,6 +131,10 @@ extension ResultSet {
             throw wrong("\"tests\" is missing or not an array", at: root["tests"] == nil ? [] : [.key("tests")])
         }
 
+        guard items.count <= ResultLimits.tests else {
+            throw wrong("\"tests\" holds \(items.count) tests, over the limit of \(ResultLimits.tests)",
+                        at: [.key("tests"), .index(ResultLimits.tests)])
+        }
         var tests: [Test] = []
         var seen: Set<String> = []
         for (i, item) in items.enumerated() {

@@ -227,6 +227,32 @@ struct BadInputTests {
         let huge = try #require(error(String(repeating: "#\n", count: ResultLimits.fileBytes / 2 + 1)))
         #expect(huge.description.hasPrefix("run.log:1: text is"))
     }
+
+    /// At most ResultLimits.tests tests per set: KTAP, results JSON and a merge (a million
+    /// tests cost the KCIDB writer over 2 GiB).
+    @Test func atMostTheLimitOfTests() throws {
+        func ktap(_ count: Int) -> String {
+            "TAP version 13\n1..\(count)\n" + (1...count).map { "ok \($0) hmm.t.t\($0)\n" }.joined()
+        }
+        func json(_ names: some Sequence<Int>, prefix: String = "t") -> String {
+            #"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "tests": ["#
+                + names.map { #"{"name": "hmm.t.\#(prefix)\#($0)", "status": "pass"}"# }.joined(separator: ",\n") + "]}\n"
+        }
+        let limit = ResultLimits.tests
+        #expect(try ResultSet.parse(ktap(limit)).tests.count == limit)
+        let over = try #require(error(ktap(limit + 1)))
+        #expect(over.description == "run.log:\(limit + 3): more than \(limit) tests, over the limit hmmkit reads")
+        #expect(try ResultSet.parse(json(1...limit), file: "r.json").tests.count == limit)
+        let overJSON = try #require(error(json(1...(limit + 1)), file: "r.json"))
+        #expect(overJSON.description == "r.json:\(limit + 1): \"tests\" holds \(limit + 1) tests, over the limit of \(limit)")
+        // Two sets within the limit whose union is not.
+        var a = try ResultSet.parse(json(1...(limit / 2 + 1), prefix: "a"), file: "a.json")
+        var b = try ResultSet.parse(json(1...(limit / 2), prefix: "b"), file: "b.json")
+        a.source = "a.json"
+        b.source = "b.json"
+        let merged = try #require(reportError { _ = try ResultSet.merging([a, b]) })
+        #expect(merged.description.contains("the merged results hold \(limit + 1) tests, over the limit of \(limit)"))
+    }
 }
 
 @Suite struct FormatSniffingTests {
