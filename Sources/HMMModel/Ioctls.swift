@@ -196,6 +196,11 @@ extension Model {
                 let fl = s.procs[pi].regions[r]!.flags[p]
                 let f = s.procs[pi].regions[r]!.frame[p]
                 if fl & PF.excl != 0 { continue }
+                if fl & PF.exclMaybe != 0 && !x.forceSmall {
+                    // A device-exclusive entry (if the page was part of a THP) is not collected.
+                    x.thpChoice = true
+                    continue
+                }
                 let writable: Bool
                 if f == Frames.none {
                     guard kind == .anonPrivate else { continue }
@@ -386,9 +391,12 @@ extension Model {
         let perPage = profile.exclusiveChunk == 1
         let chunk = profile.exclusiveChunk
         let kind = s.procs[pi].regions[r]!.kind
+        let headsOnly = profile.isOn(KernelProfile.exclusiveBusyOnTHP) && !x.forceSmall
         var a = range.first
         while a < end {
             let cEnd = min(end, a + chunk)
+            // get_user_pages_remote(FOLL_WRITE | FOLL_SPLIT_PMD) pins pages up to the first
+            // it cannot fault; the pinned ones are converted even when the chunk then fails.
             var got = a
             while got < cEnd {
                 let fl = s.procs[pi].regions[r]!.flags[got]
@@ -396,41 +404,78 @@ extension Model {
                 if cpuFault(pi, r, got, write: true) != 0 { break }
                 got += 1
             }
+            var converted: [Int] = []
             var all = got == cEnd
             for p in a..<got {
                 let f = s.procs[pi].regions[r]!.frame[p]
                 let fl = s.procs[pi].regions[r]!.flags[p]
-                var ok = f > Frames.zero && s.frames.bits[Int(f)] & FB.anon != 0 && kind != .hugetlb
+                let convertible = f > Frames.zero && s.frames.bits[Int(f)] & FB.anon != 0 && kind != .hugetlb
                     && Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                if ok && fl & PF.thp != 0 && profile.isOn(KernelProfile.exclusiveBusyOnTHP) && !x.forceSmall {
+                if convertible && fl & PF.thp != 0 && headsOnly {
                     x.thpChoice = true
                     x.note(profile.reason(KernelProfile.exclusiveBusyOnTHP))
-                    ok = false
-                    s.procs[pi].regions[r]!.flags[p] |= PF.exclMaybe
-                    s.uncertain = true
+                    if p % Self.pmdPages != 0 {
+                        all = false
+                    } else if convertLargeFolio(pi, r, head: p) {
+                        converted.append(p)
+                    } else {
+                        all = false
+                    }
                     continue
                 }
-                if ok {
+                if convertible {
                     s.procs[pi].regions[r]!.flags[p] |= PF.excl
                     invalidate(pi, r, p)
+                    converted.append(p)
                 } else {
                     all = false
                 }
             }
-            if x.thpChoice { all = false }
+            if headsOnly {
+                // FOLL_SPLIT_PMD: a pinned THP stays a large folio, mapped by PTEs now.
+                for p in a..<got where s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+                    s.procs[pi].regions[r]!.splitBlocks.insert(p / Self.pmdPages)
+                }
+            }
+            // dmirror_atomic_map maps the converted pages only when every page was pinned,
+            // and it does so before the chunk's EBUSY.
+            if got == cEnd {
+                for p in converted {
+                    store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: Tag.atomic)
+                }
+            }
             if !all {
                 if perPage {
                     x.note("make_device_exclusive() error codes for unmapped or non-anonymous pages are not confirmed [U]")
                     return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(Errno.EOPNOTSUPP)]
                 }
-                x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, read-only, shared or file page, hugetlb) gives EBUSY")
+                x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, read-only, shared or file page, hugetlb, a THP's tail page) gives EBUSY")
                 return [.failure(Errno.EBUSY)]
-            }
-            for p in a..<cEnd {
-                store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: Tag.atomic)
             }
             a = cEnd
         }
         return readBack(pi, fd, range)
+    }
+
+    /// folio_make_device_exclusive of a THP's head page: the rmap walk turns every PTE of
+    /// the folio into a device-exclusive entry, in order, and stops at the first entry that
+    /// is not present; it succeeds when no PTE of the folio is left mapped. If the pages
+    /// were small after all, only the head page was converted, so the others are
+    /// `exclMaybe`.
+    mutating func convertLargeFolio(_ pi: Int, _ r: Int, head: Int) -> Bool {
+        let block = head..<min(head + Self.pmdPages, s.procs[pi].regions[r]!.span)
+        invalidate(pi, r, block)
+        s.procs[pi].regions[r]!.flags[head] |= PF.excl
+        var walkStopped = false
+        var leftMapped = false
+        for q in block.dropFirst() {
+            let fl = s.procs[pi].regions[r]!.flags[q]
+            guard fl & PF.thp != 0, fl & PF.mapped != 0, s.procs[pi].regions[r]!.frame[q] > Frames.zero else { continue }
+            if fl & (PF.excl | PF.exclMaybe) != 0 { walkStopped = true; continue }
+            if walkStopped { leftMapped = true; continue }
+            s.procs[pi].regions[r]!.flags[q] |= PF.exclMaybe
+            s.uncertain = true
+        }
+        return !leftMapped
     }
 }

@@ -67,7 +67,7 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
         KernelProfile(name: name, uapi: uapi, since: since, switches: [
             BehaviourSwitch(name: exclusiveBusyOnTHP, enabled: !thp,
                             reason: thp ? "make_device_exclusive() handles PTE-mapped large folios"
-                                : "\(since.major).\(since.minor) make_device_exclusive_range cannot convert a PMD-mapped THP (tail pages come back NULL): EXCLUSIVE returns EBUSY"),
+                                : "\(since.major).\(since.minor) make_device_exclusive_range pins with FOLL_SPLIT_PMD (the THP stays a large folio, mapped by PTEs) and converts head pages only: a head page turns every PTE of its THP into a device-exclusive entry (folio_make_device_exclusive), a tail page comes back NULL and the chunk gives EBUSY"),
             BehaviourSwitch(name: deviceTHP, enabled: thp,
                             reason: thp ? "MIGRATE_VMA_SELECT_COMPOUND: a THP moves to a PMD-sized device folio (snapshot may show the PMD bit)"
                                 : "no device-private large folios: THPs are split before migration"),

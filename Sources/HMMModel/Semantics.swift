@@ -438,6 +438,10 @@ extension Model {
                 for n in environment.nodes { v.allow(Int32(n), at: i) }
                 x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
             }
+            if v.primary[i] >= 0, reg.flags[p] & PF.exclMaybe != 0 {
+                v.allow(-Errno.ENOENT, at: i)
+                x.note("a page that may be a device-exclusive entry is not found by move_pages (-ENOENT)")
+            }
             if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
                 v.allow(holeStatus(reg), at: i)
                 x.note("MADV_FREE pages may have been reclaimed")
@@ -487,6 +491,14 @@ extension Model {
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
+            if s.procs[pi].regions[r]!.flags[p] & PF.exclMaybe != 0 {
+                v.allow(-Errno.ENOENT, at: i)
+                if x.resolve?.nodes?[i] == -Errno.ENOENT {
+                    // The page was part of a THP whose PTEs became device-exclusive entries.
+                    s.procs[pi].regions[r]!.flags[p] = s.procs[pi].regions[r]!.flags[p] & ~PF.exclMaybe | PF.excl
+                    continue
+                }
+            }
             if s.frames.bits[Int(f)] & FB.object != 0 && aroundMappings(f) > 0 {
                 // Another mapping fault-around may have made: the mapcount may be 2.
                 v.allow(-Errno.EACCES, at: i)

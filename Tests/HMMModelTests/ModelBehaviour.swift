@@ -280,7 +280,7 @@ import Testing
         var m = d.model
         let e = m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 0, 8))))
         #expect(e.outcomes.map(\.errno) == [Errno.EBUSY, 0])
-        #expect(e.notes.contains { $0.contains("PMD-mapped THP") })
+        #expect(e.notes.contains { $0.contains("FOLL_SPLIT_PMD") })
         // The kernel said OK: the model follows (pages were small) and knows they are exclusive.
         #expect(m.commit(Observation(errno: 0, cpages: 8, faults: 0, tokens: [1, 0, 0, 0, 0, 0, 0, 0])).isEmpty)
         #expect(m.isExclusive(0, 3))
@@ -290,6 +290,31 @@ import Testing
         n.run(.cpuWrite(0, page: 0, token: 1))
         n.run(.open(0, minor: 0))
         #expect(n.ioctl(0, .exclusive, 0, 0, 8).outcomes.map(\.errno) == [0])
+    }
+
+    /// 6.12: EXCLUSIVE of a THP's head page alone works and converts the whole folio; the
+    /// tail pages may be exclusive now (if the page was a THP), so move_pages may not find them.
+    @Test func thpExclusiveHeadPageConvertsTheFolio() {
+        var d = Driver(.linux6_12, thp: .always, nodes: [0, 1])
+        d.mmap(0, 512)
+        d.run(.cpuWrite(0, page: 0, token: 1))
+        d.run(.open(0, minor: 0))
+        var m = d.model
+        #expect(m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 0, 1)))).outcomes.map(\.errno) == [0])
+        #expect(m.commit(Observation(errno: 0, cpages: 1, faults: 0, tokens: [1])).isEmpty)
+        #expect(m.isExclusive(0, 0))
+        #expect(!m.isExclusive(0, 1))
+        let moved = m.apply(.movePages(PageRange(0, 0, 3), node: 0))
+        #expect(moved.primary.nodes?.allowed(at: 0) == [-Errno.ENOENT])
+        #expect(moved.primary.nodes?.allowed(at: 1).contains(-Errno.ENOENT) == true)
+        #expect(moved.primary.nodes?.allowed(at: 1).contains(0) == true)
+        // The kernel says -ENOENT: the model learns the tail pages are exclusive entries.
+        #expect(m.commit(Observation(errno: 0, nodes: [-Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT])).isEmpty)
+        #expect(m.isExclusive(0, 1))
+        // A tail page on its own comes back NULL from make_device_exclusive_range: EBUSY,
+        // unless the pages were small after all.
+        let tail = m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 1, 1))))
+        #expect(Set(tail.outcomes.map(\.errno)) == [Errno.EBUSY, 0])
     }
 
     @Test func thpSnapshotAllowsPMDBit() {
