@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/vfs.h>
 #include "CSysShims.h"
 #include <errno.h>
 #include <unistd.h>
@@ -34,5 +35,12 @@ int hmmkit_pin_thread(const int *cpus, int count) {
 int hmmkit_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     int rc = posix_spawn_file_actions_addchdir_np(actions, path);
     if (rc != 0) { errno = rc; return -1; }
+    return 0;
+}
+
+int hmmkit_statfs_type(const char *path, long *type) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    *type = (long)info.f_type;
     return 0;
 }

@@ -20,6 +20,8 @@ public struct Step: Equatable, Sendable {
 /// See `Fixtures/README.md` for the text format.
 public struct Fixture: Equatable, Sendable {
     public static let formatVersion = 1
+    /// Header lines between `hmmkit-fixture`/`about` and the first step.
+    public static let headerKeys: Set<String> = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "files", "data"]
 
     public var seed: UInt64?
     /// Free text from `about` header lines (what the fixture reproduces).
@@ -198,6 +200,7 @@ enum FixtureWriter {
         if f.environment.coherentCapacity != Environment().coherentCapacity {
             out += "coherent-capacity \(f.environment.coherentCapacity)\n"
         }
+        if f.environment.files != Environment().files { out += "files \(f.environment.files.rawValue)\n" }
         if f.data == .intRuns { out += "data int-runs\n" }
         out += "# steps\n"
         var depth = 0
@@ -273,8 +276,7 @@ struct FixtureParser {
             }
             let words = body.split(separator: " ").map(String.init)
             guard let key = words.first else { throw fail(n, "'=>' without a step before it") }
-            let headerKeys = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "data"]
-            if headerKeys.contains(key) {
+            if Fixture.headerKeys.contains(key) {
                 if inSteps { throw fail(n, "header line '\(key)' after the first step") }
                 let args = Array(words.dropFirst())
                 switch key {
@@ -316,6 +318,9 @@ struct FixtureParser {
                 case "thp":
                     guard args.count == 1, let m = THPMode(rawValue: args[0]) else { throw fail(n, "thp must be never, madvise or always") }
                     env.thp = m
+                case "files":
+                    guard args.count == 1, let b = FileBacking(rawValue: args[0]) else { throw fail(n, "files must be page-mkwrite or tmpfs") }
+                    env.files = b
                 case "data":
                     switch args {
                     case ["int-runs"]: data = .intRuns

@@ -179,6 +179,11 @@ public enum Machine {
     public static var pageSize: Int { Sys.pageSize }
     public static var isRoot: Bool { Sys.geteuid() == 0 }
     public static var kernelRelease: String { Sys.uname().release }
+    /// Whether `path` lives on tmpfs (statfs f_type TMPFS_MAGIC), where shared file
+    /// mappings are shmem and want no write notification.
+    public static func isOnTmpfs(_ path: String) throws(SystemError) -> Bool {
+        try Sys.fileSystemType(path) == 0x0102_1994
+    }
     /// `uname -m`: the machine's architecture as the kernel names it (`x86_64`, `aarch64`).
     public static var architecture: String { Sys.uname().machine }
     /// The compiler the running kernel was built with, from /proc/version; nil when it does not say.

@@ -189,6 +189,14 @@ enum Sys {
         if Glibc.rename(from, to) == -1 { throw SystemError("rename(\(to))", .current) }
     }
 
+    /// statfs(2)'s f_type: the magic number of the file system holding `path`.
+    static func fileSystemType(_ path: String) throws(SystemError) -> Int {
+        var type = 0
+        let r = path.withCString { hmmkit_statfs_type($0, &type) }
+        if r == -1 { throw SystemError("statfs(\(path))", .current) }
+        return type
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         guard let dir = opendir(path) else { return false }
         closedir(dir)

@@ -358,7 +358,7 @@ extension Model {
             if f == Frames.none && reg.aroundMaybe.contains(p), let o = Optional(reg.objectOffset + p),
                o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none {
                 // Mapped by fault-around, maybe: a system page with the PTE a read fault makes.
-                out += reg.kind == .fileShared ? [0x01, 0x02] : [aroundWritable(reg, p) ? 0x02 : 0x01]
+                out += writesNotified(reg.kind) ? [0x01, 0x02] : [aroundWritable(reg, p) ? 0x02 : 0x01]
             }
         } else if reg.kind == .hugetlb {
             out = [acc | 0x04]
@@ -371,7 +371,7 @@ extension Model {
             case Loc.devCoherent: out = [(Loc.index(l) == minor ? 0x40 : 0x50) | acc]
             default:
                 out = [acc]
-                if reg.kind == .fileShared && fl & PF.write != 0 { out = [acc, acc == 1 ? 2 : 1] }
+                if writesNotified(reg.kind) && fl & PF.write != 0 { out = [acc, acc == 1 ? 2 : 1] }
                 if s.frames.bits[Int(f)] & FB.lazyFree != 0 { out.append(0x00) }
             }
         }

@@ -141,13 +141,16 @@ public struct Environment: Sendable, Hashable {
     public var thp: THPMode
     /// Pages per coherent device (DEVMEM_CHUNK_SIZE / page size).
     public var coherentCapacity: Int
+    /// The file system of `file-create`'s files.
+    public var files: FileBacking
 
     public init(devices: [Int] = [0, 1], nodes: [Int] = [0], localNode: Int? = 0, thp: THPMode = .never,
-                coherentCapacity: Int = 65536) {
+                coherentCapacity: Int = 65536, files: FileBacking = .pageMkwrite) {
         self.devices = devices
         self.nodes = nodes
         self.localNode = localNode
         self.thp = thp
         self.coherentCapacity = coherentCapacity
+        self.files = files
     }
 }

@@ -317,7 +317,7 @@ extension Model {
                 let of = objectPage(reg.object, reg.objectOffset + p)
                 retain(of)
                 s.procs[pi].regions[r]!.frame[p] = of
-                let w = write || (kind == .anonShared && fl & PF.write != 0)
+                let w = write || (!writesNotified(kind) && fl & PF.write != 0)
                 if w { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
             } else if write {
                 s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
@@ -380,7 +380,14 @@ extension Model {
 
     /// The PTE write bit filemap_map_pages gives a page (vm_page_prot of a read fault).
     func aroundWritable(_ reg: Region, _ q: Int) -> Bool {
-        reg.kind == .anonShared && reg.flags[q] & PF.write != 0
+        reg.kind.isShared && !writesNotified(reg.kind) && reg.flags[q] & PF.write != 0
+    }
+
+    /// Whether a shared mapping of this kind wants write notification (vma_wants_writenotify):
+    /// a file on a file system with page_mkwrite does; shmem (shared anonymous memory, tmpfs
+    /// files) does not, so its PTEs are writable from the first fault.
+    func writesNotified(_ kind: MappingKind) -> Bool {
+        kind == .fileShared && environment.files == .pageMkwrite
     }
 
     /// The kernel says whether fault-around mapped (r, q): follow it.

@@ -110,7 +110,7 @@ extension Model {
                 let bits = s.frames.bits[Int(f)]
                 let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
                 let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
-                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean) || kind == .anonShared) {
+                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean) || (kind.isShared && !writesNotified(kind))) {
                     nf |= PF.pteWrite
                 }
             }

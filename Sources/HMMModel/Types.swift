@@ -45,6 +45,16 @@ public enum THPMode: String, CaseIterable, Sendable, Hashable {
     case never, madvise, always
 }
 
+/// The file system `file-create` makes its files on, as far as shared file mappings differ.
+public enum FileBacking: String, CaseIterable, Sendable, Hashable {
+    /// A file system with `page_mkwrite` (ext4, xfs, btrfs, ramfs): the VMA wants write
+    /// notification, so a read fault maps a shared page read-only and the first write faults.
+    case pageMkwrite = "page-mkwrite"
+    /// tmpfs (shmem): no write notification, so a writable shared mapping maps its pages
+    /// writable from the first fault, as a shared anonymous mapping does.
+    case tmpfs
+}
+
 /// A run of pages of one region. `first + count` may not exceed the region's span.
 public struct PageRange: Hashable, Sendable, CustomStringConvertible {
     public var region: RegionID

@@ -40,7 +40,8 @@ public final class CheckedProcess {
         let home = LocalNodePlacement.home(among: context.facts.numaNodes)
         let environment = Environment(devices: context.facts.devices.sorted(), nodes: nodes.isEmpty ? [0] : nodes,
                                       localNode: nodes.isEmpty ? 0 : home?.node,
-                                      thp: THPSetting.current() ?? .never)
+                                      thp: THPSetting.current() ?? .never,
+                                      files: SystemFacts.fileBacking(of: "/tmp") ?? .pageMkwrite)
         self.context = context
         self.profile = profile
         self.environment = environment

@@ -143,7 +143,12 @@ public struct FixtureTests: Sendable {
         if let node = placement.node, node != fixture.environment.localNode {
             context.log("replayed with local node \(node): node \(fixture.environment.localNode.map(String.init) ?? "?") has no CPUs here, and the expectations are the same")
         }
-        let fixture = placed
+        var fixture = placed
+        // The file system is a fact of this machine, not something a replay can change.
+        if let files = SystemFacts.fileBacking(of: replayer.tmpDirectory), files != fixture.environment.files {
+            context.log("replayed with files \(files.rawValue): \(replayer.tmpDirectory) is \(files == .tmpfs ? "" : "not ")on tmpfs here, and the fixture's expectations assume \(fixture.environment.files.rawValue)")
+            fixture.environment.files = files
+        }
         let thp = try THPSetting.apply(fixture.environment.thp)
         defer { thp.restore() }
         var replayer = self.replayer
@@ -210,7 +215,7 @@ public struct FixtureTests: Sendable {
 /// Maps step indices to line numbers of a fixture's text (for `file:line` reports).
 struct StepLines: Sendable {
     var lines: [Int] = []
-    static let headers: Set<String> = ["hmmkit-fixture", "about", "seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity"]
+    static let headers = Fixture.headerKeys.union(["hmmkit-fixture", "about"])
 
     init(text: String) {
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

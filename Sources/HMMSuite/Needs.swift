@@ -67,6 +67,13 @@ public struct SystemFacts: Sendable {
             hasGupTest: fileExists("/sys/kernel/debug/gup_test"))
     }
 
+    /// The file system `file-create` makes its files on in `directory`; nil when statfs fails
+    /// (the file steps then fail on their own).
+    public static func fileBacking(of directory: String) -> FileBacking? {
+        guard let tmpfs = try? Machine.isOnTmpfs(directory) else { return nil }
+        return tmpfs ? .tmpfs : .pageMkwrite
+    }
+
     /// CONFIG_SWAP, seen as /proc/swaps (present whenever swap support is built in, swap
     /// devices or not): it decides whether migration keeps a page's dirty bit.
     public static var runningKernelHasSwap: Bool { fileExists("/proc/swaps") }
@@ -80,7 +87,8 @@ public struct SystemFacts: Sendable {
             }.joined(separator: " ")
         let thp = THPSetting.current()?.rawValue ?? "unknown"
         let balancing = (try? readTextFile("/proc/sys/kernel/numa_balancing"))?.trimmed ?? "absent"
-        return "\(nodes); THP \(thp); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); NUMA balancing \(balancing); "
+        let files = Self.fileBacking(of: "/tmp")?.rawValue ?? "unknown"
+        return "\(nodes); THP \(thp); files in /tmp \(files); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); NUMA balancing \(balancing); "
             + "free huge pages \(freeHugePages); devices " + (devices.isEmpty ? "none" : devices.sorted().map(String.init).joined(separator: " "))
     }
 

@@ -317,6 +317,21 @@ import Testing
         #expect(Set(tail.outcomes.map(\.errno)) == [Errno.EBUSY, 0])
     }
 
+    /// A read fault maps a shared file page read-only where the file system wants write
+    /// notification, writable on tmpfs: the device WRITE after a device READ faults or not.
+    @Test(arguments: [(FileBacking.pageMkwrite, UInt64(1), UInt8(0x01)), (.tmpfs, 0, 0x02)])
+    func sharedFileWriteAfterRead(files: FileBacking, writeFaults: UInt64, snapshot: UInt8) {
+        var d = Driver(files: files)
+        d.run(.open(0, minor: 0))
+        d.run(.fileCreate(0, pages: 1))
+        d.run(.mmap(0, pages: 1, prot: .readWrite, kind: .fileShared, file: 0, offset: 0))
+        d.ioctl(0, .read, 0, 0, 1)
+        let allowed = d.ioctl(0, .snapshot, 0, 0, 1).primary.snapshot?.allowed(at: 0) ?? []
+        #expect(allowed.contains(snapshot))
+        if files == .tmpfs { #expect(allowed == [0x02]) }
+        #expect(d.ioctl(0, .write, 0, 0, 1, data: [1]).primary.faults == writeFaults...writeFaults)
+    }
+
     @Test func thpSnapshotAllowsPMDBit() {
         var d = Driver(.linux6_12, thp: .madvise)
         d.mmap(0, 512)

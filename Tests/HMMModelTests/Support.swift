@@ -8,8 +8,10 @@ import Testing
 struct Driver {
     var model: Model
 
-    init(_ profile: KernelProfile = .linux6_12, devices: [Int] = [0, 1, 2, 3], thp: THPMode = .never, nodes: [Int] = [0]) {
-        model = Model(profile: profile, environment: Environment(devices: devices, nodes: nodes, localNode: nodes.first, thp: thp))
+    init(_ profile: KernelProfile = .linux6_12, devices: [Int] = [0, 1, 2, 3], thp: THPMode = .never, nodes: [Int] = [0],
+         files: FileBacking = .pageMkwrite) {
+        model = Model(profile: profile, environment: Environment(devices: devices, nodes: nodes, localNode: nodes.first, thp: thp,
+                                                                 files: files))
     }
 
     @discardableResult

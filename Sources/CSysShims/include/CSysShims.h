@@ -19,6 +19,9 @@ void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new
 int hmmkit_pin_thread(const int *cpus, int count);
 /* sync(2) then reboot(2) with RB_POWER_OFF: how a test VM's init ends the VM. */
 int hmmkit_power_off(void);
+/* statfs(2)'s f_type for `path` in *type (<sys/vfs.h> is not in Swift's Glibc module).
+ * Returns 0, or -1 with errno. */
+int hmmkit_statfs_type(const char *path, long *type);
 /* posix_spawn_file_actions_addchdir_np (glibc 2.29+, a GNU extension). */
 #include <spawn.h>
 int hmmkit_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
