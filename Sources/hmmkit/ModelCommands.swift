@@ -3,6 +3,7 @@ import Foundation
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMReport
 
 struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -121,7 +122,7 @@ struct FixtureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fixture", abstract: "Maintain fixture files with the model.",
         discussion: "Limits every fixture must stay within (else file:line: problem): \(FixtureLimits.summary).",
-        subcommands: [Expect.self, Check.self])
+        subcommands: [Expect.self, Check.self, C.self])
 
     static func read(_ path: String) throws -> String {
         // At most one byte over the limit, so a huge file is refused by the parser, not read whole.
@@ -159,6 +160,35 @@ struct FixtureCommand: ParsableCommand {
                 }
             }
             if failed { throw ExitStatus.fail }
+        }
+    }
+
+    struct C: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the kselftest C test that performs a fixture's steps and checks the model's primary expectations.",
+            discussion: """
+            Builds against the kernel tree's tools/testing/selftests (kselftest_harness.h) and
+            lib/test_hmm_uapi.h, like hmm-tests.c; 'hmmkit vm run --program' runs it in a VM.
+            """)
+        @Option(help: "Name of the test in the C file (letters, digits, _).")
+        var name = "fixture"
+        @Option(help: "Where to write the C file (default: stdout).")
+        var output: String?
+        @Argument(help: "Fixture file.")
+        var file: String
+
+        func run() throws {
+            let fixture: Fixture
+            do { fixture = try Fixture.parse(try FixtureCommand.read(file), file: file) } catch {
+                print(HMMKit.message(for: error))
+                throw ExitStatus.fail
+            }
+            let text = CSelftestEmitter(testName: name).emit(fixture)
+            if let output {
+                try AtomicFile.write(text, to: output)
+            } else {
+                print(text, terminator: "")
+            }
         }
     }
 

@@ -67,6 +67,11 @@ struct ModuleCommand: ParsableCommand {
         @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
         var program: [String] = []
 
+        /// The fault lines of the kernel log (BUG, Oops, WARNING...) and where they hit (RIP).
+        static func kernelFaultLines(_ records: [KernelLogRecord]) -> [String] {
+            records.filter { $0.isFault || $0.text.hasPrefix("RIP:") }.prefix(20).map(\.text)
+        }
+
         func validate() throws {
             try Load.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
             guard let first = program.first, first.hasPrefix("/") else {
@@ -82,7 +87,9 @@ struct ModuleCommand: ParsableCommand {
             } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
             // devtmpfs creates the device nodes asynchronously.
             for _ in 0..<100 where common.name == "test_hmm" && !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
-            let code: Int32
+            // The program's own KTAP cannot say that the kernel oopsed under it: hmmkit does.
+            let kernelLog = try? KernelLogMark()
+            var code: Int32
             do {
                 let pid = try InitProcess.spawn(program, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
                                                 directory: FileManager.default.currentDirectoryPath,
@@ -92,6 +99,12 @@ struct ModuleCommand: ParsableCommand {
                 log("hmmkit: \(error)")
                 code = 1
             }
+            let faults = RunProgram.kernelFaultLines(kernelLog?.records() ?? [])
+            if kernelLog == nil {
+                print("# hmmkit: warning: \(KernelLogMark.path) could not be opened: kernel faults during the program are not reported")
+            }
+            for line in faults { print("# hmmkit: kernel log: \(line)") }
+            if !faults.isEmpty && code == 0 { code = 1 }
             do { try modules.unload(common.name) } catch { log("hmmkit: \(error)") }
             throw ExitCode(code)
         }

@@ -51,3 +51,23 @@ func scratchDirectory() throws -> String {
         #expect(quiet.checksThatCannotRun(kernelLog: dir + "/no-kmsg", taint: dir + "/tainted") == [])
     }
 }
+
+/// `module run-program` (how `vm run --program` runs a C test) reports the kernel's faults
+/// after the program's own KTAP, which cannot know about them.
+@Suite struct RunProgramKernelLogTests {
+    @Test func faultLinesAndWhereTheyHit() throws {
+        let log = [
+            "6,100,4000000,-;HMM test module loaded.",
+            "1,101,4370798,-;BUG: unable to handle page fault for address: ff1100fcfffff000",
+            "4,102,4372357,-;Oops: Oops: 0000 [#1] SMP",
+            "4,103,4373224,-;RIP: 0010:dmirror_do_read+0x65/0x80 [test_hmm]",
+            "4,104,4376361,-;Call Trace:",
+        ].compactMap { KernelLogRecord(line: $0) }
+        #expect(ModuleCommand.RunProgram.kernelFaultLines(log) == [
+            "BUG: unable to handle page fault for address: ff1100fcfffff000",
+            "Oops: Oops: 0000 [#1] SMP",
+            "RIP: 0010:dmirror_do_read+0x65/0x80 [test_hmm]",
+        ])
+        #expect(ModuleCommand.RunProgram.kernelFaultLines(Array(log.prefix(1))).isEmpty)
+    }
+}
