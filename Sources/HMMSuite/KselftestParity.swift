@@ -8,7 +8,7 @@ import Glibc
 
 /// hmm-tests.c's cases under the same names, for both device types, so results line up
 /// with kselftest's one to one. Page counts and expectations follow the C tests
-/// (reference §4.2); `N` is HMM_BUFFER_SIZE (4 MiB) in pages.
+/// (tools/testing/selftests/mm/hmm-tests.c; vm/ before 6.3); `N` is HMM_BUFFER_SIZE (4 MiB) in pages.
 enum KselftestParity {
     static let bufferBytes = 1024 << 12
     static var bufferPages: Int { bufferBytes / Machine.pageSize }
