@@ -13,7 +13,8 @@ public struct BenchmarkFigures: Sendable, CustomStringConvertible {
     public var length: Int
 
     public var description: String {
-        "\(Int(stepsPerSecond)) steps/s, \(bytesFor262144Pages / 1024) KiB for 262144 pages, \(sequences)×\(length) sequences in \(generateAndCheckSeconds) s"
+        "\(Int(stepsPerSecond)) steps/s, \(bytesFor262144Pages / 1024) KiB for 262144 pages, "
+            + "\(sequences)×\(length) sequences in \(generateAndCheckSeconds) s"
     }
 }
 

@@ -24,7 +24,8 @@ public struct CSelftestEmitter {
         var spans: [Int: Int] = [:]
         var maxPages = 1
         var files = Set<Int>()
-        var fdsParent = Set<Int>(), fdsChild = Set<Int>()
+        var fdsParent = Set<Int>()
+        var fdsChild = Set<Int>()
         var inChild = false
         for st in fixture.steps {
             switch st.action {
@@ -61,7 +62,8 @@ public struct CSelftestEmitter {
         o += "\tint fd[\(max(maxFd, 1))], file[\(max(maxFile, 1))];\n"
         o += "\tfor (int i = 0; i < \(max(maxFd, 1)); i++) fd[i] = -1;\n\t(void)file; (void)pages; (void)status; (void)snap;\n"
         o += "\tASSERT_NE(buf, NULL);\n"
-        o += "\tunsigned char *raw = mmap(NULL, (\(arenaPages) + 512) * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);\n"
+        o += "\tunsigned char *raw = mmap(NULL, (\(arenaPages) + 512) * P, PROT_NONE, "
+        o += "MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);\n"
         o += "\tASSERT_NE(raw, MAP_FAILED);\n"
         o += "\tunsigned char *arena = (unsigned char *)(((uintptr_t)raw + 512 * P - 1) & ~(uintptr_t)(512 * P - 1));\n"
         o += "\tpid_t pid = -1;\n\tint wstatus = 0;\n\t(void)pid; (void)wstatus;\n\n"
@@ -101,25 +103,30 @@ public struct CSelftestEmitter {
                 let protC = prot == .none ? "PROT_NONE" : prot == .read ? "PROT_READ" : "PROT_READ | PROT_WRITE"
                 o += errnoCheck("hk_sys(mprotect(\(addr(r.region, r.first)), \(r.count) * P, \(protC)))")
             case let .mremap(r, to):
-                o += "\(ind)\(check)(mremap(\(addr(r.region, r.first)), \(r.count) * P, \(r.count) * P, MREMAP_MAYMOVE | MREMAP_FIXED, \(addr(to, 0))) != MAP_FAILED);\n"
+                o += "\(ind)\(check)(mremap(\(addr(r.region, r.first)), \(r.count) * P, \(r.count) * P, "
+                o += "MREMAP_MAYMOVE | MREMAP_FIXED, \(addr(to, 0))) != MAP_FAILED);\n"
             case let .madvise(r, adv):
-                let a = ["dontneed": "MADV_DONTNEED", "free": "MADV_FREE", "hugepage": "MADV_HUGEPAGE", "nohugepage": "MADV_NOHUGEPAGE"][adv.rawValue]!
+                let a = ["dontneed": "MADV_DONTNEED", "free": "MADV_FREE",
+                         "hugepage": "MADV_HUGEPAGE", "nohugepage": "MADV_NOHUGEPAGE"][adv.rawValue]!
                 o += errnoCheck("hk_sys(madvise(\(addr(r.region, r.first)), \(r.count) * P, \(a)))")
             case let .cpuRead(r, p):
                 o += "\(ind)\(check)(\(Self.tokenCondition("\(addr(r, p))", env.primary.tokens!, 0)));\n"
             case let .cpuWrite(r, p, t):
                 o += "\(ind)hk_fill(\(addr(r, p)), P, 0x\(String(t, radix: 16))ULL);\n"
             case .fork:
-                o += "\tpid = fork();\n\tASSERT_GE(pid, 0);\n\tif (pid == 0) {\n\t\tint cfd[\(max(maxFd, 1))];\n\t\tfor (int i = 0; i < \(max(maxFd, 1)); i++) cfd[i] = -1;\n\t\t(void)cfd;\n"
+                o += "\tpid = fork();\n\tASSERT_GE(pid, 0);\n\tif (pid == 0) {\n"
+                o += "\t\tint cfd[\(max(maxFd, 1))];\n\t\tfor (int i = 0; i < \(max(maxFd, 1)); i++) cfd[i] = -1;\n\t\t(void)cfd;\n"
                 inChild = true
             case .exitChild:
-                o += "\t\t_exit(0);\n\t}\n\tASSERT_EQ(waitpid(pid, &wstatus, 0), pid);\n\tASSERT_TRUE(WIFEXITED(wstatus));\n\tASSERT_EQ(WEXITSTATUS(wstatus), 0);\n"
+                o += "\t\t_exit(0);\n\t}\n\tASSERT_EQ(waitpid(pid, &wstatus, 0), pid);\n"
+                o += "\tASSERT_TRUE(WIFEXITED(wstatus));\n\tASSERT_EQ(WEXITSTATUS(wstatus), 0);\n"
                 inChild = false
             case let .fileCreate(f, pages):
                 o += "\(ind)file[\(f)] = open(\"/tmp\", O_TMPFILE | O_EXCL | O_RDWR, 0600);\n\(ind)\(check)(file[\(f)] >= 0);\n"
                 o += "\(ind)\(check)(ftruncate(file[\(f)], \(pages) * P) == 0);\n"
             case let .fileWrite(f, p, t):
-                o += "\(ind)hk_fill(buf, P, 0x\(String(t, radix: 16))ULL);\n\(ind)\(check)(pwrite(file[\(f)], buf, P, \(p) * P) == (ssize_t)P);\n"
+                o += "\(ind)hk_fill(buf, P, 0x\(String(t, radix: 16))ULL);\n"
+                o += "\(ind)\(check)(pwrite(file[\(f)], buf, P, \(p) * P) == (ssize_t)P);\n"
             case let .fileTruncate(f, pages):
                 o += "\(ind)\(check)(ftruncate(file[\(f)], \(pages) * P) == 0);\n"
             case let .filePunchHole(f, first, count):
@@ -140,7 +147,8 @@ public struct CSelftestEmitter {
                     for (k, t) in c.data.enumerated() { o += "\(ind)hk_fill(buf + \(k) * P, P, 0x\(String(t, radix: 16))ULL);\n" }
                 }
                 let target = c.command == .snapshot ? "snap" : "buf"
-                o += "\(ind)ret = hk_cmd(\(fdv)[\(c.fd)], 0x\(String(req, radix: 16))UL, \(addr(c.range.region, c.range.first)) + \(c.misalign), \(target), \(npages), &cpages, &faults);\n"
+                o += "\(ind)ret = hk_cmd(\(fdv)[\(c.fd)], 0x\(String(req, radix: 16))UL, "
+                o += "\(addr(c.range.region, c.range.first)) + \(c.misalign), \(target), \(npages), &cpages, &faults);\n"
                 o += errnoCheck("ret")
                 if let ok = env.outcome(errno: 0) {
                     o += "\(ind)if (ret == 0) {\n"
@@ -172,7 +180,8 @@ public struct CSelftestEmitter {
         return o
     }
 
-    static func movePages(_ r: PageRange, node: Int, env: Envelope, ind: String, check: String, step: Int, addr: (Int, Int) -> String) -> String {
+    static func movePages(_ r: PageRange, node: Int, env: Envelope, ind: String, check: String, step: Int,
+                          addr: (Int, Int) -> String) -> String {
         var o = "\(ind)for (int i = 0; i < \(r.count); i++) pages[i] = \(addr(r.region, r.first)) + i * P;\n"
         o += "\(ind)\(check)(hk_move_pages(\(r.count), pages, \(node), status) == 0);\n"
         if let n = env.primary.nodes {

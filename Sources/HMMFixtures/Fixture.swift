@@ -21,7 +21,9 @@ public struct Step: Equatable, Sendable {
 public struct Fixture: Equatable, Sendable {
     public static let formatVersion = 1
     /// Header lines between `hmmkit-fixture`/`about` and the first step.
-    public static let headerKeys: Set<String> = ["seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "files", "data"]
+    public static let headerKeys: Set<String> = [
+        "seed", "profile", "devices", "nodes", "local-node", "thp", "coherent-capacity", "files", "data",
+    ]
 
     public var seed: UInt64?
     /// Free text from `about` header lines (what the fixture reproduces).
@@ -104,7 +106,8 @@ public struct Fixture: Equatable, Sendable {
     public var text: String { FixtureWriter.write(self) }
 
     /// Parses the text form. `expectedProfile`, when given, must equal the fixture's profile.
-    public static func parse(_ text: String, file: String = "<fixture>", expectedProfile: KernelProfile? = nil) throws(FixtureError) -> Fixture {
+    public static func parse(_ text: String, file: String = "<fixture>",
+                             expectedProfile: KernelProfile? = nil) throws(FixtureError) -> Fixture {
         try FixtureParser(text: text, file: file).parse(expectedProfile: expectedProfile).fixture
     }
 
@@ -228,7 +231,9 @@ struct FixtureParser {
             throw fail(1, "file is \(text.utf8.count) bytes, over the limit of \(FixtureLimits.fileBytes)")
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard let first = lines.first?.trimmingSpaces, !first.isEmpty else { throw fail(1, "empty file: expected 'hmmkit-fixture <version>'") }
+        guard let first = lines.first?.trimmingSpaces, !first.isEmpty else {
+            throw fail(1, "empty file: expected 'hmmkit-fixture <version>'")
+        }
         let head = first.split(separator: " ")
         guard head.count == 2, head[0] == "hmmkit-fixture" else {
             throw fail(1, "not an hmmkit fixture: expected 'hmmkit-fixture <version>', found '\(first)'")
@@ -300,10 +305,14 @@ struct FixtureParser {
                         vals.append(v)
                     }
                     if key == "devices" {
-                        guard vals.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else { throw fail(n, "devices are minors 0...\(FixtureLimits.largestDevice)") }
+                        guard vals.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else {
+                            throw fail(n, "devices are minors 0...\(FixtureLimits.largestDevice)")
+                        }
                         env.devices = vals
                     } else {
-                        guard !vals.isEmpty, vals.allSatisfy({ $0 <= FixtureLimits.largestNode }) else { throw fail(n, "nodes: one or more of 0...\(FixtureLimits.largestNode)") }
+                        guard !vals.isEmpty, vals.allSatisfy({ $0 <= FixtureLimits.largestNode }) else {
+                            throw fail(n, "nodes: one or more of 0...\(FixtureLimits.largestNode)")
+                        }
                         env.nodes = vals
                     }
                 case "local-node":
@@ -319,7 +328,9 @@ struct FixtureParser {
                     guard args.count == 1, let m = THPMode(rawValue: args[0]) else { throw fail(n, "thp must be never, madvise or always") }
                     env.thp = m
                 case "files":
-                    guard args.count == 1, let b = FileBacking(rawValue: args[0]) else { throw fail(n, "files must be page-mkwrite or tmpfs") }
+                    guard args.count == 1, let b = FileBacking(rawValue: args[0]) else {
+                        throw fail(n, "files must be page-mkwrite or tmpfs")
+                    }
                     env.files = b
                 case "data":
                     switch args {
@@ -365,7 +376,8 @@ struct FixtureParser {
         if let f = forkLine { throw fail(lines.count, "truncated: fork block opened at line \(f) is not closed") }
         guard let profile else { throw fail(lines.count, "truncated: no 'profile' line") }
         if let local = env.localNode, !env.nodes.contains(local) {
-            throw fail(localNodeLine, "local-node \(local) is not one of the fixture's nodes (\(env.nodes.map(String.init).joined(separator: " ")))")
+            let nodes = env.nodes.map(String.init).joined(separator: " ")
+            throw fail(localNodeLine, "local-node \(local) is not one of the fixture's nodes (\(nodes))")
         }
         var fixture = Fixture(seed: seed, profile: profile, environment: env, steps: steps)
         fixture.about = about
@@ -401,8 +413,11 @@ struct FixtureParser {
         var out: [String: String] = [:]
         for w in words {
             guard let eq = w.firstIndex(of: "=") else { throw fail(line, "unexpected argument '\(w)' (expected key=value)") }
-            let k = String(w[..<eq]), v = String(w[w.index(after: eq)...])
-            guard allowed.contains(k) else { throw fail(line, "unknown option '\(k)' (allowed: \(allowed.sorted().joined(separator: ", ")))") }
+            let k = String(w[..<eq])
+            let v = String(w[w.index(after: eq)...])
+            guard allowed.contains(k) else {
+                throw fail(line, "unknown option '\(k)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
             out[k] = v
         }
         return out
@@ -431,7 +446,9 @@ struct FixtureParser {
                 guard b >= a, b - a < UInt64(FixtureLimits.pagesPerMapping - out.count) else { throw fail(line, "bad token run '\(item)'") }
                 for v in a...b { out.append(v) }
             } else {
-                guard out.count < FixtureLimits.pagesPerMapping else { throw fail(line, "more than \(FixtureLimits.pagesPerMapping) tokens") }
+                guard out.count < FixtureLimits.pagesPerMapping else {
+                    throw fail(line, "more than \(FixtureLimits.pagesPerMapping) tokens")
+                }
                 out.append(try token(item, line: line))
             }
         }
@@ -478,7 +495,8 @@ struct FixtureParser {
             return .cpuRead(try id(w[1], "r", line: n, what: "a region"), page: try int(w[2], line: n, what: "page"))
         case "cpu-write":
             try need(4, "cpu-write r<id> <page> <token>")
-            return .cpuWrite(try id(w[1], "r", line: n, what: "a region"), page: try int(w[2], line: n, what: "page"), token: try token(w[3], line: n))
+            return .cpuWrite(try id(w[1], "r", line: n, what: "a region"), page: try int(w[2], line: n, what: "page"),
+                             token: try token(w[3], line: n))
         case "fork":
             guard w.count == 2, w[1] == "{" else { throw fail(n, "expected 'fork {'") }
             return .fork
@@ -490,18 +508,21 @@ struct FixtureParser {
             return .fileCreate(try id(w[1], "F", line: n, what: "a file"), pages: try int(o["pages"] ?? "", line: n, what: "pages"))
         case "file-write":
             try need(4, "file-write F<id> <page> <token>")
-            return .fileWrite(try id(w[1], "F", line: n, what: "a file"), page: try int(w[2], line: n, what: "page"), token: try token(w[3], line: n))
+            return .fileWrite(try id(w[1], "F", line: n, what: "a file"), page: try int(w[2], line: n, what: "page"),
+                              token: try token(w[3], line: n))
         case "file-truncate":
             try need(3, "file-truncate F<id> pages=N")
             let o = try options(w[2...], line: n, allowed: ["pages"])
             return .fileTruncate(try id(w[1], "F", line: n, what: "a file"), pages: try int(o["pages"] ?? "", line: n, what: "pages"))
         case "file-punch":
             try need(4, "file-punch F<id> <first> <count>")
-            return .filePunchHole(try id(w[1], "F", line: n, what: "a file"), first: try int(w[2], line: n, what: "first"), count: try int(w[3], line: n, what: "count"))
+            return .filePunchHole(try id(w[1], "F", line: n, what: "a file"), first: try int(w[2], line: n, what: "first"),
+                                  count: try int(w[3], line: n, what: "count"))
         case "open":
             try need(3, "open f<id> dev=N")
             let o = try options(w[2...], line: n, allowed: ["dev"])
-            return .open(try id(w[1], "f", line: n, what: "an fd"), minor: try int(o["dev"] ?? "", line: n, what: "dev", max: FixtureLimits.largestDevice))
+            return .open(try id(w[1], "f", line: n, what: "an fd"),
+                         minor: try int(o["dev"] ?? "", line: n, what: "dev", max: FixtureLimits.largestDevice))
         case "close":
             try need(2, "close f<id>")
             return .close(try id(w[1], "f", line: n, what: "an fd"))
@@ -515,7 +536,8 @@ struct FixtureParser {
             let o = try options(w[6...], line: n, allowed: ["misalign", "data"])
             let data = try o["data"].map { (s: String) throws(FixtureError) in try tokenList(s, line: n) } ?? []
             if cmd == .write && data.count != r.count { throw fail(n, "write carries \(data.count) tokens for \(r.count) pages") }
-            return .ioctl(IoctlCall(fd: fd, cmd, r, data: data, misalign: try int(o["misalign"] ?? "0", line: n, what: "misalign", max: FixtureLimits.largestMisalign)))
+            let misalign = try int(o["misalign"] ?? "0", line: n, what: "misalign", max: FixtureLimits.largestMisalign)
+            return .ioctl(IoctlCall(fd: fd, cmd, r, data: data, misalign: misalign))
         case "mbind", "move-pages":
             let r = try pageRange(w, at: 1, line: n)
             let o = try options(w[4...], line: n, allowed: ["node"])

@@ -57,7 +57,8 @@ public enum FixtureMaintenance {
         }
         let derived = fixture.derived()
         for i in 0..<checkedSteps {
-            let stored = fixture.steps[i], model = derived.steps[i]
+            let stored = fixture.steps[i]
+            let model = derived.steps[i]
             let line = stepLines[i]
             if stored.expectation != model.expectation {
                 let have = stored.expectation.map { "'\($0)'" } ?? "none"

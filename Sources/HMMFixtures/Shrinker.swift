@@ -106,7 +106,9 @@ public struct Shrinker {
         case let .mmap(r, pages, prot, kind, file, offset):
             for p in smaller(pages) where p >= 1 { out.append(.mmap(r, pages: p, prot: prot, kind: kind, file: file, offset: offset)) }
             if prot != .readWrite { out.append(.mmap(r, pages: pages, prot: .readWrite, kind: kind, file: file, offset: offset)) }
-            if kind != .anonPrivate && file == nil { out.append(.mmap(r, pages: pages, prot: prot, kind: .anonPrivate, file: nil, offset: 0)) }
+            if kind != .anonPrivate && file == nil {
+                out.append(.mmap(r, pages: pages, prot: prot, kind: .anonPrivate, file: nil, offset: 0))
+            }
         case let .munmap(r): out += ranges(r).map { .munmap($0) }
         case let .mprotect(r, p): out += ranges(r).map { .mprotect($0, p) }
         case let .madvise(r, adv): out += ranges(r).map { .madvise($0, adv) }

@@ -119,7 +119,10 @@ public final class FuzzCampaign {
             status(final: false, baseSeconds: baseSeconds)
         }
         let missing = programs.keys.filter { !ran.contains($0) }.count
-        if missing > 0 { progress("batch \(state.batches + 1): \(missing) program(s) did not run (the VM gave up after \(run.boots) boots); they are not counted") }
+        if missing > 0 {
+            progress("batch \(state.batches + 1): \(missing) program(s) did not run "
+                     + "(the VM gave up after \(run.boots) boots); they are not counted")
+        }
         state.nextSeed = end
         state.batches += 1
         state.seconds = baseSeconds + Date().timeIntervalSince(started)
@@ -240,8 +243,11 @@ public final class FuzzCampaign {
         let crashes = state.events.filter { $0.kind == .crash }
         let byTitle = crashes.map { "\($0.signature.prefix { $0 != "<" }.trimmingCharacters(in: .whitespaces)) ×\($0.count)" }
         let rate = elapsed > 0 ? Double(state.execs) / ((baseSeconds ?? 0) + elapsed) : 0
-        let (dd, dt) = state.count(.divergence), (wd, wt) = state.count(.warning), (hd, ht) = state.count(.hang)
-        progress(String(format: "fuzz %@: %d execs (%.2f/s), %d boots, crashes %d%@, warnings %d/%d, hangs %d/%d, divergences %d/%d (distinct/total)",
+        let (dd, dt) = state.count(.divergence)
+        let (wd, wt) = state.count(.warning)
+        let (hd, ht) = state.count(.hang)
+        progress(String(format: "fuzz %@: %d execs (%.2f/s), %d boots, crashes %d%@, "
+                            + "warnings %d/%d, hangs %d/%d, divergences %d/%d (distinct/total)",
                         Self.clock(elapsed), state.execs, rate, state.boots, crashes.count,
                         byTitle.isEmpty ? "" : " [" + byTitle.joined(separator: "; ") + "]", wd, wt, hd, ht, dd, dt))
     }

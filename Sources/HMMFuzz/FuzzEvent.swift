@@ -64,7 +64,8 @@ public struct FuzzEvent: Sendable, Hashable, Codable {
             return FuzzEvent(kind: kind, signature: fault.signature, evidence: result.diagnostics)
         }
         if let marked = result.diagnostics.first(where: { $0.hasPrefix(ReplayDiagnostics.divergenceSignature) }) {
-            return FuzzEvent(kind: .divergence, signature: String(marked.dropFirst(ReplayDiagnostics.divergenceSignature.count)), evidence: result.diagnostics)
+            let signature = String(marked.dropFirst(ReplayDiagnostics.divergenceSignature.count))
+            return FuzzEvent(kind: .divergence, signature: signature, evidence: result.diagnostics)
         }
         return FuzzEvent(kind: .divergence, signature: "failed: " + (result.reason ?? "no reason"), evidence: result.diagnostics)
     }

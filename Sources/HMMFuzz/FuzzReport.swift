@@ -8,10 +8,13 @@ public enum FuzzReport {
         let rate = state.seconds > 0 ? Double(state.execs) / state.seconds : 0
         out.append("# Fuzz campaign on \(state.release)")
         out.append("")
+        let devices = state.generator.devices.map(String.init).joined(separator: ",")
+        let nodes = state.generator.nodes.map(String.init).joined(separator: ",")
         out.append("- kernel: `\(state.kernel)`; profile \(state.generator.profile); \(state.generator.steps) steps per program; "
-                   + "devices \(state.generator.devices.map(String.init).joined(separator: ",")), nodes \(state.generator.nodes.map(String.init).joined(separator: ",")), THP \(state.generator.thp)")
+                   + "devices \(devices), nodes \(nodes), THP \(state.generator.thp)")
         out.append(String(format: "- %d programs (seeds %llu..%llu) in %@, %.2f execs/s, %d boots, %d batches",
-                          state.execs, state.firstSeed, state.nextSeed &- 1, FuzzCampaign.clock(state.seconds), rate, state.boots, state.batches))
+                          state.execs, state.firstSeed, state.nextSeed &- 1, FuzzCampaign.clock(state.seconds), rate,
+                          state.boots, state.batches))
         out.append("")
         for kind in FuzzEvent.Kind.allCases {
             let events = state.events.enumerated().filter { $0.element.kind == kind }
@@ -20,7 +23,9 @@ public enum FuzzReport {
             if events.isEmpty { out.append("None."); out.append(""); continue }
             if kind == .divergence {
                 // Grouped by the operation that diverged: the signature's first part.
-                let groups = Dictionary(grouping: events) { String($0.element.signature.prefix { $0 != "/" }).trimmingCharacters(in: .whitespaces) }
+                let groups = Dictionary(grouping: events) {
+                    String($0.element.signature.prefix { $0 != "/" }).trimmingCharacters(in: .whitespaces)
+                }
                 for operation in groups.keys.sorted() {
                     out.append("### `\(operation)` (profile \(state.generator.profile))")
                     out.append("")

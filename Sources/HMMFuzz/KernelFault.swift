@@ -65,7 +65,8 @@ public struct KernelFault: Sendable, Hashable, Codable {
     /// `[   12.345678] ` and `<4>` prefixes, and the `\r` a serial console adds.
     static func stripTimestamp(_ raw: String) -> String {
         var line = Substring(raw.filter { $0 != "\r" })
-        if line.hasPrefix("<"), let close = line.firstIndex(of: ">"), line[line.index(after: line.startIndex)..<close].allSatisfy(\.isNumber) {
+        if line.hasPrefix("<"), let close = line.firstIndex(of: ">"),
+           line[line.index(after: line.startIndex)..<close].allSatisfy(\.isNumber) {
             line = line[line.index(after: close)...]
         }
         if line.hasPrefix("["), let close = line.firstIndex(of: "]"),
@@ -77,7 +78,9 @@ public struct KernelFault: Sendable, Hashable, Codable {
 
     static func faultKind(of line: String) -> Kind? {
         if line.hasPrefix("BUG: kernel NULL pointer dereference") { return .nullPointer }
-        if line.hasPrefix("BUG: unable to handle page fault") || line.hasPrefix("BUG: unable to handle kernel paging request") { return .pageFault }
+        if line.hasPrefix("BUG: unable to handle page fault") || line.hasPrefix("BUG: unable to handle kernel paging request") {
+            return .pageFault
+        }
         if line.hasPrefix("general protection fault") || line.hasPrefix("Oops: general protection fault") { return .generalProtection }
         if line.hasPrefix("kernel BUG at ") || line.hasPrefix("BUG: Bad page") || line.hasPrefix("BUG: Bad rss-counter")
             || line.hasPrefix("BUG: sleeping function") || line.hasPrefix("BUG: scheduling while atomic") { return .bug }

@@ -107,7 +107,8 @@ public struct SPMRange: Equatable, Sendable {
         for word in kernelCommandLine.split(separator: " ") where word.hasPrefix("memmap=") {
             let value = word.dropFirst("memmap=".count)
             guard let dollar = value.firstIndex(of: "$") else { continue }
-            let sizeText = value[..<dollar], addressText = value[value.index(after: dollar)...]
+            let sizeText = value[..<dollar]
+            let addressText = value[value.index(after: dollar)...]
             let shift: UInt64 = switch sizeText.last {
             case "K", "k": 10
             case "M", "m": 20

@@ -89,7 +89,8 @@ public enum GuestChannel {
                     continue
                 }
                 guard let size = Int(fields[2]), size >= 0, size <= maximumBytes - total else {
-                    report.problems.append("line \(number): file \(name): size '\(fields[2].prefix(20))' is not a number up to \(maximumBytes - total)")
+                    report.problems.append(
+                        "line \(number): file \(name): size '\(fields[2].prefix(20))' is not a number up to \(maximumBytes - total)")
                     continue
                 }
                 total += size

@@ -116,7 +116,9 @@ public struct ConversingChild: ~Copyable {
     private var child: ForkedChild
     private let requests: FileDescriptor
 
-    public static func spawn(_ body: (_ requests: RequestReader, _ reply: @escaping (String) -> Void) -> Int32) throws(SystemError) -> ConversingChild {
+    public static func spawn(
+        _ body: (_ requests: RequestReader, _ reply: @escaping (String) -> Void) -> Int32
+    ) throws(SystemError) -> ConversingChild {
         let pipe = try Sys.pipe()
         let child: ForkedChild
         do {

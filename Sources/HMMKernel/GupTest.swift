@@ -5,7 +5,10 @@ import HMMUAPI
 /// for FOLL_LONGTERM.
 public struct GupTestDevice: ~Copyable {
     public enum Command: UInt8, Sendable {
-        case fastBenchmark = 1, pinFastBenchmark = 2, pinLongtermBenchmark = 3, basicTest = 4
+        case fastBenchmark = 1
+        case pinFastBenchmark = 2
+        case pinLongtermBenchmark = 3
+        case basicTest = 4
     }
 
     public static let path = "/sys/kernel/debug/gup_test"

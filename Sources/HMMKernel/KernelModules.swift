@@ -34,7 +34,8 @@ public final class KernelModules {
         let made: OpaquePointer? = if let modulesDirectory { kmod_new(modulesDirectory, nil) } else { kmod_new(nil, nil) }
         guard let made else {
             throw KmodError(call: "kmod_new", errno: nil,
-                            message: "could not create a libkmod context for \(modulesDirectory ?? "/lib/modules/\(Machine.kernelRelease)")")
+                            message: "could not create a libkmod context for "
+                                + (modulesDirectory ?? "/lib/modules/\(Machine.kernelRelease)"))
         }
         ctx = made
         self.modulesDirectory = modulesDirectory
@@ -52,7 +53,8 @@ public final class KernelModules {
         defer { if list != nil { kmod_module_unref_list(list) } }
         guard let list, let module = kmod_module_get_module(list) else {
             throw KmodError(call: "kmod_module_new_from_lookup", errno: .ENOENT,
-                            message: "module '\(name)' not found in \(modulesDirectory ?? "/lib/modules/\(Machine.kernelRelease)") (is it built, e.g. CONFIG_TEST_HMM=m?)")
+                            message: "module '\(name)' not found in \(modulesDirectory ?? "/lib/modules/\(Machine.kernelRelease)") "
+                                + "(is it built, e.g. CONFIG_TEST_HMM=m?)")
         }
         defer { kmod_module_unref(module) }
         return try body(module)

@@ -36,7 +36,11 @@ public enum Numa {
 
     /// mbind(2) policies.
     public enum Policy: Int32, Sendable {
-        case `default` = 0, preferred = 1, bind = 2, interleave = 3, local = 4
+        case `default` = 0
+        case preferred = 1
+        case bind = 2
+        case interleave = 3
+        case local = 4
     }
 
     public static var isAvailable: Bool { numa_available() >= 0 }

@@ -1,7 +1,8 @@
+import CSysShims
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSysShims
 
 /// Every raw system call hmmkit makes, in one place (swift-system's pattern).
 ///

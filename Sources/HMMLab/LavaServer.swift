@@ -7,7 +7,10 @@ public protocol HTTPTransport: Sendable {
 }
 
 public struct HTTPRequest: Sendable, Equatable {
-    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    public enum Method: String, Sendable {
+        case get = "GET"
+        case post = "POST"
+    }
     public var method: Method
     public var url: String
     public var headers: [String: String]
@@ -113,7 +116,8 @@ public struct CurlTransport: HTTPTransport {
                                                     attributes: [.posixPermissions: 0o700])
         } catch { throw LabError("cannot make a scratch directory for curl: \(error)") }
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let headerFile = scratch.appendingPathComponent("headers"), bodyFile = scratch.appendingPathComponent("body")
+        let headerFile = scratch.appendingPathComponent("headers")
+        let bodyFile = scratch.appendingPathComponent("body")
         let output = scratch.appendingPathComponent("response")
         var arguments = ["--silent", "--show-error", "--max-time", String(timeoutSeconds), "--request", request.method.rawValue,
                          "--header", "@" + headerFile.path, "--output", output.path, "--write-out", "%{http_code}"]
@@ -131,7 +135,8 @@ public struct CurlTransport: HTTPTransport {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice

@@ -15,7 +15,8 @@ public struct TimingRule: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func isChange(base: Double, patched: Double) -> Bool {
-        let longer = max(base, patched), shorter = min(base, patched)
+        let longer = max(base, patched)
+        let shorter = min(base, patched)
         let slack = 1e-9  // durations are printed in milliseconds: 0.3 - 0.2 must count as 0.1
         guard longer - shorter + slack >= minimumSeconds else { return false }
         return shorter <= 0 || longer / shorter + slack >= minimumRatio

@@ -216,13 +216,25 @@ public struct KCIDBWriter: Sendable {
         var fields: [(String, JSONValue?)] = []
         var misc: [(String, JSONValue?)] = []
         if let url = checkout.repositoryURL {
-            if isHTTPSURL(url) { fields.append(("git_repository_url", .string(url))) } else { misc.append(("git_repository", .string(url))) }
+            if isHTTPSURL(url) {
+                fields.append(("git_repository_url", .string(url)))
+            } else {
+                misc.append(("git_repository", .string(url)))
+            }
         }
         if let commit = checkout.commitHash {
-            if isHex(commit, count: 40) { fields.append(("git_commit_hash", .string(commit))) } else { misc.append(("git_commit", .string(commit))) }
+            if isHex(commit, count: 40) {
+                fields.append(("git_commit_hash", .string(commit)))
+            } else {
+                misc.append(("git_commit", .string(commit)))
+            }
         }
         if let hash = checkout.patchsetHash {
-            if hash.isEmpty || isHex(hash, count: 64) { fields.append(("patchset_hash", .string(hash))) } else { misc.append(("patchset", .string(hash))) }
+            if hash.isEmpty || isHex(hash, count: 64) {
+                fields.append(("patchset_hash", .string(hash)))
+            } else {
+                misc.append(("patchset", .string(hash)))
+            }
         }
         if let id = checkout.messageID {
             if isMessageID(id) { fields.append(("message_id", .string(id))) } else { misc.append(("message", .string(id))) }
@@ -236,7 +248,8 @@ public struct KCIDBWriter: Sendable {
 
     /// `https://host/…` with no space or control character.
     static func isHTTPSURL(_ s: String) -> Bool {
-        s.hasPrefix("https://") && s.count > 8 && !s.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
+        s.hasPrefix("https://") && s.count > 8
+            && !s.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
     }
 
     /// `local@domain` as the schema's e-mail format reads it: one `@`, both sides non-empty,

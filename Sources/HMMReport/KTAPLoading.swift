@@ -14,7 +14,8 @@ extension ResultSet {
     /// run in the same file, numbering or totals that disagree with the results.
     /// A runner's nested block that stops early is fine when the runner reported the
     /// outcome itself (`not ok 1 … # TIMEOUT`): the log is complete, the test was not.
-    public static func fromKTAP(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
+    public static func fromKTAP(_ text: String, file: String? = nil,
+                                options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
         var scan = KTAPScan()
         var number = 0
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
@@ -29,7 +30,8 @@ extension ResultSet {
 
         guard document.version != nil else {
             if scan.resultLines.isEmpty && document.plan == nil {
-                throw ReportError(.notKTAP, "not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results", file: file, line: 1)
+                throw ReportError(.notKTAP, "not KTAP: no 'TAP version' or 'KTAP version' line and no 'ok'/'not ok' results",
+                                  file: file, line: 1)
             }
             throw ReportError(.malformedKTAP, "results without a 'TAP version' or 'KTAP version' line before them",
                               file: file, line: scan.resultLines.first)
@@ -41,7 +43,8 @@ extension ResultSet {
         }
         if let deep = document.errors.first(where: { if case .nestedTooDeep = $0.kind { true } else { false } }) {
             // A limit, not a cut-off log: refused even with --allow-incomplete.
-            throw ReportError(.malformedKTAP, "a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)",
+            throw ReportError(.malformedKTAP,
+                              "a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)",
                               file: file, line: deep.line)
         }
         for error in document.errors {
@@ -55,7 +58,8 @@ extension ResultSet {
             case .duplicateNumber(let n) where scan.rootResultLines.contains(error.line ?? 0):
                 problem(.malformedKTAP, "test number \(n) reported twice", line: error.line)
             case .unexpectedNumber(let expected, let found) where scan.rootResultLines.contains(error.line ?? 0):
-                problem(.malformedKTAP, "expected test \(expected), found test \(found): results are missing or out of order", line: error.line)
+                problem(.malformedKTAP, "expected test \(expected), found test \(found): results are missing or out of order",
+                        line: error.line)
             default:
                 break  // nested problems are covered by the result that closed the block; root ones below
             }
@@ -108,7 +112,8 @@ extension ResultSet {
                 }
                 // A name is one line of KTAP, text output and JUnit: no control character.
                 if let bad = identity.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-                    flattenError = ReportError(.badTestName, "test name contains control character U+\(String(bad.value, radix: 16, uppercase: true)): \(identity.debugDescription)",
+                    let code = String(bad.value, radix: 16, uppercase: true)
+                    flattenError = ReportError(.badTestName, "test name contains control character U+\(code): \(identity.debugDescription)",
                                                file: file, line: line)
                     return
                 }

@@ -244,7 +244,8 @@ extension ResultSet {
     /// Parses the text of a results file (see ``load(path:options:)``); `file` names it in errors.
     public static func parse(_ text: String, file: String? = nil, options: LoadOptions = LoadOptions()) throws(ReportError) -> ResultSet {
         guard text.utf8.count <= ResultLimits.fileBytes else {
-            throw ReportError(.notKTAP, "text is \(text.utf8.count) bytes, over the limit of \(ResultLimits.fileBytes) (64 MiB)", file: file, line: 1)
+            throw ReportError(.notKTAP, "text is \(text.utf8.count) bytes, over the limit of \(ResultLimits.fileBytes) (64 MiB)",
+                              file: file, line: 1)
         }
         let start = text.unicodeScalars.first { !$0.properties.isWhitespace && $0 != "\u{FEFF}" }
         var set: ResultSet

@@ -112,7 +112,9 @@ extension ResultSet {
             guard let items = value.arrayValue else { throw wrong("\(describe(path)) must be an array of strings", at: path) }
             var out: [String] = []
             for (i, item) in items.enumerated() {
-                guard let s = item.stringValue else { throw wrong("\(describe(path + [.index(i)])) must be a string", at: path + [.index(i)]) }
+                guard let s = item.stringValue else {
+                    throw wrong("\(describe(path + [.index(i)])) must be a string", at: path + [.index(i)])
+                }
                 out.append(s)
             }
             return out
@@ -120,11 +122,14 @@ extension ResultSet {
 
         guard let toolName = try string(root["tool"], [.key("tool")], required: true) else { throw wrong("\"tool\" is missing") }
         guard let tool = Tool(rawValue: toolName) else {
-            throw wrong("\"tool\" is \"\(toolName)\", expected one of \(Tool.allCases.map(\.rawValue).joined(separator: ", "))", at: [.key("tool")])
+            throw wrong("\"tool\" is \"\(toolName)\", expected one of \(Tool.allCases.map(\.rawValue).joined(separator: ", "))",
+                        at: [.key("tool")])
         }
         var startedAt: Date?
         if let text = try string(root["started_at"], [.key("started_at")]) {
-            guard let date = Timestamp.parse(text) else { throw wrong("\"started_at\" is not an RFC 3339 time: \"\(text)\"", at: [.key("started_at")]) }
+            guard let date = Timestamp.parse(text) else {
+                throw wrong("\"started_at\" is not an RFC 3339 time: \"\(text)\"", at: [.key("started_at")])
+            }
             startedAt = date
         }
         guard let items = root["tests"]?.arrayValue else {
@@ -141,7 +146,9 @@ extension ResultSet {
             let at: [JSONPathComponent] = [.key("tests"), .index(i)]
             let path = "tests[\(i)]"
             guard case .object = item else { throw wrong("\(path) must be an object", at: at) }
-            guard let name = try string(item["name"], at + [.key("name")], required: true) else { throw wrong("\(path).name is missing", at: at) }
+            guard let name = try string(item["name"], at + [.key("name")], required: true) else {
+                throw wrong("\(path).name is missing", at: at)
+            }
             guard !name.isEmpty else { throw wrong("\(path).name is empty", at: at + [.key("name")], kind: .badTestName) }
             // A name is one line of KTAP, text output and JUnit: no newline or other control character.
             guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -155,7 +162,8 @@ extension ResultSet {
                 throw wrong("\(path).status is missing", at: at)
             }
             guard let status = Status(rawValue: statusName) else {
-                throw wrong("\(path).status is \"\(statusName)\", expected one of \(Status.allCases.map(\.rawValue).joined(separator: ", "))",
+                let known = Status.allCases.map(\.rawValue).joined(separator: ", ")
+                throw wrong("\(path).status is \"\(statusName)\", expected one of \(known)",
                             at: at + [.key("status")])
             }
             var duration: Double?
@@ -174,7 +182,8 @@ extension ResultSet {
             tool: tool, hmmkitVersion: try string(root["hmmkit_version"], [.key("hmmkit_version")]) ?? HMMKitVersion.current,
             kernelRelease: try string(root["kernel_release"], [.key("kernel_release")]),
             profile: try string(root["profile"], [.key("profile")]), startedAt: startedAt,
-            architecture: try string(root["architecture"], [.key("architecture")]), compiler: try string(root["compiler"], [.key("compiler")]),
+            architecture: try string(root["architecture"], [.key("architecture")]),
+            compiler: try string(root["compiler"], [.key("compiler")]),
             configName: try string(root["config_name"], [.key("config_name")]), machine: try string(root["machine"], [.key("machine")]),
             formatVersion: version,
             skipReason: try string(root["skip_reason"], [.key("skip_reason")]), tests: tests,

@@ -42,7 +42,8 @@ public struct KernelStore {
 
     /// Builds the scratch worktree, which must be at `step`'s commit, and keeps the result.
     /// A failed build copies the log to `logCopy` and says how it ended.
-    public func build(_ step: SeriesStep, title: String, logCopy: String, progress: @escaping (String) -> Void) throws(SeriesError) -> KernelArtifacts {
+    public func build(_ step: SeriesStep, title: String, logCopy: String,
+                      progress: @escaping (String) -> Void) throws(SeriesError) -> KernelArtifacts {
         let built: KernelArtifacts
         do {
             built = try KernelBuilder.artifacts(for: layout.scratchTree, progress: progress)

@@ -163,7 +163,9 @@ public enum Mbox {
     private static func decodeWord(_ s: Substring) -> (String, Substring)? {
         let parts = s.dropFirst(2).split(separator: "?", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[3].hasPrefix("=") else { return nil }
-        let charset = parts[0].lowercased(), encoding = parts[1].lowercased(), payload = parts[2]
+        let charset = parts[0].lowercased()
+        let encoding = parts[1].lowercased()
+        let payload = parts[2]
         guard charset == "utf-8" || charset == "us-ascii" || charset == "iso-8859-1" else { return nil }
         var bytes: [UInt8] = []
         switch encoding {

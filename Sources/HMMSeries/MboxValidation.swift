@@ -109,7 +109,8 @@ extension Mbox {
     }
 
     /// Checks one mail's headers, numbering and diff; `firstLine` is its line in the file.
-    static func checkMail(_ mail: [Substring], firstLine: Int, fail: (Int, String) -> MboxError) throws(MboxError) -> (kind: MailKind, hasDiff: Bool) {
+    static func checkMail(_ mail: [Substring], firstLine: Int,
+                          fail: (Int, String) -> MboxError) throws(MboxError) -> (kind: MailKind, hasDiff: Bool) {
         var i = isSeparator(mail.first ?? "") ? 1 : 0
         var names: Set<String> = []
         var subject: String?
@@ -224,7 +225,8 @@ extension Mbox {
                     case "+"?: new -= 1
                     case "\\"?: break  // "\ No newline at end of file"
                     default:
-                        throw fail(firstLine + i, "hunk at line \(header) has \(old) old and \(new) new lines to go, but this is not a diff line")
+                        throw fail(firstLine + i,
+                                   "hunk at line \(header) has \(old) old and \(new) new lines to go, but this is not a diff line")
                     }
                     guard old >= 0, new >= 0 else {
                         throw fail(firstLine + i, "hunk at line \(header) has more lines than its header counts")

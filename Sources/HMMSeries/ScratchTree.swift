@@ -114,7 +114,8 @@ public struct ScratchTree {
             let result = try tree.run(["am", "--quiet", file])
             guard result.status == 0 else {
                 _ = try tree.run(["am", "--abort"])
-                throw SeriesError(.doesNotApply, "\(title) does not apply (\(number == 1 ? "to the base" : "after patch \(number - 1)")); git am said:",
+                let onto = number == 1 ? "to the base" : "after patch \(number - 1)"
+                throw SeriesError(.doesNotApply, "\(title) does not apply (\(onto)); git am said:",
                                   details: Self.withoutResolutionAdvice(result.lines) + ["(the patch: \(file))"])
             }
             steps.append(try currentStep(number: number, subject: mail.subject))
@@ -157,7 +158,8 @@ public struct ScratchTree {
                 let result = try tree.run(["cherry-pick", "--keep-redundant-commits", commit])
                 guard result.status == 0 else {
                     _ = try tree.run(["cherry-pick", "--abort"])
-                    throw SeriesError(.doesNotApply, "\(title) does not apply (\(number == 1 ? "to the base" : "after patch \(number - 1)")); git cherry-pick said:",
+                    let onto = number == 1 ? "to the base" : "after patch \(number - 1)"
+                    throw SeriesError(.doesNotApply, "\(title) does not apply (\(onto)); git cherry-pick said:",
                                       details: Self.withoutResolutionAdvice(result.lines))
                 }
             }

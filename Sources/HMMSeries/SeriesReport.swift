@@ -38,7 +38,11 @@ extension SeriesOutcome {
                     out.append("  " + steps[patch].title(of: count) + ":")
                     for culprit in byPatch[patch]! {
                         var line = "    " + culprit.test
-                        if let status = results[patch]?.test(named: culprit.test)?.status { line += " (\(status.rawValue))" } else { line += " (missing)" }
+                        if let status = results[patch]?.test(named: culprit.test)?.status {
+                            line += " (\(status.rawValue))"
+                        } else {
+                            line += " (missing)"
+                        }
                         if !culprit.earlier.isEmpty {
                             line += "; also failed after patch \(culprit.earlier.map(String.init).joined(separator: ", ")) and passed again"
                         }
@@ -69,7 +73,8 @@ extension SeriesOutcome {
     static func verdict(_ comparison: Comparison) -> String {
         guard comparison.isRegression else { return "no regression" }
         var why: [String] = []
-        let failures = comparison.newFailures.count, missing = comparison.lostPasses.count
+        let failures = comparison.newFailures.count
+        let missing = comparison.lostPasses.count
         if failures > 0 { why.append("\(failures) new failure\(failures == 1 ? "" : "s")") }
         if missing > 0 { why.append("\(missing) passing test\(missing == 1 ? "" : "s") missing") }
         return "REGRESSION: " + why.joined(separator: ", ")

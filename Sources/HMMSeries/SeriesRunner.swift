@@ -110,7 +110,8 @@ public final class SeriesRunner {
         let steps = [base] + patches
         let count = patches.count
         let tested = c.each ? steps : [base, patches[count - 1]]
-        progress("base \(base.commit.prefix(12)) and \(count) patch\(count == 1 ? "" : "es"); testing \(tested.map { label($0, count) }.joined(separator: ", "))")
+        let testing = tested.map { label($0, count) }.joined(separator: ", ")
+        progress("base \(base.commit.prefix(12)) and \(count) patch\(count == 1 ? "" : "es"); testing \(testing)")
 
         let store = try KernelStore(layout: scratch.layout)
         var kernels: [Int: KernelArtifacts] = [:]
@@ -130,7 +131,9 @@ public final class SeriesRunner {
         let url = scratch.repositoryURL()
         var checkouts: [Int: KCIDBWriter.Checkout] = [:]
         for step in tested { checkouts[step.number] = step.checkout(base: base, mails: mails, repositoryURL: url) }
-        return (Kernels(repository: scratch.layout.repository, steps: steps, tested: tested, artifacts: kernels, checkouts: checkouts), lock)
+        let built = Kernels(repository: scratch.layout.repository, steps: steps, tested: tested, artifacts: kernels,
+                            checkouts: checkouts)
+        return (built, lock)
     }
 
     /// The whole series: kernels, a VM run of each, result files and comparisons.
@@ -138,7 +141,9 @@ public final class SeriesRunner {
         let c = configuration
         let (built, lock) = try buildKernels()
         defer { lock.release() }
-        let steps = built.steps, tested = built.tested, kernels = built.artifacts
+        let steps = built.steps
+        let tested = built.tested
+        let kernels = built.artifacts
         let count = steps.count - 1
         let patches = Array(steps.dropFirst())
         var results: [Int: ResultSet] = [:]

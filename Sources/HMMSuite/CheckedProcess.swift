@@ -72,7 +72,8 @@ public final class CheckedProcess {
         if open { actions.append(.exitChild) }
         var fixture = Fixture(profile: profile, environment: environment, steps: actions.map { Step($0) })
         fixture.data = .intRuns
-        fixture.about = ["\(context.id) (hmmkit's kselftest-named test) left the model's envelope at step \(index + 1) on \(Machine.kernelRelease);",
+        fixture.about = ["\(context.id) (hmmkit's kselftest-named test) left the model's envelope at step \(index + 1) "
+                            + "on \(Machine.kernelRelease);",
                          "replay it with: hmmkit replay --output DIR FILE (shrinks it and writes a kselftest TEST_F C test)"]
         let directory = reproducerDirectory
         let name = "\(context.id.fixture)-\(context.id.variant)-\(context.id.name)"
@@ -190,7 +191,8 @@ public final class CheckedProcess {
         try step(.ioctl(IoctlCall(fd: fd, command, PageRange(r, pages.lowerBound, pages.count), data: data)), file: file, line: line)
     }
 
-    public func mprotect(_ r: RegionID, _ pages: Range<Int>, _ prot: HMMModel.Protection, file: String = #fileID, line: Int = #line) throws {
+    public func mprotect(_ r: RegionID, _ pages: Range<Int>, _ prot: HMMModel.Protection,
+                         file: String = #fileID, line: Int = #line) throws {
         try step(.mprotect(PageRange(r, pages.lowerBound, pages.count), prot), file: file, line: line)
     }
 
@@ -217,7 +219,9 @@ public final class CheckedProcess {
         try step(.fork, file: file, line: line)
         // No other thread may be inside the runtime (holding its locks) when we fork.
         // A divergence already found is reported (with its reproducer) by the end check.
-        if checker.drain() != nil { throw TestFailure("stopped before the fork: the model found a divergence earlier", file: file, line: line) }
+        if checker.drain() != nil {
+            throw TestFailure("stopped before the fork: the model found a divergence earlier", file: file, line: line)
+        }
         let performer = self.performer
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             performer.becomeChild()
@@ -236,7 +240,8 @@ public final class CheckedProcess {
             case .closed: break loop
             case .timedOut:
                 child.killGroup()
-                throw TestFailure("forked child: no answer within 25 s (after \(answers.count) of \(childSteps.count) steps)", file: file, line: line)
+                throw TestFailure("forked child: no answer within 25 s (after \(answers.count) of \(childSteps.count) steps)",
+                                  file: file, line: line)
             }
         }
         let end = child.wait()

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HMMFixtures
 import HMMKernel
 import HMMModel
 import HMMUAPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Fixtures as tests: `replay.<directory>.<file name>`, one KTAP result each.
 ///
@@ -63,7 +64,8 @@ public struct FixtureTests: Sendable {
             }
             if let (index, reason) = fixture.firstViolation() {
                 let line = StepLines(text: text).line(ofStep: index).map(String.init) ?? "?"
-                return broken(id, "\(path):\(line): step \(index + 1) (\(fixture.steps[index].action.fixtureText)) is impossible: \(reason)")
+                let action = fixture.steps[index].action.fixtureText
+                return broken(id, "\(path):\(line): step \(index + 1) (\(action)) is impossible: \(reason)")
             }
             var checked = fixture
             if let kernelProfile, fixture.profile != kernelProfile {
@@ -97,7 +99,9 @@ public struct FixtureTests: Sendable {
         if own.uapi <= kernel.uapi && fixture.sameExpectations(under: kernel) { return nil }
         let differing = kernel.switches.filter { s in own.isOn(s.name) != s.enabled }.map(\.name)
         return "fixture is for profile \(own.name) but the kernel under test is \(kernel.name), and its steps expect other results there"
-            + (differing.isEmpty ? " (UAPI \(own.uapi.rawValue) > \(kernel.uapi.rawValue))" : " (profiles differ in \(differing.joined(separator: ", ")))")
+            + (differing.isEmpty
+                ? " (UAPI \(own.uapi.rawValue) > \(kernel.uapi.rawValue))"
+                : " (profiles differ in \(differing.joined(separator: ", ")))")
     }
 
     static func headerLine(_ key: String, in text: String) -> Int {
@@ -141,12 +145,14 @@ public struct FixtureTests: Sendable {
             .mapError { TestSkip($0.reason) }.get()
         try placement.apply()
         if let node = placement.node, node != fixture.environment.localNode {
-            context.log("replayed with local node \(node): node \(fixture.environment.localNode.map(String.init) ?? "?") has no CPUs here, and the expectations are the same")
+            let wanted = fixture.environment.localNode.map(String.init) ?? "?"
+            context.log("replayed with local node \(node): node \(wanted) has no CPUs here, and the expectations are the same")
         }
         var fixture = placed
         // The file system is a fact of this machine, not something a replay can change.
         if let files = SystemFacts.fileBacking(of: replayer.tmpDirectory), files != fixture.environment.files {
-            context.log("replayed with files \(files.rawValue): \(replayer.tmpDirectory) is \(files == .tmpfs ? "" : "not ")on tmpfs here, and the fixture's expectations assume \(fixture.environment.files.rawValue)")
+            context.log("replayed with files \(files.rawValue): \(replayer.tmpDirectory) is \(files == .tmpfs ? "" : "not ")on tmpfs here, "
+                        + "and the fixture's expectations assume \(fixture.environment.files.rawValue)")
             fixture.environment.files = files
         }
         let thp = try THPSetting.apply(fixture.environment.thp)
@@ -158,7 +164,8 @@ public struct FixtureTests: Sendable {
         case let .passed(steps):
             context.log("\(steps) steps inside the model's envelope (profile \(fixture.profile.name))")
         case let .stoppedAtHazard(step, reason):
-            throw TestSkip("stopped before step \(step + 1) (\(fixture.steps[step].action.fixtureText)): the model predicts a kernel hazard: \(reason); run with --allow-hazards to try it")
+            throw TestSkip("stopped before step \(step + 1) (\(fixture.steps[step].action.fixtureText)): "
+                           + "the model predicts a kernel hazard: \(reason); run with --allow-hazards to try it")
         case let .stoppedEarly(step, reason):
             throw TestSkip("the kernel took an allowed branch; step \(step + 1) no longer applies: \(reason)")
         case let .couldNotRun(why):
@@ -171,7 +178,8 @@ public struct FixtureTests: Sendable {
             if shrink && d.event == nil {
                 shrinkAndEmit(fixture, divergence: d, replayer: replayer, id: context.id, context: context)
             }
-            throw TestFailure("step \(d.step + 1) \(d.action.fixtureText): \(d.event ?? d.mismatches.first.map(\.description) ?? "diverged")",
+            let what = d.event ?? d.mismatches.first.map(\.description) ?? "diverged"
+            throw TestFailure("step \(d.step + 1) \(d.action.fixtureText): \(what)",
                               file: path, line: lines.line(ofStep: d.step) ?? 0)
         }
     }
@@ -197,7 +205,8 @@ public struct FixtureTests: Sendable {
         var shrunk = small
         shrunk.about = ["shrunk from \(id) on \(Machine.kernelRelease): \(signature)"] + small.about.filter { !$0.hasPrefix("shrunk from") }
         if let kernelBroke { context.log("shrinking stopped: a candidate broke the kernel: \(kernelBroke)") }
-        context.log("shrunk to \(small.steps.count) of \(fixture.steps.count) steps in \(shrinker.calls) replays\(timedOut ? " (time limit reached)" : ""):")
+        let limit = timedOut ? " (time limit reached)" : ""
+        context.log("shrunk to \(small.steps.count) of \(fixture.steps.count) steps in \(shrinker.calls) replays\(limit):")
         for line in shrunk.text.split(separator: "\n") { context.log("| " + line) }
         guard let outputDirectory else { return }
         let c = CSelftestEmitter(testName: name).emit(shrunk)
@@ -236,7 +245,9 @@ struct THPSetting {
     var previous: THPMode?
 
     static func current() -> THPMode? {
-        guard let text = try? readTextFile(path), let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") else { return nil }
+        guard let text = try? readTextFile(path), let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") else {
+            return nil
+        }
         return THPMode(rawValue: String(text[text.index(after: open)..<close]))
     }
 

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HMMKernel
 import HMMModel
 import HMMUAPI
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// hmm-tests.c's cases under the same names, for both device types, so results line up
 /// with kselftest's one to one. Page counts and expectations follow the C tests
-/// (reference §4.2); `N` is HMM_BUFFER_SIZE (4 MiB) in pages.
+/// (tools/testing/selftests/mm/hmm-tests.c; vm/ before 6.3); `N` is HMM_BUFFER_SIZE (4 MiB) in pages.
 enum KselftestParity {
     static let bufferBytes = 1024 << 12
     static var bufferPages: Int { bufferBytes / Machine.pageSize }
@@ -100,7 +101,8 @@ enum KselftestParity {
             try p.device(fd).perform(.read, address: p.address(r), pages: UInt64(n), buffer: mirror.address)
         }
         for i in 0..<ints where mirror.bytes.load(fromByteOffset: i * 4, as: Int32.self) != -Int32(truncatingIfNeeded: i) {
-            throw TestFailure("the failed READ wrote into its buffer: int \(i) is \(mirror.bytes.load(fromByteOffset: i * 4, as: Int32.self))")
+            let value = mirror.bytes.load(fromByteOffset: i * 4, as: Int32.self)
+            throw TestFailure("the failed READ wrote into its buffer: int \(i) is \(value)")
         }
         try p.mprotect(r, 0..<n, .read)
         try p.cpuRead(r, 0..<n)
@@ -292,7 +294,8 @@ enum KselftestParity {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             let delay = UInt32((seed >> 33) % 32)  // µs, like the C test's 0–31 999 ns
             let half = b.pages / 2
-            let racer = try UnmapRacer(address: b.region.address(ofPage: half), length: (b.pages - half) * c.pageSize, delayMicroseconds: delay)
+            let racer = try UnmapRacer(address: b.region.address(ofPage: half), length: (b.pages - half) * c.pageSize,
+                                       delayMicroseconds: delay)
             let r: DmirrorResult? = try? d.read(b.region, into: b.mirror)
             racer.join()
             if let r {
@@ -393,7 +396,9 @@ enum KselftestParity {
         let (p, fd, r) = try setUp(c, pages: 4, filled: true)
         try p.ioctl(fd, .migrateToDevice, r, 0..<4)
         let longterm = GupTestDevice.follLongterm(release: KernelVersion(Machine.kernelRelease))
-        let calls: [(GupTestDevice.Command, UInt32)] = [(.basicTest, 0), (.fastBenchmark, 0), (.pinFastBenchmark, longterm), (.pinLongtermBenchmark, 0)]
+        let calls: [(GupTestDevice.Command, UInt32)] = [
+            (.basicTest, 0), (.fastBenchmark, 0), (.pinFastBenchmark, longterm), (.pinLongtermBenchmark, 0),
+        ]
         for (page, (command, flags)) in calls.enumerated() {
             do {
                 try gup.run(command, address: p.address(r, page: page), pages: 1, size: UInt64(c.pageSize), extraFlags: flags)
@@ -443,7 +448,8 @@ enum KselftestParity {
         let want = p.pattern(0..<pages)
         for page in 0..<pages {
             let got = VirtualMemory.load(at: p.address(r, page: page), bytes: c.pageSize) { IntRun.decode($0) }
-            try c.require(got == want[page], "page \(page): \(got.map { IntRun(token: $0)?.description ?? "?" } ?? "not ints i"), expected \(IntRun(token: want[page])!)")
+            let found = got.map { IntRun(token: $0)?.description ?? "?" } ?? "not ints i"
+            try c.require(got == want[page], "page \(page): \(found), expected \(IntRun(token: want[page])!)")
         }
     }
 }

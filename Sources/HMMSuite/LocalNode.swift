@@ -58,7 +58,9 @@ public enum LocalNodePlacement: Equatable, Sendable {
         }
         let have = withCPUs.isEmpty ? "no node has both CPUs and memory"
             : "CPUs with memory are on node(s) \(withCPUs.map { String($0.id) }.joined(separator: ", "))"
-        return .failure(PlacementSkip("fixture assumes processes allocate from node \(wanted) (local-node \(wanted)), but node \(wanted) has no CPUs here (\(have)), and its expected results differ with another local node"))
+        return .failure(PlacementSkip("fixture assumes processes allocate from node \(wanted) (local-node \(wanted)), "
+                                      + "but node \(wanted) has no CPUs here (\(have)), "
+                                      + "and its expected results differ with another local node"))
     }
 }
 

@@ -1,8 +1,9 @@
+import HMMKernel
+import HMMUAPI
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HMMKernel
-import HMMUAPI
 
 /// migrate_vma throughput as a driver developer compares it across kernels: system memory
 /// to device memory and back, for each device type, over base pages and THP-backed memory,
@@ -70,7 +71,8 @@ public enum MigrationBenchmark {
             return [toDevice, toSystem]
         }
         let readBack = DeviceBuffer(bytes: bytes)
-        let source = DeviceBuffer(bytes: bytes), target = DeviceBuffer(bytes: bytes)
+        let source = DeviceBuffer(bytes: bytes)
+        let target = DeviceBuffer(bytes: bytes)
         memset(source.base, 0x5a, bytes)
         memset(target.base, 0, bytes)
         for round in -warmup..<rounds {

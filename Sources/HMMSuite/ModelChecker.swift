@@ -1,8 +1,9 @@
+import HMMFixtures
+import HMMModel
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HMMFixtures
-import HMMModel
 
 /// The reference model on a thread of its own. A ``CheckedProcess`` performs each step on
 /// the kernel and hands the step with the kernel's answer here; the model checks them in
@@ -138,7 +139,8 @@ final class ModelChecker: @unchecked Sendable {
             steps += 1
             let action = item.action
             if let problem = model.violation(of: action) {
-                return Failure(report: [], failure: TestFailure("test bug: step \(steps) \(action.fixtureText): \(problem)", file: item.file, line: item.line))
+                return Failure(report: [], failure: TestFailure("test bug: step \(steps) \(action.fixtureText): \(problem)",
+                                                                file: item.file, line: item.line))
             }
             if item.followOnly {
                 let e = model.step(action)
@@ -158,7 +160,8 @@ final class ModelChecker: @unchecked Sendable {
     /// one here (already performed: the check trails the kernel) is a test bug.
     private func hazard(_ e: Envelope, _ item: Item) -> Failure? {
         guard let hazard = e.hazard ?? e.kernelWarning.map({ "expected kernel warning: " + $0 }) else { return nil }
-        return Failure(report: [], failure: TestFailure("test bug: step \(steps) \(item.action.fixtureText) is one the model marks as a kernel hazard: \(hazard)",
+        return Failure(report: [], failure: TestFailure("test bug: step \(steps) \(item.action.fixtureText) "
+                                                            + "is one the model marks as a kernel hazard: \(hazard)",
                                                         file: item.file, line: item.line))
     }
 

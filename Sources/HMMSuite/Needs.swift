@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HMMKernel
 import HMMModel
 import HMMUAPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a test needs from the machine, declared as data (LTP's tst_test style).
 /// An unmet need turns the test into a SKIP with the need's reason, never a failure.
@@ -83,13 +84,16 @@ public struct SystemFacts: Sendable {
     public var summary: String {
         let nodes = numaNodes.isEmpty ? "no NUMA (\(numaUnavailableReason ?? "no nodes"))"
             : "nodes " + numaNodes.map { n in
-                "\(n.id) (\(n.cpus.isEmpty ? "no CPUs" : "CPUs " + n.cpus.map(String.init).joined(separator: " ")), \(n.memoryBytes >> 20) MiB)"
+                let cpus = n.cpus.isEmpty ? "no CPUs" : "CPUs " + n.cpus.map(String.init).joined(separator: " ")
+                return "\(n.id) (\(cpus), \(n.memoryBytes >> 20) MiB)"
             }.joined(separator: " ")
         let thp = THPSetting.current()?.rawValue ?? "unknown"
         let balancing = (try? readTextFile("/proc/sys/kernel/numa_balancing"))?.trimmed ?? "absent"
         let files = Self.fileBacking(of: "/tmp")?.rawValue ?? "unknown"
-        return "\(nodes); THP \(thp); files in /tmp \(files); CONFIG_SWAP \(Self.runningKernelHasSwap ? "yes" : "no"); NUMA balancing \(balancing); "
-            + "free huge pages \(freeHugePages); devices " + (devices.isEmpty ? "none" : devices.sorted().map(String.init).joined(separator: " "))
+        let swap = Self.runningKernelHasSwap ? "yes" : "no"
+        let minors = devices.isEmpty ? "none" : devices.sorted().map(String.init).joined(separator: " ")
+        return "\(nodes); THP \(thp); files in /tmp \(files); CONFIG_SWAP \(swap); NUMA balancing \(balancing); "
+            + "free huge pages \(freeHugePages); devices " + minors
     }
 
     /// The model's profile for the running kernel: its release's, with what depends on the
@@ -120,7 +124,8 @@ public struct SystemFacts: Sendable {
         case let .operation(op):
             return generation.unavailableReason(for: op).map { "\($0) (\(generationReason))" }
         case let .freeHugePages(n):
-            return freeHugePages >= n ? nil : "needs \(n) free huge page(s), \(freeHugePages) free (reserve with hugepages= or /proc/sys/vm/nr_hugepages)"
+            return freeHugePages >= n
+                ? nil : "needs \(n) free huge page(s), \(freeHugePages) free (reserve with hugepages= or /proc/sys/vm/nr_hugepages)"
         case let .config(option):
             guard let config = kernelConfig else { return "kernel config unknown, cannot check \(option)" }
             return ["y", "m"].contains(config[option] ?? "") ? nil : "\(option) is not set in this kernel"

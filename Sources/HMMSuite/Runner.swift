@@ -73,7 +73,11 @@ public struct Runner {
             }
             if repeatCount > 1 {
                 sink.diagnostic("repeat: \(soak.counts)")
-                if soak.isFlaky { flaky.append(test.id) } else if soak.count(.pass) == 0 && soak.count(.skip) < repeatCount { failedEveryRun.append(test.id) }
+                if soak.isFlaky {
+                    flaky.append(test.id)
+                } else if soak.count(.pass) == 0 && soak.count(.skip) < repeatCount {
+                    failedEveryRun.append(test.id)
+                }
             }
             sink.finished(test.id, soak.verdict)
         }

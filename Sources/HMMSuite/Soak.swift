@@ -34,7 +34,9 @@ public struct Soak: Sendable {
     /// pass only if every run passed, skip only if every run skipped, else the first run
     /// that did neither, its reason prefixed with the counts.
     public var verdict: TestOutcome {
-        guard runs > 1, let first = outcomes.first else { return outcomes.first ?? TestOutcome(status: .error, reason: "no run", diagnostics: [], seconds: 0) }
+        guard runs > 1, let first = outcomes.first else {
+            return outcomes.first ?? TestOutcome(status: .error, reason: "no run", diagnostics: [], seconds: 0)
+        }
         let seconds = outcomes.reduce(0) { $0 + $1.seconds }
         let diagnostics = outcomes.flatMap(\.diagnostics) + ["repeat: \(counts)"]
         if outcomes.allSatisfy({ $0.status == .pass }) {

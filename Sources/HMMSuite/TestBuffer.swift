@@ -53,7 +53,8 @@ extension TestContext {
     public func requireMirror(_ buffer: borrowing TestBuffer, _ what: String, offset: Int32 = 0,
                               file: String = #fileID, line: Int = #line) throws {
         if let m = buffer.mirrorMismatch(offset: offset) {
-            throw TestFailure("\(what): int \(m.index) is \(m.got), expected \(offset &+ Int32(truncatingIfNeeded: m.index))", file: file, line: line)
+            throw TestFailure("\(what): int \(m.index) is \(m.got), expected \(offset &+ Int32(truncatingIfNeeded: m.index))",
+                              file: file, line: line)
         }
     }
 

@@ -1,7 +1,8 @@
+import HMMKernel
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HMMKernel
 
 /// Deliberate failures that prove hmmkit's fault handling end to end in a VM:
 /// a test that hangs (the runner's timeout), one that wedges the runner itself (the

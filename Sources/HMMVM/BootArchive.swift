@@ -78,7 +78,9 @@ public struct BootArchive {
         var result: [String] = []
         for argument in arguments {
             var candidates = [argument]
-            if argument.hasPrefix("-"), let eq = argument.firstIndex(of: "=") { candidates = [String(argument[argument.index(after: eq)...])] }
+            if argument.hasPrefix("-"), let eq = argument.firstIndex(of: "=") {
+                candidates = [String(argument[argument.index(after: eq)...])]
+            }
             for candidate in candidates where !candidate.isEmpty && !candidate.hasPrefix("-") {
                 let path = candidate.hasPrefix("/") ? candidate : workingDirectory + "/" + candidate
                 let standardized = URL(fileURLWithPath: path).standardizedFileURL.path

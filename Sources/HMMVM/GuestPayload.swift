@@ -1,6 +1,6 @@
 import Foundation
-import KTAP
 import HMMGuest
+import KTAP
 
 /// The guest payload: everything a test VM runs, taken from the host once and then needing
 /// nothing from it. It holds hmmkit (Swift's runtime linked statically when built with
@@ -167,7 +167,8 @@ public enum SharedLibraries {
             if let arrow = words.firstIndex(of: "=>") {
                 let target = words.index(after: arrow)
                 guard target < words.endIndex, words[target] != "not" else {
-                    throw HMMKitError("\(program): needs \(words.first ?? "?"), which this host does not have (ldd: \(line.trimmingCharacters(in: .whitespaces)))")
+                    let ldd = line.trimmingCharacters(in: .whitespaces)
+                    throw HMMKitError("\(program): needs \(words.first ?? "?"), which this host does not have (ldd: \(ldd))")
                 }
                 if words[target].hasPrefix("/") { result.append(String(words[target])) }
             } else if let first = words.first, first.hasPrefix("/") {

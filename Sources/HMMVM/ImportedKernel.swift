@@ -56,7 +56,8 @@ public enum ImportedKernel {
         if let config { try fm.copyItem(atPath: config, toPath: artifacts.configPath) }
         try Data((release + "\n").utf8).write(to: URL(fileURLWithPath: artifacts.directory + "/release"))
         try Data("imported \(bzImage) \(modules)\n".utf8).write(to: URL(fileURLWithPath: artifacts.directory + "/done"))
-        progress("kernel \(release) imported at \(artifacts.directory)" + (config == nil ? " (config: the guest's /proc/config.gz, if the kernel has one)" : ""))
+        progress("kernel \(release) imported at \(artifacts.directory)"
+                 + (config == nil ? " (config: the guest's /proc/config.gz, if the kernel has one)" : ""))
         return artifacts
     }
 
@@ -89,7 +90,9 @@ public enum ImportedKernel {
         process.arguments = arguments
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HMMKitError("tar \(arguments.joined(separator: " ")) exited \(process.terminationStatus)") }
+        guard process.terminationStatus == 0 else {
+            throw HMMKitError("tar \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        }
     }
 
     static func prefix(of path: String, count: Int) -> [UInt8]? {

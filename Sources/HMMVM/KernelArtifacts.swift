@@ -59,7 +59,8 @@ public enum Repository {
     public static func root() throws -> String {
         var candidates: [URL] = []
         if let env = ProcessInfo.processInfo.environment["HMMKIT_ROOT"] { candidates.append(URL(fileURLWithPath: env)) }
-        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let exePath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: exePath)
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<6 { candidates.append(dir); dir = dir.deletingLastPathComponent() }
         candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
@@ -95,7 +96,8 @@ public enum KernelBuilder {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(process.terminationStatus)); see the log it named above")
+            throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(process.terminationStatus)); "
+                              + "see the log it named above")
         }
         let dir = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             .split(separator: "\n").last.map(String.init) ?? ""

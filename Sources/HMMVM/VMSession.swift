@@ -114,8 +114,11 @@ public final class VMSession {
                 let excerpt = consoleExcerpt(bootDir + "/console.log")
                 let reason = hung ? "TIMEOUT: no output for \(Int(options.stallTimeout)) s; VM killed"
                     : "kernel crashed or VM exited; see console excerpt"
+                let fault = excerpt.first { l in Self.faultMarkers.contains { l.contains($0) } }
                 let aborted = relay.abort(status: hung ? .timeout : .error,
-                                          reason: hung ? "\(Int(options.stallTimeout)) seconds without output, VM killed" : "VM died: \(excerpt.first { l in Self.faultMarkers.contains { l.contains($0) } } ?? "guest exited without a result")",
+                                          reason: hung
+                                            ? "\(Int(options.stallTimeout)) seconds without output, VM killed"
+                                            : "VM died: \(fault ?? "guest exited without a result")",
                                           excerpt: excerpt)
                 progress("boot \(boots): \(reason)\(aborted.map { " during \($0)" } ?? "")")
                 guard options.resumable, let name = aborted ?? relay.lastFinishedTest else { break bootLoop }
@@ -134,7 +137,10 @@ public final class VMSession {
                       firstResultSeconds: firstResult, accelerator: accelerator.rawValue)
     }
 
-    enum BootOutcome { case finished(Int32), died, hung, acceleratorFailed }
+    enum BootOutcome {
+        case finished(Int32)
+        case died, hung, acceleratorFailed
+    }
 
     private func bootOnce(config: VMConfiguration, bootDir: String, started: Date, firstResult: inout Double?) throws -> BootOutcome {
         _ = FileManager.default.createFile(atPath: config.ktapLog, contents: nil)
@@ -216,7 +222,8 @@ public final class VMSession {
         let cwd = FileManager.default.currentDirectoryPath
         var archive = BootArchive(command: guestArgv, workingDirectory: cwd, artifacts: options.artifacts)
         archive.hostPaths = options.hostFiles + BootArchive.hostPaths(namedBy: Array(guestArgv.dropFirst()), workingDirectory: cwd)
-        let bootArchive = bootDir + "/boot.cpio", initrd = bootDir + "/initrd.cpio"
+        let bootArchive = bootDir + "/boot.cpio"
+        let initrd = bootDir + "/initrd.cpio"
         try archive.write(to: bootArchive)
         try concatenate([payload.initramfs, bootArchive], into: initrd)
         var c = VMConfiguration(bzImage: options.artifacts.bzImage,
@@ -325,7 +332,8 @@ public final class VMSession {
     static var cacheFile: String { KernelCache.acceleratorFile }
 
     static func rememberAccelerator(_ a: VMConfiguration.Accelerator) {
-        try? FileManager.default.createDirectory(atPath: (cacheFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: (cacheFile as NSString).deletingLastPathComponent,
+                                                 withIntermediateDirectories: true)
         try? Data(a.rawValue.utf8).write(to: URL(fileURLWithPath: cacheFile))
     }
 

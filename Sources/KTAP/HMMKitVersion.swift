@@ -17,7 +17,9 @@ public enum HMMKitVersion {
 
     /// `release`, plus `+commit` when a commit is given (cleaned as described above).
     public static func string(commit: String?) -> String {
-        let kept = (commit ?? "").unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "." || $0 == "-") }
+        let kept = (commit ?? "").unicodeScalars.filter {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "." || $0 == "-")
+        }
         let suffix = String(String.UnicodeScalarView(kept.prefix(64)))
         return suffix.isEmpty ? release : release + "+" + suffix
     }

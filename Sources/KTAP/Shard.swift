@@ -33,7 +33,8 @@ public struct Shard: Sendable, Hashable, CustomStringConvertible {
             throw ShardError("expected K/N, two whole numbers with 1 <= K <= N <= \(Self.maximumCount) (e.g. 2/5), got '\(text)'")
         }
         // Beyond Int's range is still "too many": the digits are checked, so nil means overflow.
-        let k = Int(parts[0]) ?? Int.max, n = Int(parts[1]) ?? Int.max
+        let k = Int(parts[0]) ?? Int.max
+        let n = Int(parts[1]) ?? Int.max
         try self.init(k, of: n)
     }
 

@@ -1,12 +1,13 @@
 // libFuzzer targets for hmmkit's parsers (scripts/fuzz builds them with -sanitize=fuzzer).
 // In an ordinary build this is a corpus replayer: `hmmkit-fuzz fixture FILE...` runs the
 // fixture target over each file, so a regression input under Tests/ can be checked by hand.
-#if canImport(Glibc)
-import Glibc
-#endif
 import HMMFixtures
 import HMMReport
 import HMMSeries
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The targets, by the name scripts/fuzz and the replayer use.
 enum FuzzTarget: String, CaseIterable {

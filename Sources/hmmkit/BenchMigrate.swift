@@ -39,13 +39,16 @@ extension BenchCommand {
             let loaded = try module.load()
             defer { loaded?.unload() }
             let facts = SystemFacts.gather()
-            let devices = DeviceMemoryType.allCases.compactMap { type in type.minors.first { facts.devices.contains($0) }.map { (type, $0) } }
+            let devices = DeviceMemoryType.allCases.compactMap { type in
+                type.minors.first { facts.devices.contains($0) }.map { (type, $0) }
+            }
             let cases = devices.count * backing.count * sizes.count * 2
             var writer = KTAPWriter(style: .kselftest, includeDurations: true) { Stdout.line($0) }
             writer.start(plan: max(cases, 1), testCases: 1)
             if devices.isEmpty {
                 writer.begin("bench.migrate")
-                writer.end(KTAPTestCase(name: "bench.migrate", status: .skip, reason: "no /dev/hmm_dmirror* (load test_hmm)", duration: nil))
+                writer.end(KTAPTestCase(name: "bench.migrate", status: .skip, reason: "no /dev/hmm_dmirror* (load test_hmm)",
+                                        duration: nil))
             }
             for (device, minor) in devices {
                 for kind in backing {

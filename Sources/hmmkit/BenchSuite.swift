@@ -11,15 +11,22 @@ extension BenchCommand {
     struct Suite: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Wall time of hmmkit's 58 kselftest-equivalent tests beside hmm-tests', as a ratio (run it in a VM).",
-            discussion: "Prints KTAP: one result per side (ok when its suite passed) and the figures as diagnostics. Through a VM: hmmkit vm run -- bench suite")
+            discussion: "Prints KTAP: one result per side (ok when its suite passed) and the figures as diagnostics. "
+                + "Through a VM: hmmkit vm run -- bench suite")
         @Option(help: "The kernel's hmm-tests binary (the VM passes the one built from the kernel's tree).")
         var hmmTests: String?
         @Option(help: "Alternating rounds per side.")
         var rounds = 3
-        @Option(help: "Untimed runs per side first (binaries and libraries into the page cache over 9p: the first run of either side was always the slowest).")
+        @Option(help: """
+            Untimed runs per side first (binaries and libraries into the page cache over 9p: \
+            the first run of either side was always the slowest).
+            """)
         var warmup = 1
         @Option(name: .customLong("select"), parsing: .singleValue,
-                help: "A kselftest filter argument passed to both sides, e.g. --select -t --select migrate_multiple (repeatable; order kept).")
+                help: """
+                    A kselftest filter argument passed to both sides, e.g. --select -t --select migrate_multiple \
+                    (repeatable; order kept).
+                    """)
         var select: [String] = []
         @Flag(help: "Also time each kselftest test name on its own (-t NAME, both variants), to show where the gap is.")
         var perTest = false
@@ -70,7 +77,8 @@ extension BenchCommand {
                                         reason: nil, duration: nil))
             }
             let ratio = Self.median(sides[1].seconds) / Self.median(sides[0].seconds)
-            writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): %.2f (target <= 1.5: %@)",
+            writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
+                                         + "%.2f (target <= 1.5: %@)",
                                      ratio, ratio <= 1.5 ? "met" : "NOT met"))
             if perTest { try timeEachTest(writer: &writer) }
             let code = writer.finish()
@@ -85,7 +93,8 @@ extension BenchCommand {
                 names.append(planned.test.id.name)
             }
             for name in names {
-                var c: [Double] = [], swift: [Double] = []
+                var c: [Double] = []
+                var swift: [Double] = []
                 for _ in 0..<rounds {
                     c.append(try Self.time([hmmTests!, "-t", name]).0)
                     swift.append(try Self.time([Repository.executable, "run", "-t", name]).0)

@@ -54,7 +54,9 @@ struct FuzzCommand: ParsableCommand {
 
         func validate() throws {
             if !(1...500).contains(batch) { throw ValidationError("--batch takes 1...500, got \(batch)") }
-            if !(1...FixtureLimits.steps).contains(steps) { throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)") }
+            if !(1...FixtureLimits.steps).contains(steps) {
+                throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)")
+            }
             if !(0...1000).contains(shrinkBoots) { throw ValidationError("--shrink-boots takes 0...1000, got \(shrinkBoots)") }
             _ = try settings()
         }
@@ -79,7 +81,8 @@ struct FuzzCommand: ParsableCommand {
                         throw ExitStatus.fail
                     }
                     state = saved
-                    log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); its generator settings apply")
+                    log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); "
+                        + "its generator settings apply")
                 } else {
                     var generator = try settings()
                     generator.profile = (KernelProfile.forRelease(artifacts.release) ?? .linux6_12).name
@@ -103,7 +106,9 @@ struct FuzzCommand: ParsableCommand {
             for event in state.events {
                 writer.end(KTAPTestCase(name: "fuzz.\(event.kind.rawValue).\(StableHash.hex(event.signature))", status: .fail,
                                         reason: event.signature,
-                                        diagnostics: ["\(event.count) time(s), first seed \(event.firstSeed); \(event.reproduction.summary)"]
+                                        diagnostics: [
+                                            "\(event.count) time(s), first seed \(event.firstSeed); \(event.reproduction.summary)"
+                                        ]
                                             + event.files.map { "file: \(directory)/\($0)" }))
             }
             if writer.finish() != .pass { throw ExitStatus.fail }

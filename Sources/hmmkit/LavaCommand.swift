@@ -20,7 +20,10 @@ struct LavaCommand: ParsableCommand {
             KTAP result into a LAVA test case. Artifacts are file:// paths, for a worker on this machine, unless
             --artifact-url says where DIR will be served.
             """)
-        @Option(help: "debian-6.12, debian-6.1, a kernel tree, a 'kernel build' directory, or a bzImage (with --modules). Repeat for several kernels.")
+        @Option(help: """
+            debian-6.12, debian-6.1, a kernel tree, a 'kernel build' directory, or a bzImage (with --modules). \
+            Repeat for several kernels.
+            """)
         var kernel: [String] = []
         @Option(help: "For each bzImage --kernel, in order: its modules.tar.xz or modules_install tree.")
         var modules: [String] = []
@@ -51,7 +54,9 @@ struct LavaCommand: ParsableCommand {
                 var artifacts: [KernelArtifacts] = []
                 for name in kernel {
                     if ImportedKernel.isKernelImage(name), let modules = pendingModules.popFirst() {
-                        artifacts.append(try ImportedKernel.artifacts(bzImage: name, modules: modules, config: nil) { log("hmmkit: \($0)") })
+                        artifacts.append(try ImportedKernel.artifacts(bzImage: name, modules: modules, config: nil) {
+                            log("hmmkit: \($0)")
+                        })
                     } else {
                         artifacts.append(try KernelBuilder.artifacts(for: name, config: nil) { log("hmmkit: \($0)") })
                     }

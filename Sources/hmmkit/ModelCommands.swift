@@ -41,7 +41,9 @@ struct GenCommand: ParsableCommand {
     static func environment(devices: String, nodes: String, thp: String) throws -> Environment {
         guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
         let d = try Self.numbers(devices, "devices")
-        guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else { throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)") }
+        guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else {
+            throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)")
+        }
         let n = try Self.numbers(nodes, "nodes")
         // The fixtures must read back: the same limits as the fixture parser's.
         guard n.allSatisfy({ $0 <= FixtureLimits.largestNode }), Set(n).count == n.count else {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import HMMGuest
 import Foundation
+import HMMGuest
 import HMMKernel
 
 struct ModuleCommand: ParsableCommand {

@@ -16,14 +16,18 @@ struct ReplayOptions: ParsableArguments {
     var stepTimeout: Double = 20
     @Option(help: "Directory for shrunk fixtures and C tests (default $HMMKIT_OUTPUT_DIR, else ./hmmkit-out).")
     var output: String?
-    @Option(help: "Check against this kernel profile instead of the one for uname -r (\(KernelProfile.all.map(\.name).joined(separator: ", "))).")
+    @Option(help: """
+        Check against this kernel profile instead of the one for uname -r \
+        (\(KernelProfile.all.map(\.name).joined(separator: ", "))).
+        """)
     var profile: String?
 
     func validate() throws {
         if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
         if stepTimeout <= 0 { throw ValidationError("--step-timeout must be positive") }
         if let profile, KernelProfile.named(profile) == nil {
-            throw ValidationError("--profile: unknown profile '\(profile)' (known: \(KernelProfile.all.map(\.name).joined(separator: ", ")))")
+            let known = KernelProfile.all.map(\.name).joined(separator: ", ")
+            throw ValidationError("--profile: unknown profile '\(profile)' (known: \(known))")
         }
     }
 

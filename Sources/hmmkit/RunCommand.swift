@@ -1,6 +1,6 @@
 import ArgumentParser
-import HMMGuest
 import Foundation
+import HMMGuest
 import HMMKernel
 import HMMSuite
 import KTAP
@@ -40,7 +40,8 @@ struct FilterOptions: ParsableArguments {
     var filter: TestFilter { TestFilter.parse(Array(CommandLine.arguments.dropFirst())) }
 
     func selected() -> [PlannedTest] {
-        let all = Registry.all(includeVMChecks: includeVMChecks || !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck"))
+        let namesVMCheck = !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck")
+        let all = Registry.all(includeVMChecks: includeVMChecks || namesVMCheck)
         let f = filter
         return all.filter { f.accepts($0.test.id) }
     }
@@ -118,14 +119,16 @@ func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1
                 output: @escaping (String) -> Void = { Stdout.line($0) },
                 kernelLog: String = KernelLogMark.path, taint: String = Taint.path) throws {
     let facts = SystemFacts.gather()
-    log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), devices \(facts.devices.sorted())")
+    log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), "
+        + "devices \(facts.devices.sorted())")
     log("hmmkit: machine: \(facts.summary)")
     let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
     let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
     let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
     for gap in gaps { log("hmmkit: warning: \(gap)") }
     let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
-    runner.run(selected.map(\.test), variants: Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a }), sink: recorder)
+    let variants = Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a })
+    runner.run(selected.map(\.test), variants: variants, sink: recorder)
     try resultFiles.writeAfterRun(recorder)
     switch sink.exitCode {
     case .pass: return

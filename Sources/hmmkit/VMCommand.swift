@@ -14,7 +14,10 @@ struct KernelCommand: ParsableCommand {
             discussion: "SOURCE is debian-6.12 (default), debian-6.1, or a kernel tree. Cached under ~/.cache/hmmkit by source and config.")
         @Option(help: "debian-6.12, debian-6.1, or a kernel source directory.")
         var source = "debian-6.12"
-        @Option(help: "A config fragment (on top of the source's defconfig) or a whole .config; test_hmm's needs are always added. Default: hmmkit's tinyconfig-based one.")
+        @Option(help: """
+            A config fragment (on top of the source's defconfig) or a whole .config; test_hmm's needs are always added. \
+            Default: hmmkit's tinyconfig-based one.
+            """)
         var config: String?
 
         func run() throws {
@@ -44,13 +47,19 @@ struct VMCommand: ParsableCommand {
             types exist. The guest's exit code becomes this command's.
             """)
 
-        @Option(help: "debian-6.12, debian-6.1, a kernel tree, a directory from 'hmmkit kernel build', or a bzImage built elsewhere (with --modules).")
+        @Option(help: """
+            debian-6.12, debian-6.1, a kernel tree, a directory from 'hmmkit kernel build', \
+            or a bzImage built elsewhere (with --modules).
+            """)
         var kernel = "debian-6.12"
         @Option(help: "With a bzImage --kernel: its modules, as modules.tar.xz (tuxmake, KernelCI) or a 'make modules_install' tree.")
         var modules: String?
         @Option(help: "With a bzImage --kernel: its .config (default: a config file beside it, else the guest's /proc/config.gz).")
         var kernelConfig: String?
-        @Option(help: "payload (the guest sees only the payload and what its command names) or host-root (the host's / read-only over 9p; hmmkit's own kernels only).")
+        @Option(help: """
+            payload (the guest sees only the payload and what its command names) \
+            or host-root (the host's / read-only over 9p; hmmkit's own kernels only).
+            """)
         var guestRoot: VMSession.GuestRootChoice = .payload
         @Option(help: "Build --kernel with this config fragment or whole .config (as 'kernel build --config').")
         var config: String?
@@ -77,7 +86,9 @@ struct VMCommand: ParsableCommand {
 
         func validate() throws {
             if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
-            if (kselftest || program != nil) && !guestArguments.isEmpty { throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments") }
+            if (kselftest || program != nil) && !guestArguments.isEmpty {
+                throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments")
+            }
             if kselftest && program != nil { throw ValidationError("choose --kselftest or --program, not both") }
             if let program, !program.hasPrefix("/") { throw ValidationError("--program needs an absolute path, got '\(program)'") }
             if (modules != nil || kernelConfig != nil) && !ImportedKernel.isKernelImage(kernel) {
@@ -90,7 +101,9 @@ struct VMCommand: ParsableCommand {
             do {
                 if ImportedKernel.isKernelImage(kernel) {
                     guard let modules else { throw HMMKitError("--kernel \(kernel) is a kernel image: give its modules with --modules") }
-                    artifacts = try ImportedKernel.artifacts(bzImage: kernel, modules: modules, config: kernelConfig) { log("hmmkit: \($0)") }
+                    artifacts = try ImportedKernel.artifacts(bzImage: kernel, modules: modules, config: kernelConfig) {
+                        log("hmmkit: \($0)")
+                    }
                 } else {
                     artifacts = try KernelBuilder.artifacts(for: kernel, config: config) { log("hmmkit: \($0)") }
                 }

@@ -1,8 +1,9 @@
 import Foundation
 import HMMKernel
 import HMMReport
-@testable import HMMSuite
 import Testing
+
+@testable import HMMSuite
 @testable import hmmkit
 
 private let repository = URL(fileURLWithPath: #filePath)

@@ -1,8 +1,9 @@
-import Foundation
-import Testing
 import ArgumentParser
+import Foundation
 import HMMSuite
 import KTAP
+import Testing
+
 @testable import hmmkit
 
 @Suite struct ArgumentTests {
@@ -137,7 +138,8 @@ import KTAP
         let whole = try #require(try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus]) as? RunCommand).planned()
         var union: [String] = []
         for k in 1...count {
-            let command = try #require(try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus, "--shard", "\(k)/\(count)"]) as? RunCommand)
+            let parsed = try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus, "--shard", "\(k)/\(count)"])
+            let command = try #require(parsed as? RunCommand)
             let names = command.planned().map(\.test.id.description)
             #expect(names.allSatisfy { Shard.number(for: $0, count: count) == k })
             union += names

@@ -72,7 +72,8 @@ import Testing
         for format in ["ktap", "json"] {
             for (name, _) in try Self.cases(format) {
                 let path = Self.root + "/\(format)/\(name)"
-                var convert = try HMMKit.parseAsRoot(["report", "convert", path, "--json", output + "/out.json", "--junit", output + "/out.xml"])
+                var convert = try HMMKit.parseAsRoot(["report", "convert", path,
+                                                      "--json", output + "/out.json", "--junit", output + "/out.xml"])
                 #expect(throws: (any Error).self, "\(format)/\(name)") { try convert.run() }
             }
         }

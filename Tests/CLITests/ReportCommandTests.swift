@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import HMMReport
 import KTAP
-@testable import HMMSuite
 import Testing
+
+@testable import HMMSuite
 @testable import hmmkit
 
 private let fixtures = URL(fileURLWithPath: #filePath)
@@ -143,7 +144,8 @@ final class LineBox: @unchecked Sendable {
 
     @Test func conflictingShardsExitTwoAndWriteNothing() throws {
         let dir = try temporaryDirectory()
-        let a = dir.appendingPathComponent("a.ktap").path, b = dir.appendingPathComponent("b.ktap").path
+        let a = dir.appendingPathComponent("a.ktap").path
+        let b = dir.appendingPathComponent("b.ktap").path
         try AtomicFile.write("TAP version 13\n1..2\nok 1 hmm.v.x\nok 2 hmm.v.y\n", to: a)
         try AtomicFile.write("TAP version 13\n1..1\nnot ok 1 hmm.v.x\n", to: b)
         let json = dir.appendingPathComponent("merged.json").path
@@ -168,7 +170,7 @@ final class LineBox: @unchecked Sendable {
         #expect(exitStatus(["report", "merge", good, fixture("README.md"), "--json", json]) == 2)
         #expect(exitStatus(["report", "merge", good, "/nonexistent.ktap", "--json", json]) == 2)
         let broken = dir.appendingPathComponent("broken.json").path
-        try AtomicFile.write("{\"format\": \"hmmkit-results\", \"version\": 1, \"tool\": \"hmmkit\", \"tests\": [{\"name\": 3}]}", to: broken)
+        try AtomicFile.write(#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "tests": [{"name": 3}]}"#, to: broken)
         #expect(exitStatus(["report", "merge", good, broken, "--json", json]) == 2)
         #expect(!FileManager.default.fileExists(atPath: json))
         // hmmkit's results and the kernel's own hm-tests' do not merge either.

@@ -4,7 +4,8 @@ import Testing
 
 private func console(_ name: String) throws -> [String] {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Consoles/" + name)
-    return try String(contentsOf: url, encoding: .utf8).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+    return try String(contentsOf: url, encoding: .utf8)
+        .split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
 }
 
 @Suite struct KernelFaultTests {

@@ -1,8 +1,10 @@
+import Testing
+
+@testable import HMMKernel
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import HMMKernel
 
 @Suite struct KmodErrorPathTests {
     @Test func missingModuleNamesTheModuleAndTheDirectory() throws {
@@ -126,9 +128,11 @@ import Testing
 
 @Suite struct ProcVersionTests {
     @Test(arguments: [
-        ("Linux version 6.12.117-hmmkit (root@build) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Thu Jan  1 00:00:00 UTC 2026\n",
+        ("Linux version 6.12.117-hmmkit (root@build) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) "
+            + "#1 SMP PREEMPT_DYNAMIC Thu Jan  1 00:00:00 UTC 2026\n",
          "gcc (Debian 12.2.0-14) 12.2.0"),
-        ("Linux version 5.4.0-42-generic (buildd@lgw01-amd64-038) (gcc version 9.3.0 (Ubuntu 9.3.0-10ubuntu2)) #46-Ubuntu SMP Fri Jul 10 00:24:02 UTC 2020",
+        ("Linux version 5.4.0-42-generic (buildd@lgw01-amd64-038) (gcc version 9.3.0 (Ubuntu 9.3.0-10ubuntu2)) "
+            + "#46-Ubuntu SMP Fri Jul 10 00:24:02 UTC 2020",
          "gcc version 9.3.0 (Ubuntu 9.3.0-10ubuntu2)"),
         ("Linux version 6.6.0 (me@box) (Debian clang version 16.0.6 (15), Debian LLD 16.0.6) #1 SMP", "Debian clang version 16.0.6 (15)"),
     ])

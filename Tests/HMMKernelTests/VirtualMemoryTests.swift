@@ -1,8 +1,10 @@
 import Testing
+
+@testable import HMMKernel
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HMMKernel
 
 /// Slots must never start where another mapping ends: test_hmm drops the mirror entry one
 /// page past every invalidated range, so a neighbour's munmap would reach the slot's page 0.

@@ -55,7 +55,8 @@ private func job(shard: Shard) -> LavaJob {
 @Suite struct LavaLogTests {
     static let log = [
         #"- {"dt": "2026-12-03T09:59:59.7", "lvl": "info", "msg": "start: 0 validate"}"#,
-        "- {\"dt\": \"2026-12-03T10:00:00.6\", \"lvl\": \"target\", \"msg\": \"c\u{1b}[?7l\u{1b}[2J[    0.000000] Linux version 6.12.118\"}",
+        #"- {"dt": "2026-12-03T10:00:00.6", "lvl": "target", "#
+            + "\"msg\": \"c\u{1b}[?7l\u{1b}[2J[    0.000000] Linux version 6.12.118\"}",
         #"- {"dt": "2026-12-03T10:00:02.3", "lvl": "target", "msg": "hmmkit-vm: running: /bin/hmmkit run --load-module"}"#,
         #"- {"dt": "2026-12-03T10:00:02.4", "lvl": "target", "msg": "KTAP version 1\r"}"#,
         #"- {"dt": "2026-12-03T10:00:02.4", "lvl": "target", "msg": "1..2"}"#,
@@ -76,7 +77,8 @@ private func job(shard: Shard) -> LavaJob {
         let log = LavaLog(yaml: Self.log)
         #expect(log.targetLines.count == 11)
         #expect(log.unreadableLines == 2)
-        #expect(log.ktap == "KTAP version 1\n1..2\n# hmmkit: kernel 6.12.118\nok 1 hmm.open_close\n  KTAP version 1\nnot ok 2 hmm.migrate # TIMEOUT\n")
+        #expect(log.ktap == "KTAP version 1\n1..2\n# hmmkit: kernel 6.12.118\nok 1 hmm.open_close\n"
+                + "  KTAP version 1\nnot ok 2 hmm.migrate # TIMEOUT\n")
         #expect(log.guestExitCode == 1)
     }
 
@@ -103,9 +105,11 @@ private final class MockLab: HTTPTransport, @unchecked Sendable {
 @Suite struct LavaServerTests {
     @Test func submitsWithTheTokenAndReadsTheJobsState() throws {
         let mock = MockLab()
-        mock.answers["POST http://lab:8000/api/v0.2/jobs/"] = HTTPResponse(status: 201, body: Data(#"{"message": "job(s) successfully submitted", "job_ids": [42]}"#.utf8))
+        mock.answers["POST http://lab:8000/api/v0.2/jobs/"] = HTTPResponse(
+            status: 201, body: Data(#"{"message": "job(s) successfully submitted", "job_ids": [42]}"#.utf8))
         mock.answers["GET http://lab:8000/api/v0.2/jobs/42/"] = HTTPResponse(status: 200, body: Data(
-            #"{"id": 42, "state": "Finished", "health": "Complete", "start_time": "2026-12-03T10:00:00.000000Z", "end_time": "2026-12-03T10:01:30.500000Z"}"#.utf8))
+            (#"{"id": 42, "state": "Finished", "health": "Complete", "#
+                + #""start_time": "2026-12-03T10:00:00.000000Z", "end_time": "2026-12-03T10:01:30.500000Z"}"#).utf8))
         let lab = try LavaServer(url: "http://lab:8000/", token: "secret", transport: mock)
         #expect(try lab.submit(definition: "device_type: qemu\n") == 42)
         #expect(mock.requests[0].headers["Authorization"] == "Token secret")
@@ -135,7 +139,8 @@ private final class MockLab: HTTPTransport, @unchecked Sendable {
         return path
     }
 
-    func outcome(_ dir: String, _ k: Int, of n: Int, ktap: String, health: String = "Complete", exit: Int32? = 0) throws -> LavaCampaign.Outcome {
+    func outcome(_ dir: String, _ k: Int, of n: Int, ktap: String, health: String = "Complete",
+                 exit: Int32? = 0) throws -> LavaCampaign.Outcome {
         let prepared = try LavaCampaign.jobs(in: [write("", to: dir + "/shard-\(k)-of-\(n).yaml")])[0]
         _ = try write(ktap, to: prepared.ktapPath)
         return LavaCampaign.Outcome(job: prepared, id: 100 + k, url: "http://lab/scheduler/job/\(100 + k)", health: health,

@@ -66,7 +66,8 @@ struct BadInputTests {
         #expect(e.kind == .truncated)
         #expect(e.line == 42)
         #expect(e.description.hasSuffix(
-            "hmm-tests-6.12-truncated-synthetic.log:42: test 'hmm.hmm_device_private.migrate_file_private' started here but has no result line: the log stops during it"))
+            "hmm-tests-6.12-truncated-synthetic.log:42: test 'hmm.hmm_device_private.migrate_file_private' "
+                + "started here but has no result line: the log stops during it"))
     }
 
     @Test func fewerResultsThanPlanned() throws {
@@ -185,7 +186,8 @@ struct BadInputTests {
              "tests[0].duration must be a number"),
             (#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "started_at": "yesterday", "tests": []}"#,
              "not an RFC 3339 time"),
-            (#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "tests": [{"name": "a", "status": "pass", "diagnostics": [1]}]}"#,
+            (#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "#
+                + #""tests": [{"name": "a", "status": "pass", "diagnostics": [1]}]}"#,
              "tests[0].diagnostics[0] must be a string"),
         ]
         for (json, message) in cases {
@@ -193,7 +195,8 @@ struct BadInputTests {
             #expect(e.kind == .wrongFormat, "\(json)")
             #expect(e.description.contains(message), "\(e.description)")
         }
-        let twice = try #require(error(#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "tests": [{"name": "a", "status": "pass"}, {"name": "a", "status": "fail"}]}"#))
+        let twice = try #require(error(#"{"format": "hmmkit-results", "version": 1, "tool": "hmmkit", "#
+                                       + #""tests": [{"name": "a", "status": "pass"}, {"name": "a", "status": "fail"}]}"#))
         #expect(twice.kind == .badTestName)
     }
 
@@ -205,7 +208,8 @@ struct BadInputTests {
     }
 
     @Test func jsonRefusesRepeatedMembersAndHugeNumbers() throws {
-        let twice = try #require(error(#"{"format": "hmmkit-results", "format": "x", "version": 1, "tool": "hmmkit", "tests": []}"#, file: "r.json"))
+        let twice = try #require(error(#"{"format": "hmmkit-results", "format": "x", "version": 1, "tool": "hmmkit", "tests": []}"#,
+                                       file: "r.json"))
         #expect(twice.kind == .badJSON)
         #expect(twice.description.contains(#"member "format" appears twice"#))
         for number in ["1e400", "-1e400", "1e99999999999999999999"] {
@@ -218,7 +222,8 @@ struct BadInputTests {
         var deep = "KTAP version 1\n1..1\n"
         for level in 1...20 { deep += String(repeating: "    ", count: level) + "KTAP version 1\n" }
         let e = try #require(error(deep))
-        #expect(e.description == "run.log:19: a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)")
+        #expect(e.description
+                == "run.log:19: a block nested more than \(ResultLimits.nesting) deep (hmmkit reads \(ResultLimits.nesting) levels)")
         let long = try #require(error("TAP version 13\n1..1\n# " + String(repeating: "x", count: ResultLimits.lineBytes) + "\nok 1 a.b\n"))
         #expect(long.description.hasPrefix("run.log:3: line is"))
         let control = try #require(error("TAP version 13\n1..1\nok 1 a.b\u{1B}[31m\n"))

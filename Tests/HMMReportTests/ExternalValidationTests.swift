@@ -23,7 +23,9 @@ func runPython(_ script: String, arguments: [String] = [], input: String = "") t
     let process = Process()
     process.executableURL = URL(fileURLWithPath: venvPython)
     process.arguments = ["-c", script] + arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    let stdin = Pipe()
+    let stdout = Pipe()
+    let stderr = Pipe()
     process.standardInput = stdin
     process.standardOutput = stdout
     process.standardError = stderr
@@ -126,7 +128,8 @@ struct ExternalValidationTests {
         try AtomicFile.write(JUnitWriter().text(for: set), to: file)
         let lines = try runPython(Self.junitRead, arguments: [file]).split(separator: "\n")
         let counts = set.counts
-        let suite = "suite \(set.label) \(set.tests.count) \(counts[.fail] ?? 0) \((counts[.timeout] ?? 0) + (counts[.error] ?? 0)) \(counts[.skip] ?? 0)"
+        let errors = (counts[.timeout] ?? 0) + (counts[.error] ?? 0)
+        let suite = "suite \(set.label) \(set.tests.count) \(counts[.fail] ?? 0) \(errors) \(counts[.skip] ?? 0)"
         #expect(lines.first?.hasPrefix(suite) == true, "\(lines.first ?? "")")
         #expect(lines.filter { $0.hasPrefix("case ") }.count == set.tests.count)
         #expect(lines.filter { $0.contains(" Failure ") }.count == counts[.fail] ?? 0)

@@ -51,7 +51,8 @@ struct MergeTests {
         let error = try #require(reportError { _ = try ResultSet.merging([a, b]) })
         #expect(error.kind == .conflict)
         #expect(error.file == "machine-2.json")
-        #expect(error.description == "machine-2.json: test 'hmm.v.x' is fail here but pass in shard-1.ktap (and 1 more tests that disagree)")
+        #expect(error.description
+                == "machine-2.json: test 'hmm.v.x' is fail here but pass in shard-1.ktap (and 1 more tests that disagree)")
         b.tests.removeLast()
         #expect(reportError { _ = try ResultSet.merging([a, b]) }?.description
                 == "machine-2.json: test 'hmm.v.x' is fail here but pass in shard-1.ktap")
@@ -136,7 +137,8 @@ struct KTAPExportTests {
         var set = factsSet
         set.tests = [
             .init(name: "hmm.v.pass", status: .pass, duration: 0.004),
-            .init(name: "hmm.v.fail", status: .fail, reason: "expected ok, got ENOENT", duration: 1.5, diagnostics: ["step 15", "# not a result"]),
+            .init(name: "hmm.v.fail", status: .fail, reason: "expected ok, got ENOENT", duration: 1.5,
+                  diagnostics: ["step 15", "# not a result"]),
             .init(name: "hmm.v.skip", status: .skip, reason: "DEVICE_COHERENT not available"),
             .init(name: "hmm.v.timeout", status: .timeout, reason: "30 seconds", diagnostics: ["killed"]),
             .init(name: "hmm.v.error", status: .error, reason: "VM died: Kernel panic"),

@@ -175,7 +175,8 @@ struct KCIDBTests {
         peer.tool = .kselftest
         let ours = try #require(writer.document(for: mixedSet)["tests"]?.arrayValue)
         let theirs = try #require(writer.document(for: peer)["tests"]?.arrayValue)
-        let ourIDs = Set(ours.compactMap { $0["id"]?.stringValue }), theirIDs = Set(theirs.compactMap { $0["id"]?.stringValue })
+        let ourIDs = Set(ours.compactMap { $0["id"]?.stringValue })
+        let theirIDs = Set(theirs.compactMap { $0["id"]?.stringValue })
         #expect(ourIDs.count == ours.count && theirIDs.count == theirs.count)
         #expect(ourIDs.isDisjoint(with: theirIDs))
         #expect(theirs.allSatisfy { $0["path"]?.stringValue?.hasPrefix("hmmkit.kselftest.") == true })
@@ -268,7 +269,8 @@ func sha256sum(_ bytes: [UInt8]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["sha256sum"]
-    let input = Pipe(), output = Pipe()
+    let input = Pipe()
+    let output = Pipe()
     process.standardInput = input
     process.standardOutput = output
     try process.run()
@@ -310,7 +312,8 @@ struct AtomicFileTests {
         let junit = dir.appendingPathComponent("r.xml").path
         try AtomicFile.write("old json", to: json)
         // The last file cannot be staged: neither earlier one is replaced or created.
-        #expect(reportError { try AtomicFile.write([("new json", json), ("new xml", junit), ("x", "/nonexistent-dir/r.kcidb.json")]) } != nil)
+        let files = [("new json", json), ("new xml", junit), ("x", "/nonexistent-dir/r.kcidb.json")]
+        #expect(reportError { try AtomicFile.write(files) } != nil)
         #expect(try String(contentsOfFile: json, encoding: .utf8) == "old json")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["r.json"])
         try AtomicFile.write([("new json", json), ("new xml", junit)])

@@ -103,7 +103,8 @@ func formatPatch(subject: String, file: String = "a.txt", old: String = "one", n
     }
 
     @Test func subjectIsUnfoldedAndStripped() {
-        let mail = "From x Mon Sep 17 00:00:00 2001\nFrom: a\nSubject: [PATCH v2 2/7] mm/migrate_device: skip the shared zero page when\n collecting\n\nbody\nSubject: not this\n"
+        let mail = "From x Mon Sep 17 00:00:00 2001\nFrom: a\nSubject: [PATCH v2 2/7] mm/migrate_device: skip the shared zero page when\n"
+            + " collecting\n\nbody\nSubject: not this\n"
         #expect(Mbox.subject(of: mail) == "mm/migrate_device: skip the shared zero page when collecting")
         #expect(Mbox.cleanSubject("Re: [RFC] [PATCH 1/1]  two  spaces") == "two spaces")
         #expect(Mbox.subject(of: "From x Mon Sep 17 00:00:00 2001\nFrom: a\n\nSubject: in the body\n") == nil)

@@ -50,7 +50,8 @@ struct TestRepository {
         #expect(scratch.path.hasPrefix(t.cache + "/series/"))
         let base = try scratch.resolve("base", what: "--base")
         try scratch.prepare(base: base) { _ in }
-        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first") + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three"))
+        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first")
+                               + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three"))
         let steps = try scratch.apply(mails: mails) { _ in }
         #expect(steps.map(\.number) == [1, 2])
         #expect(steps.map(\.subject) == ["first", "second"])

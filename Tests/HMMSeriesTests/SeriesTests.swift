@@ -126,7 +126,8 @@ func results(_ statuses: [String: ResultSet.Status]) -> ResultSet {
         let steps = [SeriesStep(number: 0, subject: nil, commit: "b" + String(repeating: "0", count: 39), tree: "t0"),
                      SeriesStep(number: 1, subject: "harmless", commit: "1" + String(repeating: "0", count: 39), tree: "t1"),
                      SeriesStep(number: 2, subject: "breaks it", commit: "2" + String(repeating: "0", count: 39), tree: "t2")]
-        let c1 = try Comparison(base: base, patched: p1), c2 = try Comparison(base: base, patched: p2)
+        let c1 = try Comparison(base: base, patched: p1)
+        let c2 = try Comparison(base: base, patched: p2)
         let outcome = SeriesOutcome(repository: "/src/linux", steps: steps, results: [0: base, 1: p1, 2: p2],
                                     comparisons: [1: c1, 2: c2], final: c2,
                                     culprits: Attribution.culprits(of: Attribution.regressedTests(c2), afterPatch: [p1, p2]),
@@ -136,7 +137,8 @@ func results(_ statuses: [String: ResultSet.Status]) -> ResultSet {
         #expect(text.contains("patch-01  100000000000  harmless"))
         #expect(text.contains("3 tests: 3 pass; no regression against the base"))
         #expect(text.contains("3 tests: 2 pass, 1 fail; REGRESSION: 1 new failure against the base"))
-        #expect(text.contains("New failures by the patch that introduced them:\n  patch 2/2 \"breaks it\":\n    replay.scenarios.zero (fail)"))
+        #expect(text.contains("New failures by the patch that introduced them:\n"
+                              + "  patch 2/2 \"breaks it\":\n    replay.scenarios.zero (fail)"))
         #expect(text.hasSuffix("Series result: REGRESSION: 1 new failure; first bad patch: patch 2/2 \"breaks it\"\n"))
         #expect(outcome.isRegression)
     }

@@ -1,11 +1,13 @@
 import HMMFixtures
 import HMMKernel
+import HMMModel
+import Testing
+
+@testable import HMMSuite
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HMMModel
-@testable import HMMSuite
-import Testing
 
 /// The model-checked process behind the kselftest-named tests, on the host kernel (CPU,
 /// fork and mapping steps need no test_hmm): a correct run passes, and data the model

@@ -2,8 +2,9 @@ import Foundation
 import HMMFixtures
 import HMMKernel
 import HMMModel
-@testable import HMMSuite
 import Testing
+
+@testable import HMMSuite
 
 /// Fixtures written on hmmkit's VM (node 0 with the CPUs, node 1 memory only) must give
 /// no false failure on machines shaped otherwise: pinned to their local node's CPUs,
@@ -98,7 +99,9 @@ import Testing
 
     @Test func passingSomeRunsAndSkippingOthersIsNotAPass() {
         var soak = Soak(runs: 3)
-        for status in [TestStatus.pass, .skip, .pass] { _ = soak.record(Self.outcome(status, status == .skip ? "no huge page" : nil), run: soak.nextRun!) }
+        for status in [TestStatus.pass, .skip, .pass] {
+            _ = soak.record(Self.outcome(status, status == .skip ? "no huge page" : nil), run: soak.nextRun!)
+        }
         #expect(soak.verdict.status == .fail)
         #expect(soak.verdict.reason == "flaky (3 runs: 2 pass, 1 skip); first skip: no huge page")
     }

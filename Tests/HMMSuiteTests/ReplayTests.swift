@@ -1,8 +1,10 @@
 import HMMFixtures
 import HMMKernel
 import HMMModel
-@testable import HMMSuite
 import Testing
+
+@testable import HMMSuite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,7 +80,8 @@ import Glibc
     }
 
     @Test func stepLinesSkipHeaderNotesAndComments() {
-        let lines = StepLines(text: "hmmkit-fixture 1\nprofile linux-6.12\n# steps\nopen f0 dev=0  => ok\n#: a note\n\nfork {\n  cpu-read r0 0\n}\n")
+        let lines = StepLines(text: "hmmkit-fixture 1\nprofile linux-6.12\n# steps\n"
+                              + "open f0 dev=0  => ok\n#: a note\n\nfork {\n  cpu-read r0 0\n}\n")
         #expect(lines.line(ofStep: 0) == 4)
         #expect(lines.line(ofStep: 1) == 7)
         #expect(lines.line(ofStep: 3) == 9)
@@ -110,8 +113,8 @@ import Glibc
         for planned in tests {
             #expect(planned.test.id.fixture == "replay")
             do {
-                try planned.test.body(TestContext(id: planned.test.id, variant: planned.variant,
-                                                  facts: SystemFacts.gather(generation: UAPIDetection(generation: .v6_1, reason: "test")), emit: { _ in }))
+                let facts = SystemFacts.gather(generation: UAPIDetection(generation: .v6_1, reason: "test"))
+                try planned.test.body(TestContext(id: planned.test.id, variant: planned.variant, facts: facts, emit: { _ in }))
                 Issue.record("\(planned.test.id) should fail or skip")
             } catch let skip as TestSkip {
                 skips[planned.test.id.name] = skip.reason

@@ -1,8 +1,9 @@
 import Foundation
 import HMMModel
-@testable import HMMSuite
 import KTAP
 import Testing
+
+@testable import HMMSuite
 
 /// `Fixtures/` of this package, found from this file so `swift test` works from any directory.
 private let fixtureRoot = URL(fileURLWithPath: #filePath)

@@ -205,7 +205,8 @@ import Testing
         let dir = NSTemporaryDirectory() + "hmmkit-named-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir + "/Fixtures", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let paths = BootArchive.hostPaths(namedBy: ["run", "--fixtures", "Fixtures", "--results=/", "-t", "absent", "--results=\(dir)/Fixtures"],
+        let paths = BootArchive.hostPaths(namedBy: ["run", "--fixtures", "Fixtures", "--results=/", "-t", "absent",
+                                                    "--results=\(dir)/Fixtures"],
                                           workingDirectory: dir)
         #expect(paths == [dir + "/Fixtures"])
     }

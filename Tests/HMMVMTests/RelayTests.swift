@@ -1,5 +1,6 @@
-import Testing
 import KTAP
+import Testing
+
 @testable import HMMVM
 
 @Suite struct RelayTests {
@@ -79,7 +80,8 @@ import KTAP
 @Suite struct QEMUConfigurationTests {
     @Test func vmShape() {
         let c = VMConfiguration(bzImage: "/k/bzImage",
-                                guestRoot: .hostRoot(modulesDirectory: "/k/mods", exchangeDirectory: "/x", initPath: "/repo/scripts/vm-init"),
+                                guestRoot: .hostRoot(modulesDirectory: "/k/mods", exchangeDirectory: "/x",
+                                                     initPath: "/repo/scripts/vm-init"),
                                 consoleLog: "/x/c", ktapLog: "/x/k")
         let args = c.qemuArguments
         #expect(args.contains("node,nodeid=1,memdev=mem1"))  // a memory-only node
