@@ -18,6 +18,8 @@ public final class FuzzCampaign {
         public var shrinkBoots = 30
         /// Programs before the crashing one a reproduction replays with it, when alone fails.
         public var reproductionHistory = 5
+        /// Batches (VMs) run at once; each has its own boot and its own seeds.
+        public var jobs = 1
         public init(duration: Double) { self.duration = duration }
     }
 
@@ -28,6 +30,8 @@ public final class FuzzCampaign {
     let progress: (String) -> Void
     private var started = Date()
     private var lastStatus = Date.distantPast
+    /// New crash and hang signatures of this round, reproduced after it.
+    private var pendingReproductions: [Int] = []
 
     public init(directory: String, state: CampaignState, runner: any ProgramRunner, options: Options,
                 progress: @escaping (String) -> Void) {
@@ -79,26 +83,68 @@ public final class FuzzCampaign {
         }
     }
 
+    /// One round: `options.jobs` batches of consecutive seeds, each replayed in its own VM
+    /// at the same time, then their results in seed order.
     func runBatch(baseSeconds: Double) throws {
+        let jobs = max(1, options.jobs)
+        let size = UInt64(state.generator.batchSize)
         let first = state.nextSeed
-        let (end, overflow) = first.addingReportingOverflow(UInt64(state.generator.batchSize))
-        guard !overflow else { throw FuzzError("\(directory)/\(CampaignState.fileName): seeds exhausted at \(first)") }
-        let batchDirectory = directory + "/batch"
+        let (span, spanOverflow) = size.multipliedReportingOverflow(by: UInt64(jobs))
+        let (end, overflow) = first.addingReportingOverflow(span)
+        guard !overflow, !spanOverflow else { throw FuzzError("\(directory)/\(CampaignState.fileName): seeds exhausted at \(first)") }
+        var batches: [(directory: String, log: String, seeds: Range<UInt64>)] = []
         var programs: [UInt64: Fixture] = [:]
-        try resetDirectory(batchDirectory)
-        for seed in first..<end {
-            let fixture = program(seed: seed)
-            programs[seed] = fixture
-            try fixture.text.write(toFile: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture", atomically: true, encoding: .utf8)
+        for k in 0..<jobs {
+            let seeds = (first + UInt64(k) * size)..<(first + UInt64(k + 1) * size)
+            // One job keeps the directory name earlier campaigns and their logs use.
+            let batchDirectory = directory + (jobs == 1 ? "/batch" : "/batch-\(k + 1)")
+            try resetDirectory(batchDirectory)
+            for seed in seeds {
+                let fixture = program(seed: seed)
+                programs[seed] = fixture
+                try fixture.text.write(toFile: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture", atomically: true, encoding: .utf8)
+            }
+            let log = "\(directory)/logs/batch-\(state.batches + k + 1).ktap"
+            batches.append((batchDirectory, log, seeds))
         }
-        let log = "\(directory)/logs/batch-\(state.batches + 1).ktap"
-        let run = try runner.replay(directory: batchDirectory, purpose: .campaign, log: log)
+        let runs = try replayConcurrently(batches.map { ($0.directory, $0.log) })
+        for (run, batch) in zip(runs, batches) {
+            try record(run, seeds: batch.seeds, programs: programs, baseSeconds: baseSeconds)
+        }
+        state.nextSeed = end
+        state.batches += jobs
+        state.seconds = baseSeconds + Date().timeIntervalSince(started)
+        try state.save(directory: directory)
+        if options.reproduce {
+            for i in pendingReproductions {
+                try reproduce(event: i, programs: programs)
+                state.seconds = baseSeconds + Date().timeIntervalSince(started)
+                try state.save(directory: directory)
+            }
+        }
+        pendingReproductions = []
+    }
+
+    /// Runs each batch in its own VM, all at once; the first error wins.
+    func replayConcurrently(_ batches: [(directory: String, log: String)]) throws -> [ProgramRun] {
+        if batches.count == 1 {
+            return [try runner.replay(directory: batches[0].directory, purpose: .campaign, log: batches[0].log)]
+        }
+        let results = ConcurrentResults<ProgramRun>(count: batches.count)
+        let runner = UncheckedBox(self.runner)
+        DispatchQueue.concurrentPerform(iterations: batches.count) { k in
+            results.set(k, Result { try runner.value.replay(directory: batches[k].directory, purpose: .campaign, log: batches[k].log) })
+        }
+        return try results.all.map { try $0.get() }
+    }
+
+    /// Counts one boot's results into the campaign's events.
+    func record(_ run: ProgramRun, seeds: Range<UInt64>, programs: [UInt64: Fixture], baseSeconds: Double) throws {
         state.boots += run.boots
         var history: [UInt64] = []
-        var newCrashes: [Int] = []
         var ran = Set<UInt64>()
         for result in run.results {
-            guard let seed = Self.seed(fromTest: result.name), programs[seed] != nil else { continue }
+            guard let seed = Self.seed(fromTest: result.name), seeds.contains(seed), programs[seed] != nil else { continue }
             ran.insert(seed)
             state.execs += 1
             history.append(seed)
@@ -112,27 +158,16 @@ public final class FuzzCampaign {
                     let i = state.events.count - 1
                     try saveProgram(programs[seed]!, event: i)
                     progress("new \(event.kind.rawValue): \(event.signature) (seed \(seed))")
-                    if event.kind == .crash || event.kind == .hang { newCrashes.append(i) }
+                    if event.kind == .crash || event.kind == .hang { pendingReproductions.append(i) }
                 }
                 if event.breaksKernel { history = [] }
             }
             status(final: false, baseSeconds: baseSeconds)
         }
-        let missing = programs.keys.filter { !ran.contains($0) }.count
+        let missing = seeds.filter { !ran.contains($0) }.count
         if missing > 0 {
-            progress("batch \(state.batches + 1): \(missing) program(s) did not run "
+            progress("\(missing) program(s) of a batch did not run "
                      + "(the VM gave up after \(run.boots) boots); they are not counted")
-        }
-        state.nextSeed = end
-        state.batches += 1
-        state.seconds = baseSeconds + Date().timeIntervalSince(started)
-        try state.save(directory: directory)
-        if options.reproduce {
-            for i in newCrashes {
-                try reproduce(event: i, programs: programs)
-                state.seconds = baseSeconds + Date().timeIntervalSince(started)
-                try state.save(directory: directory)
-            }
         }
     }
 
@@ -278,4 +313,31 @@ public struct ProgramRun: Sendable {
         self.results = results
         self.boots = boots
     }
+}
+
+/// Results filled in by concurrent workers, one slot each.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<Value, Error>) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    /// Every slot, once all workers are done.
+    var all: [Result<Value, Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .failure(FuzzError("a batch worker returned no result")) }
+    }
+}
+
+/// A runner shared by the batch workers: each call works in its own directory and boot.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -51,8 +51,11 @@ struct FuzzCommand: ParsableCommand {
         var shrinkBoots = 30
         @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
         var accel: VMConfiguration.AcceleratorChoice = .auto
+        @Option(help: "VMs at once, each with its own batch of seeds (a TCG VM keeps about one core busy).")
+        var jobs = 1
 
         func validate() throws {
+            if !(1...64).contains(jobs) { throw ValidationError("--jobs takes 1...64, got \(jobs)") }
             if !(1...500).contains(batch) { throw ValidationError("--batch takes 1...500, got \(batch)") }
             if !(1...FixtureLimits.steps).contains(steps) {
                 throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)")
@@ -94,6 +97,7 @@ struct FuzzCommand: ParsableCommand {
             var options = FuzzCampaign.Options(duration: duration.seconds)
             options.reproduce = !noReproduce
             options.shrinkBoots = shrinkBoots
+            options.jobs = jobs
             let campaign = FuzzCampaign(directory: directory, state: state, runner: runner, options: options) { log("hmmkit fuzz: \($0)") }
             do { state = try campaign.run() } catch {
                 log("hmmkit fuzz: \(error)"); throw ExitStatus.fail

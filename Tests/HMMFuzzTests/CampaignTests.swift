@@ -6,15 +6,19 @@ import Testing
 
 /// Stands in for VMs: answers each replayed program from a table keyed by seed, and
 /// records which programs each "boot" got.
-final class ScriptedRunner: ProgramRunner {
+final class ScriptedRunner: ProgramRunner, @unchecked Sendable {
     var outcome: (UInt64, _ purpose: ReplayPurpose, _ programsInBoot: Int) -> KTAPTestCase?
+    /// Guarded by `lock`: with --jobs several batches replay at once.
     var boots: [[String]] = []
+    private let lock = NSLock()
 
     init(_ outcome: @escaping (UInt64, ReplayPurpose, Int) -> KTAPTestCase?) { self.outcome = outcome }
 
     func replay(directory: String, purpose: ReplayPurpose, log: String) throws -> ProgramRun {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".fixture") }.sorted()
+        lock.lock()
         boots.append(files)
+        lock.unlock()
         var results: [KTAPTestCase] = []
         for file in files {
             let text = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
@@ -51,6 +55,38 @@ private func newState(batch: Int = 5) -> CampaignState {
 }
 
 @Suite struct CampaignTests {
+    @Test func jobsRunBatchesOfTheirOwnSeedsAtOnce() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let runner = ScriptedRunner { seed, _, _ in
+            switch seed {
+            case 101, 104: crash("dmirror_do_read")
+            case 105: divergence("munmap / result")
+            default: nil
+            }
+        }
+        var options = FuzzCampaign.Options(duration: 0)
+        options.reproduce = false
+        options.jobs = 2
+        let campaign = FuzzCampaign(directory: dir, state: newState(batch: 3), runner: runner, options: options) { _ in }
+        try campaign.makeDirectories()
+        try campaign.runBatch(baseSeconds: 0)
+        let state = campaign.state
+        #expect(state.execs == 6)
+        #expect(state.nextSeed == 106)
+        #expect(state.batches == 2)
+        #expect(Set(runner.boots) == [["seed00000000000000000100.fixture", "seed00000000000000000101.fixture",
+                                       "seed00000000000000000102.fixture"],
+                                      ["seed00000000000000000103.fixture", "seed00000000000000000104.fixture",
+                                       "seed00000000000000000105.fixture"]])
+        let crashEvent = try #require(state.events.first { $0.kind == .crash })
+        #expect(crashEvent.count == 2)
+        #expect(crashEvent.firstSeed == 101)
+        #expect(crashEvent.bootHistory == [100, 101])
+        #expect(state.events.first { $0.kind == .divergence }?.firstSeed == 105)
+        #expect(FileManager.default.fileExists(atPath: dir + "/batch-2/seed00000000000000000105.fixture"))
+    }
+
     @Test func duplicatesCollapseAndEachKindIsCounted() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
