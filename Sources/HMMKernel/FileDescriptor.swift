@@ -95,6 +95,12 @@ public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
     }
 }
 
+/// rename(2): moves `source` over `destination` in one step, replacing it if it exists, so
+/// concurrent writers of the same file each leave a complete one.
+public func renameReplacing(_ source: String, _ destination: String) throws(SystemError) {
+    try Sys.rename(source, destination)
+}
+
 /// mkdir -p.
 /// A new, private (mode 0700), unpredictably named directory `<parent>/<prefix>XXXXXX`
 /// (mkdtemp(3)): never a directory someone else created first.

@@ -1,5 +1,6 @@
 import Foundation
 import HMMGuest
+import HMMKernel
 import KTAP
 
 /// The guest payload: everything a test VM runs, taken from the host once and then needing
@@ -47,7 +48,9 @@ public struct GuestPayload: Sendable {
         } else {
             progress("no Fixtures/ directory found: the payload holds no fixtures")
         }
-        let temporary = payload.initramfs + ".partial"
+        // A name of its own: concurrent VMs (fuzz --jobs) may build the same payload at once,
+        // and each renames a complete archive over the cached one.
+        let temporary = payload.initramfs + ".partial-" + UUID().uuidString
         var archive = try CPIOArchive(path: temporary)
         for directory in ["/proc", "/sys", "/dev", "/run", "/root", "/hmmkit"] { try archive.directory(directory) }
         try archive.directory("/tmp", mode: 0o1777)
@@ -58,8 +61,8 @@ public struct GuestPayload: Sendable {
         try archive.file(GuestLayout.payloadMarker, bytes: Array("hmmkit payload for \(executable)\n".utf8))
         let size = archive.bytesWritten
         try archive.finish()
-        try FileManager.default.moveItemReplacing(at: temporary, to: payload.initramfs)
-        try Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8).write(to: URL(fileURLWithPath: payload.manifest))
+        try renameReplacing(temporary, payload.initramfs)
+        try Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8).write(to: URL(fileURLWithPath: payload.manifest), options: .atomic)
         progress(String(format: "payload: %d files, %.1f MiB, at %@", files.count, Double(size) / 1048576, payload.initramfs))
         if overlay { try writeOverlay(payload, files: files, progress: progress) }
         return payload
@@ -133,12 +136,6 @@ public struct GuestPayload: Sendable {
 /// FNV-1a, 64 bits, as 16 hex digits: a cache key that is the same in every process.
 func stableHash(_ text: String) -> String { StableHash.hex(text) }
 
-extension FileManager {
-    func moveItemReplacing(at source: String, to destination: String) throws {
-        if fileExists(atPath: destination) { try removeItem(atPath: destination) }
-        try moveItem(atPath: source, toPath: destination)
-    }
-}
 
 /// The shared libraries a dynamically linked program loads, with its ELF interpreter, as
 /// the host's dynamic linker resolves them (ldd).
