@@ -62,7 +62,8 @@ public struct GuestPayload: Sendable {
         let size = archive.bytesWritten
         try archive.finish()
         try renameReplacing(temporary, payload.initramfs)
-        try Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8).write(to: URL(fileURLWithPath: payload.manifest), options: .atomic)
+        let manifest = Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8)
+        try manifest.write(to: URL(fileURLWithPath: payload.manifest), options: .atomic)
         progress(String(format: "payload: %d files, %.1f MiB, at %@", files.count, Double(size) / 1048576, payload.initramfs))
         if overlay { try writeOverlay(payload, files: files, progress: progress) }
         return payload
