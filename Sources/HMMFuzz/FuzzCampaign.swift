@@ -145,9 +145,13 @@ public final class FuzzCampaign {
         var ran = Set<UInt64>()
         for result in run.results {
             guard let seed = Self.seed(fromTest: result.name), seeds.contains(seed), programs[seed] != nil else { continue }
-            ran.insert(seed)
-            state.execs += 1
-            history.append(seed)
+            // A crash after a program's result (its worker's exit, the module's unload) is
+            // that program's event, not another execution of it.
+            if !result.name.hasPrefix("vm.died_after.") {
+                ran.insert(seed)
+                state.execs += 1
+                history.append(seed)
+            }
             if let event = FuzzEvent.classify(result) {
                 if let i = state.index(of: event.signature, kind: event.kind) {
                     state.events[i].count += 1

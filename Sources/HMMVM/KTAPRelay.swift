@@ -77,12 +77,17 @@ public final class KTAPRelay {
 
     /// The VM died or hung: report the running test (if any) with `status` and the console
     /// excerpt, so the results so far stay a well-formed document. Returns the test's name.
+    /// Between tests (after the last one, during the module's unload) it is a result of its
+    /// own, `vm.died_after.<last test>`: an oops there fails the run like any other.
     @discardableResult
     public func abort(status: KTAPResult, reason: String, excerpt: [String]) -> String? {
         ensureStarted(plan: nil)
         for line in excerpt { writer.diagnostic("console: " + line) }
         guard let name = runningTest else {
-            writer.diagnostic("hmmkit vm: \(reason) (between tests)")
+            writer.end(KTAPTestCase(name: "vm.died_after." + (lastFinishedTest ?? "start"), status: status,
+                                    reason: reason + " (between tests)"))
+            resultCount += 1
+            parser = KTAPParser()
             return nil
         }
         writer.end(KTAPTestCase(name: name, status: status, reason: reason))

@@ -51,6 +51,23 @@ import Testing
         #expect(Array(out().prefix(4)) == ["TAP version 13", "1..1", version, "# Starting 1 tests from 1 test cases."])
     }
 
+    /// A kernel that oopses after the last test (e.g. while the module unloads) fails the run:
+    /// it gets a result of its own, and the plan no longer matches.
+    @Test func crashBetweenTestsIsAFailingResult() {
+        let (r, out) = relay()
+        ["TAP version 13", "1..1", "# Starting 1 tests from 1 test cases.",
+         "#  RUN           hmm.v.a ...", "#            OK  hmm.v.a", "ok 1 hmm.v.a",
+         "# PASSED: 1 / 1 tests passed."].forEach(r.feed)
+        let aborted = r.abort(status: .error, reason: "VM died: BUG: kernel NULL pointer dereference",
+                              excerpt: ["RIP: 0010:rmap_walk_anon+0x92/0x182"])
+        #expect(aborted == nil)
+        #expect(r.lastFinishedTest == "hmm.v.a")
+        let code = r.finish()
+        #expect(out().contains("not ok 2 vm.died_after.hmm.v.a # ERROR VM died: BUG: kernel NULL pointer dereference (between tests)"))
+        #expect(out().contains("# console: RIP: 0010:rmap_walk_anon+0x92/0x182"))
+        #expect(code == .fail)
+    }
+
     @Test func hangBecomesTimeout() {
         let (r, out) = relay()
         Self.firstBoot.forEach(r.feed)
