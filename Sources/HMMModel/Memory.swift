@@ -453,6 +453,8 @@ extension Model {
         }
     }
 
+    static let evictExclusiveCoherentHazard = "dmirror_device_evict_chunk over a device-coherent page that a device-exclusive entry holds: the page keeps its reference and its stale anon_vma, so once its process has exited the next eviction of the chunk (a close, the module's unload) walks a freed anon_vma in migrate_device_finalize -> remove_migration_ptes -> rmap_walk_anon: oops or hang (seen on 6.12.118, Fixtures/hazards/close-evicts-exclusive-coherent)"
+
     /// Every page of device `minor` goes back to system RAM (fd release, RELEASE ioctl).
     mutating func evict(minor: Int) {
         var moved: [UInt32] = []
@@ -464,6 +466,9 @@ extension Model {
                     guard f > Frames.zero else { continue }
                     let l = s.frames.loc[Int(f)]
                     if Loc.isDevice(l) && Loc.index(l) == minor {
+                        if Loc.kind(l) == Loc.devCoherent && reg.flags[p] & PF.excl != 0 {
+                            x.hazard = Self.evictExclusiveCoherentHazard
+                        }
                         invalidate(pi, r, p)
                         moved.append(f)
                         if allocLoc(pi, r, p) != defaultLoc {

@@ -101,6 +101,15 @@ public final class VMSession {
             switch outcome {
             case let .finished(code):
                 guestExit = code
+                // Killed by a signal (an oops kills the task that hit it, e.g. while the
+                // module unloads after the last test): a result of its own, with the console.
+                if code >= 128 {
+                    let excerpt = consoleExcerpt(bootDir + "/console.log")
+                    let fault = excerpt.first { l in Self.faultMarkers.contains { l.contains($0) } }
+                    relay.abort(status: .error,
+                                reason: "guest command killed by signal \(code - 128)" + (fault.map { ": " + $0 } ?? ""),
+                                excerpt: fault == nil ? [] : excerpt)
+                }
                 break bootLoop
             case .acceleratorFailed where accelerator == .kvm:
                 progress("KVM did not work here (see \(bootDir)/qemu.log); falling back to TCG")
