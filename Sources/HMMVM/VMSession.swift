@@ -168,6 +168,8 @@ public final class VMSession {
             throw HMMKitError("cannot start qemu-system-x86_64 (\(error)); install Debian's qemu-system-x86")
         }
         qemu = process
+        RunningQEMUs.add(process.processIdentifier)
+        defer { RunningQEMUs.remove(process.processIdentifier) }
         let bootStart = Date()
         var ktap = LineTail(path: config.ktapLog)
         var console = LineTail(path: config.consoleLog)
@@ -371,16 +373,47 @@ public final class VMSession {
 
     /// Ctrl-C or a CI runner's SIGTERM must not leave QEMU running.
     private func installSignalHandlers() {
-        VMSession.current = self
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig) { s in
-                if let p = VMSession.current?.qemu, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                RunningQEMUs.killAll()
                 _exit(128 + s)
             }
         }
     }
+}
 
-    nonisolated(unsafe) static var current: VMSession?
+/// The QEMU processes of every session running in this process (fuzz --jobs runs several
+/// on threads at once), for the signal handler. Plain pids in fixed slots: the handler
+/// reads them without a lock or a reference count. A single shared `VMSession` reference
+/// written by concurrent sessions corrupted the heap (malloc crashed in a 2-job campaign).
+enum RunningQEMUs {
+    static let capacity = 64
+    nonisolated(unsafe) static let slots: UnsafeMutablePointer<pid_t> = {
+        let slots = UnsafeMutablePointer<pid_t>.allocate(capacity: capacity)
+        slots.initialize(repeating: 0, count: capacity)
+        return slots
+    }()
+    static let lock = NSLock()
+
+    static func add(_ pid: pid_t) {
+        lock.lock()
+        defer { lock.unlock() }
+        for i in 0..<capacity where slots[i] == 0 {
+            slots[i] = pid
+            return
+        }
+    }
+
+    static func remove(_ pid: pid_t) {
+        lock.lock()
+        defer { lock.unlock() }
+        for i in 0..<capacity where slots[i] == pid { slots[i] = 0 }
+    }
+
+    /// Async-signal-safe: loads and kill(2) only.
+    static func killAll() {
+        for i in 0..<capacity where slots[i] > 0 { kill(slots[i], SIGKILL) }
+    }
 }
 
 /// Follows a growing file line by line.

@@ -32,3 +32,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: keep))
     }
 }
+
+/// fuzz --jobs runs VM sessions on several threads: their QEMU pids share one registry.
+@Suite struct RunningQEMUsTests {
+    @Test func concurrentSessionsAddAndRemoveTheirPids() {
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            for n in 0..<500 {
+                let pid = pid_t(1_000_000 + k * 1000 + n)
+                RunningQEMUs.add(pid)
+                RunningQEMUs.remove(pid)
+            }
+        }
+        #expect((0..<RunningQEMUs.capacity).allSatisfy { RunningQEMUs.slots[$0] == 0 })
+    }
+}
