@@ -152,7 +152,8 @@ public struct Envelope: Sendable, Equatable, CustomStringConvertible {
             } else { out.append(Mismatch(field: "faults", expected: text, actual: "nothing")) }
         }
         if let t = o.tokens {
-            out += Self.comparePages("data", t, observation.tokens, show: { v in v.map { "0x" + String($0, radix: 16) } ?? "undecodable bytes" }, wrap: { $0 })
+            out += Self.comparePages("data", t, observation.tokens,
+                                     show: { v in v.map { "0x" + String($0, radix: 16) } ?? "undecodable bytes" }, wrap: { $0 })
         }
         if let s = o.snapshot {
             out += Self.comparePages("snapshot", s, observation.snapshot.map { $0.map { Optional($0) } },
@@ -186,7 +187,8 @@ public struct Envelope: Sendable, Equatable, CustomStringConvertible {
             }
         }
         if bad > out.count {
-            out.append(Mismatch(field: field, expected: "all pages inside the envelope", actual: "\(bad) pages outside (first \(out.count) shown)"))
+            out.append(Mismatch(field: field, expected: "all pages inside the envelope", actual: "\(bad) pages outside (first "
+                + "\(out.count) shown)"))
         }
         return out
     }
@@ -199,7 +201,9 @@ public struct Envelope: Sendable, Equatable, CustomStringConvertible {
     static func render(_ o: Outcome) -> String {
         var parts = [Errno.name(o.errno)]
         if let c = o.cpages { parts.append("cpages=\(c)") }
-        if let f = o.faults { parts.append(f.lowerBound == f.upperBound ? "faults=\(f.lowerBound)" : "faults=\(f.lowerBound)..\(f.upperBound)") }
+        if let f = o.faults {
+            parts.append(f.lowerBound == f.upperBound ? "faults=\(f.lowerBound)" : "faults=\(f.lowerBound)..\(f.upperBound)")
+        }
         if let t = o.tokens { parts.append("data=" + ValueList.render(t, hex: true, width: 0)) }
         if let s = o.snapshot { parts.append("snap=" + ValueList.render(s.mapToUInt64, hex: true, width: 2)) }
         if let n = o.nodes { parts.append("nodes=" + ValueList.renderNodes(n)) }

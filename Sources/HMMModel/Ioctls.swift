@@ -56,12 +56,14 @@ extension Model {
         }
     }
 
-    static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports own-device pages without faulting) and then copies from it, but device-private memory has no kernel mapping: expect an oops [I]"
+    static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports "
+        + "own-device pages without faulting) and then copies from it, but device-private memory has no kernel mapping: expect an oops [I]"
 
     // MARK: READ / WRITE
 
     mutating func deviceAccess(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange, write: Bool, data: [UInt64]) -> [Outcome] {
-        let r = range.region, end = range.end
+        let r = range.region
+        let end = range.end
         if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
         var pos = range.first
         var faults: UInt64 = 0
@@ -75,7 +77,8 @@ extension Model {
                     break
                 }
                 if e.stale {
-                    x.hazard = "mirror entry of f\(fd) for r\(r) page \(pos) is stale: a migration owned by device \(minor) does not invalidate that device's other mirrors, so test_hmm would copy a freed page"
+                    x.hazard = "mirror entry of f\(fd) for r\(r) page \(pos) is stale: a migration owned by device \(minor) does not "
+                        + "invalidate that device's other mirrors, so test_hmm would copy a freed page"
                 }
                 pos += 1
             }
@@ -143,7 +146,8 @@ extension Model {
                 let writable = s.procs[pi].regions[r]!.flags[q] & PF.pteWrite != 0
                 let own = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate
                 if write && !writable {
-                    x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of this device is reported without a write fault"
+                    x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of "
+                        + "this device is reported without a write fault"
                     return Errno.EFAULT
                 }
                 if own { x.hazard = Self.ownPrivateHazard }
@@ -173,7 +177,8 @@ extension Model {
     // MARK: MIGRATE_TO_DEV / MIGRATE_TO_SYS
 
     mutating func migrateToDevice(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
-        let r = range.region, end = range.end
+        let r = range.region
+        let end = range.end
         let coherent = minor >= 2
         let dl = (coherent ? Loc.devCoherent : Loc.devPrivate) | UInt8(minor)
         let kind = s.procs[pi].regions[r]!.kind
@@ -217,7 +222,8 @@ extension Model {
                         // as they were, but every other mapping's mirrors were invalidated.
                         if fl & PF.thp == 0 {
                             invalidateOtherMappings(of: f, except: pi, r, p)
-                            x.note("migrate_vma unmaps a shared or file page from every mapping before refusing it: other mappings' mirrors of it are invalidated")
+                            x.note("migrate_vma unmaps a shared or file page from every mapping before refusing it: other mappings' "
+                                + "mirrors of it are invalidated")
                         }
                         continue
                     }
@@ -253,7 +259,8 @@ extension Model {
             if !profile.isOn(KernelProfile.deviceTHP) {
                 // The THP (or huge zero page) was split: its pages are small now.
                 for b in touchedBlocks {
-                    let lo = b * Self.pmdPages, hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
+                    let lo = b * Self.pmdPages
+                    let hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
                     if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
                     for q in lo..<hi { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
                     s.procs[pi].regions[r]!.splitBlocks.remove(b)
@@ -263,7 +270,8 @@ extension Model {
         }
         let out = readBack(pi, fd, range)
         if out[0].errno == Errno.ENOENT {
-            x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another device, exclusive entries) give ENOENT")
+            x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another "
+                + "device, exclusive entries) give ENOENT")
         }
         return out
     }
@@ -305,7 +313,8 @@ extension Model {
     }
 
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
-        let r = range.region, end = range.end
+        let r = range.region
+        let end = range.end
         let select = minor >= 2 ? Loc.devCoherent : Loc.devPrivate
         var cpages: UInt64 = 0
         var a = range.first
@@ -387,7 +396,8 @@ extension Model {
     // MARK: EXCLUSIVE
 
     mutating func exclusive(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
-        let r = range.region, end = range.end
+        let r = range.region
+        let end = range.end
         let perPage = profile.exclusiveChunk == 1
         let chunk = profile.exclusiveChunk
         let kind = s.procs[pi].regions[r]!.kind
@@ -449,7 +459,8 @@ extension Model {
                     x.note("make_device_exclusive() error codes for unmapped or non-anonymous pages are not confirmed [U]")
                     return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(Errno.EOPNOTSUPP)]
                 }
-                x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, read-only, shared or file page, hugetlb, a THP's tail page) gives EBUSY")
+                x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, "
+                    + "read-only, shared or file page, hugetlb, a THP's tail page) gives EBUSY")
                 return [.failure(Errno.EBUSY)]
             }
             a = cEnd

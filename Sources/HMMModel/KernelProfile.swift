@@ -67,28 +67,42 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
         KernelProfile(name: name, uapi: uapi, since: since, switches: [
             BehaviourSwitch(name: exclusiveBusyOnTHP, enabled: !thp,
                             reason: thp ? "make_device_exclusive() handles PTE-mapped large folios"
-                                : "\(since.major).\(since.minor) make_device_exclusive_range pins with FOLL_SPLIT_PMD (the THP stays a large folio, mapped by PTEs) and converts head pages only: a head page turns every PTE of its THP into a device-exclusive entry (folio_make_device_exclusive), a tail page comes back NULL and the chunk gives EBUSY"),
+                                : "\(since.major).\(since.minor) make_device_exclusive_range pins with FOLL_SPLIT_PMD (the THP stays a "
+                                    + "large folio, mapped by PTEs) and converts head pages only: a head page turns every PTE of its THP "
+                                    + "into a device-exclusive entry (folio_make_device_exclusive), a tail page comes back NULL and the "
+                                    + "chunk gives EBUSY"),
             BehaviourSwitch(name: deviceTHP, enabled: thp,
-                            reason: thp ? "MIGRATE_VMA_SELECT_COMPOUND: a THP moves to a PMD-sized device folio (snapshot may show the PMD bit)"
+                            reason: thp ? "MIGRATE_VMA_SELECT_COMPOUND: a THP moves to a PMD-sized device folio (snapshot may show the "
+                                + "PMD bit)"
                                 : "no device-private large folios: THPs are split before migration"),
             BehaviourSwitch(name: migrateSkipsPTEMappedTHP, enabled: !thp,
                             reason: thp ? "large folios are split or migrated whole"
                                 : "migrate_vma_collect_pmd skips PageTransCompound pages mapped by PTEs (FIXME support THP)"),
             BehaviourSwitch(name: movePagesHoleIsEFAULT, enabled: as61,
                             reason: as61
-                                ? "\(since.major).\(since.minor) do_pages_stat_array and add_page_for_migration look pages up with follow_page(FOLL_DUMP): no_page_table() answers -EFAULT for a missing page of an anonymous VMA"
-                                : "do_pages_stat_array and add_folio_for_migration use folio_walk_start(), which finds no folio for an empty PTE: -ENOENT"),
+                                ? "\(since.major).\(since.minor) do_pages_stat_array and add_page_for_migration look pages up with "
+                                    + "follow_page(FOLL_DUMP): no_page_table() answers -EFAULT for a missing page of an anonymous VMA"
+                                : "do_pages_stat_array and add_folio_for_migration use folio_walk_start(), which finds no folio for an "
+                                    + "empty PTE: -ENOENT"),
             BehaviourSwitch(name: mprotectUpgradeNeedsDirty, enabled: as61,
                             reason: as61
-                                ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a device-private page, whose entry keeps no dirty bit) read-only"
-                                : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is for shared mappings only)"),
+                                ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) "
+                                    + "before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a "
+                                    + "device-private page, whose entry keeps no dirty bit) read-only"
+                                : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is "
+                                    + "for shared mappings only)"),
             BehaviourSwitch(name: thpSplitMapsZeroSubpages, enabled: !as61,
                             reason: as61
                                 ? "\(since.major).\(since.minor) __split_huge_page remaps every subpage to itself"
-                                : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page (snapshot 0x11)"),
+                                : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each "
+                                    + "zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page "
+                                    + "(snapshot 0x11)"),
             migrationDirtySwitch(swap: false),
             BehaviourSwitch(name: invalidateOnePastEnd, enabled: true,
-                            reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for 6.19+)"),
+                            reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with "
+                                + "xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also "
+                                + "drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for "
+                                + "6.19+)"),
         ])
     }
 
@@ -96,8 +110,12 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// running kernel (``withSwap(_:)``), not of the release.
     static func migrationDirtySwitch(swap: Bool) -> BehaviourSwitch {
         BehaviourSwitch(name: migrationKeepsDirty, enabled: swap, reason: swap
-            ? "CONFIG_SWAP=y: migration_entry_supports_ad() is true (x86 has swap-entry A/D bits), so migrate_vma_collect_pmd / try_to_migrate_one record the dirty bit in the migration entry and remove_migration_pte maps a migrated page dirty again if it was dirty"
-            : "no CONFIG_SWAP (hmmkit's tinyconfig kernels): migration_entry_supports_ad() is false, so migrate_vma_collect_pmd / try_to_migrate_one record no dirty bit (make_migration_entry_dirty is a no-op) and remove_migration_pte maps every migrated page clean (is_migration_entry_dirty() false) (6.1.192 and 6.12.117 alike; only 6.1's mprotect shows it)")
+            ? "CONFIG_SWAP=y: migration_entry_supports_ad() is true (x86 has swap-entry A/D bits), so migrate_vma_collect_pmd / "
+                + "try_to_migrate_one record the dirty bit in the migration entry and remove_migration_pte maps a migrated page dirty "
+                + "again if it was dirty"
+            : "no CONFIG_SWAP (hmmkit's tinyconfig kernels): migration_entry_supports_ad() is false, so migrate_vma_collect_pmd / "
+                + "try_to_migrate_one record no dirty bit (make_migration_entry_dirty is a no-op) and remove_migration_pte maps every "
+                + "migrated page clean (is_migration_entry_dirty() false) (6.1.192 and 6.12.117 alike; only 6.1's mprotect shows it)")
     }
 
     /// This profile on a kernel with (`true`) or without CONFIG_SWAP.

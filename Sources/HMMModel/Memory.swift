@@ -44,7 +44,8 @@ extension Model {
     mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
         let l = allocLoc(pi, r, p)
         if l != defaultLoc {
-            x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node \(Loc.index(l))")
+            x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node "
+                + "\(Loc.index(l))")
         }
         return l
     }
@@ -106,7 +107,8 @@ extension Model {
     /// Notes that the mirror entry of (r, p) is missing only because of ``erasePastEnd``.
     mutating func notePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, _ effect: String) {
         guard droppedPastEnd(pi, fd, r, p) else { return }
-        x.note("\(effect): f\(fd) lost its mirror entry of r\(r) page \(p) as the page after an earlier invalidated range; \(profile.reason(KernelProfile.invalidateOnePastEnd))")
+        x.note("\(effect): f\(fd) lost its mirror entry of r\(r) page \(p) as the page after an earlier invalidated range; "
+            + "\(profile.reason(KernelProfile.invalidateOnePastEnd))")
     }
 
     /// Whether the mirror entry of (r, p) in `fd` was dropped by ``erasePastEnd``.
@@ -150,7 +152,8 @@ extension Model {
 
     mutating func erase(owner: UInt32, _ r: Int, _ p: Int) {
         guard owner != 0 else { return }
-        let pi = Int((owner - 1) >> 8), fd = Int((owner - 1) & 0xFF)
+        let pi = Int((owner - 1) >> 8)
+        let fd = Int((owner - 1) & 0xFF)
         guard pi < s.procs.count, fd < s.procs[pi].mirrors.count, let m = s.procs[pi].mirrors[fd],
               r < m.pt.count, m.pt[r] != nil, p < m.pt[r]!.tag.count else { return }
         s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
@@ -178,7 +181,8 @@ extension Model {
         guard environment.thp == .always || (environment.thp == .madvise && s.thpAdvised) else { return nil }
         let reg = s.procs[pi].regions[r]!
         guard reg.kind == .anonPrivate else { return nil }
-        let lo = (p / Self.pmdPages) * Self.pmdPages, hi = lo + Self.pmdPages
+        let lo = (p / Self.pmdPages) * Self.pmdPages
+        let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
         let bits = reg.flags[p] & PF.vmaBits
         if environment.thp == .madvise && bits & PF.advised == 0 { return nil }
@@ -258,7 +262,8 @@ extension Model {
                 if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
                     // A THP may be allocated for the whole block (or not: fallback to one page).
                     s.uncertain = true
-                    x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' population are not known")
+                    x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
+                        + "population are not known")
                     for q in block {
                         if write {
                             // A THP write fault maps the whole PMD writable and dirty.
@@ -363,7 +368,8 @@ extension Model {
             any = true
         }
         if any {
-            x.note("fault-around (do_fault_around -> filemap_map_pages) may map cached neighbours of a file/shmem read fault: the 16-page window depends on the region's virtual address")
+            x.note("fault-around (do_fault_around -> filemap_map_pages) may map cached neighbours of a file/shmem read fault: the 16-page "
+                + "window depends on the region's virtual address")
         }
     }
 
@@ -397,7 +403,11 @@ extension Model {
         guard mapped, let of else { return }
         retain(of)
         s.procs[pi].regions[r]!.frame[q] = of
-        if aroundWritable(s.procs[pi].regions[r]!, q) { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
+        if aroundWritable(s.procs[pi].regions[r]!, q) {
+            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
+        } else {
+            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
+        }
     }
 
     /// Every other CPU mapping of frame `f` (any process, any region, including other
@@ -453,7 +463,10 @@ extension Model {
         }
     }
 
-    static let evictExclusiveCoherentHazard = "dmirror_device_evict_chunk over a device-coherent page that a device-exclusive entry holds: the page keeps its reference and its stale anon_vma, so once its process has exited the next eviction of the chunk (a close, the module's unload) walks a freed anon_vma in migrate_device_finalize -> remove_migration_ptes -> rmap_walk_anon: oops or hang (seen on 6.12.118, Fixtures/hazards/close-evicts-exclusive-coherent)"
+    static let evictExclusiveCoherentHazard = "dmirror_device_evict_chunk over a device-coherent page that a device-exclusive entry "
+        + "holds: the page keeps its reference and its stale anon_vma, so once its process has exited the next eviction of the chunk (a "
+        + "close, the module's unload) walks a freed anon_vma in migrate_device_finalize -> remove_migration_ptes -> rmap_walk_anon: oops "
+        + "or hang (seen on 6.12.118, Fixtures/hazards/close-evicts-exclusive-coherent)"
 
     /// Every page of device `minor` goes back to system RAM (fd release, RELEASE ioctl).
     mutating func evict(minor: Int) {
@@ -472,7 +485,8 @@ extension Model {
                         invalidate(pi, r, p)
                         moved.append(f)
                         if allocLoc(pi, r, p) != defaultLoc {
-                            x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's MPOL_BIND, so the local node")
+                            x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's "
+                                + "MPOL_BIND, so the local node")
                         }
                     }
                 }

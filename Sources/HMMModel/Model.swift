@@ -159,9 +159,7 @@ public struct Model: Sendable {
     /// True between `fork` and `exitChild`.
     public var inChild: Bool { s.current == 1 }
 
-    var proc: Process {
-        get { s.procs[s.current] }
-    }
+    var proc: Process { s.procs[s.current] }
 
     /// Regions of the current process (including fully unmapped ones).
     public var regionIDs: [RegionID] {
@@ -291,7 +289,9 @@ public struct Model: Sendable {
             if r.count == 0 { return "empty range" }
             if inChild { return "mremap is not modelled in a child" }
             if kind(of: r.region) == .hugetlb { return "mremap of hugetlb is not modelled" }
-            if s.procs.contains(where: { to < $0.regions.count && $0.regions[to] != nil }) || to < 0 { return "target region r\(to) exists" }
+            if s.procs.contains(where: { to < $0.regions.count && $0.regions[to] != nil }) || to < 0 {
+                return "target region r\(to) exists"
+            }
             // A source spanning several VMAs is the kernel's EFAULT (see doMremap), not a precondition.
             if region(r.region)!.flags[r.first] & PF.mapped == 0 { return "mremap source must start in a mapped VMA" }
             return nil

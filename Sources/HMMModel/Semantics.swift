@@ -72,7 +72,8 @@ extension Model {
     }
 
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         splitTHP(pi, r, range.first..<range.end)
         var unmapped = false
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
@@ -87,7 +88,8 @@ extension Model {
     }
 
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         var newBits: UInt8 = 0
         if prot.canRead { newBits |= PF.read }
         if prot.canWrite { newBits |= PF.write }
@@ -110,7 +112,8 @@ extension Model {
                 let bits = s.frames.bits[Int(f)]
                 let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
                 let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
-                if present && ((bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean) || (kind.isShared && !writesNotified(kind))) {
+                let exclusiveAnon = bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean
+                if present && (exclusiveAnon || (kind.isShared && !writesNotified(kind))) {
                     nf |= PF.pteWrite
                 }
             }
@@ -122,7 +125,8 @@ extension Model {
     }
 
     mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         let src = s.procs[pi].regions[r]!
         // vma_to_resize: the old range must lie in the one VMA holding its start; a hole, an
         // mprotect split or a different mbind policy (VMAs differing in policy never merge) ends
@@ -160,13 +164,19 @@ extension Model {
     }
 
     mutating func doMadvise(_ range: PageRange, _ advice: Advice) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         var hole = false
         switch advice {
         case .hugepage, .nohugepage:
             for p in range.first..<range.end {
                 if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
-                if advice == .hugepage { s.procs[pi].regions[r]!.flags[p] |= PF.advised; s.thpAdvised = true } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.advised }
+                if advice == .hugepage {
+                    s.procs[pi].regions[r]!.flags[p] |= PF.advised
+                    s.thpAdvised = true
+                } else {
+                    s.procs[pi].regions[r]!.flags[p] &= ~PF.advised
+                }
             }
         case .dontneed:
             splitTHP(pi, r, range.first..<range.end)
@@ -377,7 +387,8 @@ extension Model {
     // MARK: NUMA
 
     mutating func doMbind(_ range: PageRange, _ node: Int) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
             return [.failure(Errno.EFAULT)]
         }
@@ -451,7 +462,8 @@ extension Model {
     }
 
     mutating func doQueryNodes(_ range: PageRange) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         x.variable = true
         resolveAroundNodes(pi, range)
         if let obs = x.resolve?.nodes, obs.count == range.count {
@@ -471,7 +483,8 @@ extension Model {
     }
 
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
-        let pi = s.current, r = range.region
+        let pi = s.current
+        let r = range.region
         resolveAroundNodes(pi, range)
         var v = nodeValues(pi, range)
         // A page fault-around may have mapped moves (or is shared: EACCES) like a mapped one.

@@ -1,7 +1,8 @@
 import Foundation
 import HMMFixtures
-@testable import HMMModel
 import Testing
+
+@testable import HMMModel
 
 /// `Model.apply` skips its state backup when a step cannot have several results. The
 /// shortcut must never change an envelope or where `commit` leads: each sequence runs
@@ -39,7 +40,9 @@ import Testing
 
     @Test func checkedInFixtures() throws {
         var checked = 0
-        for directory in ["corpus", "corpus/thp-migration", "selftest", "scenarios", "scenarios/linux-6.1", "scenarios/linux-6.12", "hazards"] {
+        let directories = ["corpus", "corpus/thp-migration", "selftest", "scenarios", "scenarios/linux-6.1", "scenarios/linux-6.12",
+                           "hazards"]
+        for directory in directories {
             let url = Self.fixtureRoot.appendingPathComponent(directory)
             for name in try FileManager.default.contentsOfDirectory(atPath: url.path).sorted() where name.hasSuffix(".fixture") {
                 let fixture = try Fixture.parse(String(contentsOf: url.appendingPathComponent(name), encoding: .utf8), file: name)

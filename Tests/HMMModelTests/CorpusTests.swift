@@ -1,8 +1,9 @@
 import Foundation
-@testable import HMMFixtures
 import HMMModel
 import HMMUAPI
 import Testing
+
+@testable import HMMFixtures
 
 /// The checked-in corpus (`Fixtures/corpus`) must parse, satisfy preconditions and carry the
 /// expectations the current model derives. Set `HMMKIT_WRITE_CORPUS=1` to regenerate it,
@@ -22,10 +23,12 @@ import Testing
     @Test func corpusIsCurrent() throws {
         let env = ProcessInfo.processInfo.environment
         if env["HMMKIT_WRITE_CORPUS"] == "1" {
-            try FileManager.default.createDirectory(at: Self.root.appendingPathComponent("thp-migration"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: Self.root.appendingPathComponent("thp-migration"),
+                                                    withIntermediateDirectories: true)
             for (name, profile, e, seed, n) in Self.generated {
                 var g = FixtureGenerator(seed: seed, profile: profile, environment: e)
-                try g.generate(steps: n).text.write(to: Self.root.appendingPathComponent(name + ".fixture"), atomically: true, encoding: .utf8)
+                try g.generate(steps: n).text.write(to: Self.root.appendingPathComponent(name + ".fixture"),
+                                                    atomically: true, encoding: .utf8)
             }
         }
         // Fixtures for kernels newer than 6.12 live in a subdirectory, so `hmmkit replay
@@ -106,9 +109,11 @@ import Testing
                     IntRun(start: 7, stride: 0), IntRun(start: 3, stride: (1 << 30) - 1), IntRun(start: 3, stride: -(1 << 30))]
         let tokens = [UInt64(0)] + runs.map(\.token)
         var c = "#include <stdint.h>\n#include <stdio.h>\n#include <stddef.h>\n" + CSelftestEmitter.tokenHelpers(.intRuns)
-        c += "int main(void) {\n\tstatic int32_t page[1024];\n\tuint64_t t[] = {" + tokens.map { "0x\(String($0, radix: 16))ULL" }.joined(separator: ", ") + "};\n"
+        c += "int main(void) {\n\tstatic int32_t page[1024];\n\tuint64_t t[] = "
+            + "{" + tokens.map { "0x\(String($0, radix: 16))ULL" }.joined(separator: ", ") + "};\n"
         c += "\tfor (size_t k = 0; k < sizeof(t) / 8; k++) {\n\t\thk_fill(page, sizeof(page), t[k]);\n"
-        c += "\t\tprintf(\"%d %d %d %d\\n\", page[0], page[1], page[1023], hk_is(page, sizeof(page), t[k]) && !hk_is(page, sizeof(page), t[k] ^ 1));\n\t}\n\treturn 0;\n}\n"
+        c += "\t\tprintf(\"%d %d %d %d\\n\", page[0], page[1], page[1023], hk_is(page, sizeof(page), t[k]) && !hk_is(page, sizeof(page), "
+            + "t[k] ^ 1));\n\t}\n\treturn 0;\n}\n"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hmmkit-intrun-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

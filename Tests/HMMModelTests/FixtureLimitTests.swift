@@ -31,8 +31,10 @@ import Testing
         ("hmmkit-fixture 1\nprofile linux-6.12\nnodes 0 0\n# steps\n", 3, "twice"),
         (header + String(repeating: "x", count: FixtureLimits.lineLength + 1) + "\n", 7, "over the limit"),
         (header + "open f0 dev=0\nmmap r0 pages=131072 prot=rw kind=anon-private\n"
-            + String(repeating: "ioctl f0 write r0 0 131072 data=[0x1*131072]\n", count: FixtureLimits.dataTokens / 131072 + 1), 41, "data= lists"),
-        (header + (0...FixtureLimits.totalPages / FixtureLimits.pagesPerMapping).map { "mmap r\($0) pages=\(FixtureLimits.pagesPerMapping) prot=rw kind=anon-private\n" }.joined(), 15, "pages"),
+            + String(repeating: "ioctl f0 write r0 0 131072 "
+                + "data=[0x1*131072]\n", count: FixtureLimits.dataTokens / 131072 + 1), 41, "data= lists"),
+        (header + (0...FixtureLimits.totalPages / FixtureLimits.pagesPerMapping).map { "mmap r\($0) "
+            + "pages=\(FixtureLimits.pagesPerMapping) prot=rw kind=anon-private\n" }.joined(), 15, "pages"),
     ]
 
     @Test(arguments: cases.indices)

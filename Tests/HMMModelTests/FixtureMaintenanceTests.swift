@@ -53,10 +53,12 @@ import Testing
         text = text.replacingOccurrences(of: "#: HAZARD", with: "#: hazard")
         let problems = FixtureMaintenance.problems(in: text, file: "b")
         #expect(problems.map(\.line) == [14, 19])
-        #expect(problems[0].message.contains("'ok cpages=2 faults=0 data=[0x10,0x1]' differs from the model's 'ok cpages=2 faults=0 data=[0x10,0x0]'"))
+        #expect(problems[0].message.contains("'ok cpages=2 faults=0 data=[0x10,0x1]' differs from the model's 'ok cpages=2 faults=0 "
+            + "data=[0x10,0x0]'"))
         #expect(problems[1].message.hasPrefix("notes differ from the model's: [HAZARD:"))
         // A missing expectation is a difference too; a parse error is reported with its line.
-        let bare = FixtureMaintenance.problems(in: Self.authored.replacingOccurrences(of: "\nioctl f0 migrate-to-dev r0 0 3", with: ""), file: "c")
+        let withoutMigrate = Self.authored.replacingOccurrences(of: "\nioctl f0 migrate-to-dev r0 0 3", with: "")
+        let bare = FixtureMaintenance.problems(in: withoutMigrate, file: "c")
         #expect(bare.first?.description == "c:9: expectation none differs from the model's 'ok'")
         #expect(FixtureMaintenance.problems(in: "hmmkit-fixture 1\nprofile linux-6.12\nzap\n", file: "d").map(\.description)
             == ["d:3: unknown operation 'zap'"])

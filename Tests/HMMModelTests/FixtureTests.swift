@@ -59,7 +59,8 @@ import Testing
         #expect(err("hmmkit-fixture 1\nprofile linux-6.12\nioctl f0 zap r0 0 1\n")?.message.contains("unknown ioctl 'zap'") == true)
         #expect(err("hmmkit-fixture 1\nprofile linux-6.12\nopen f0 dev=0\nthp never\n")?.line == 4)
         #expect(err("hmmkit-fixture 1\nopen f0 dev=0\n")?.message.contains("missing 'profile'") == true)
-        #expect(err("hmmkit-fixture 1\nprofile linux-6.12\nioctl f0 write r0 0 2 data=[0x1]\n")?.message.contains("1 tokens for 2 pages") == true)
+        #expect(err("hmmkit-fixture 1\nprofile linux-6.12\nioctl f0 write r0 0 2 "
+            + "data=[0x1]\n")?.message.contains("1 tokens for 2 pages") == true)
         #expect(FixtureError(file: "a", line: 3, message: "m").description == "a:3: m")
     }
 
@@ -67,7 +68,8 @@ import Testing
         var a = FixtureGenerator(seed: 7, profile: .linux6_12, environment: Environment(devices: [0, 1, 2, 3], nodes: [0, 1]))
         var b = FixtureGenerator(seed: 7, profile: .linux6_12, environment: Environment(devices: [0, 1, 2, 3], nodes: [0, 1]))
         for _ in 0..<20 {
-            let x = a.generate(steps: 60), y = b.generate(steps: 60)
+            let x = a.generate(steps: 60)
+            let y = b.generate(steps: 60)
             #expect(x.text == y.text)
             #expect(x.firstViolation() == nil)
             // The recorded seed regenerates the fixture.

@@ -37,7 +37,8 @@ import Testing
         let fixture = try load().1.derived()
         let migrate = try #require(fixture.steps.first { $0.action.fixtureText.hasPrefix("ioctl f0 migrate-to-dev r0 0 8") })
         #expect(migrate.expectation?.hasPrefix("ok cpages=8 ") == true)
-        let reads = fixture.steps.prefix { !$0.action.fixtureText.hasPrefix("ioctl") }.filter { $0.action.fixtureText.hasPrefix("cpu-read") }
+        let reads = fixture.steps.prefix { !$0.action.fixtureText.hasPrefix("ioctl") }
+            .filter { $0.action.fixtureText.hasPrefix("cpu-read") }
         #expect(reads.count == 7)
         let snapshot = try #require(fixture.steps.first { $0.action.fixtureText.hasPrefix("ioctl f0 snapshot") })
         #expect(snapshot.expectation?.contains("snap=[11*4,02,11*3]") == true)  // zero page: read-only mapped
