@@ -482,6 +482,20 @@ extension Model {
         return [Outcome(nodes: v)]
     }
 
+    static let migrateExclusiveTHPHazard = "move_pages of a THP whose other PTEs are device-exclusive entries (EXCLUSIVE of its head "
+        + "page converted them all): try_to_migrate_one walks the large folio, meets entries it does not expect and hands "
+        + "folio_remove_rmap_ptes a page outside the folio: a storm of WARNINGs at include/linux/rmap.h:216/217 "
+        + "(__folio_rmap_sanity_checks) that hangs the call (seen on 6.12.118, Fixtures/hazards/move-pages-exclusive-thp)"
+
+    /// Whether page `p` may belong to a large folio some of whose PTEs are device-exclusive entries.
+    func largeFolioHasExclusiveEntries(_ pi: Int, _ r: Int, _ p: Int) -> Bool {
+        let reg = s.procs[pi].regions[r]!
+        guard reg.flags[p] & PF.thp != 0 else { return false }
+        let lo = p / Self.pmdPages * Self.pmdPages
+        let block = lo..<min(lo + Self.pmdPages, reg.span)
+        return block.contains { q in q != p && reg.flags[q] & PF.thp != 0 && reg.flags[q] & (PF.excl | PF.exclMaybe) != 0 }
+    }
+
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
@@ -517,6 +531,9 @@ extension Model {
                 v.allow(-Errno.EACCES, at: i)
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
                 if x.resolve?.nodes?[i] == -Errno.EACCES { continue }
+            }
+            if Loc.index(s.frames.loc[Int(f)]) != node && largeFolioHasExclusiveEntries(pi, r, p) {
+                x.hazard = Self.migrateExclusiveTHPHazard
             }
             if Loc.index(s.frames.loc[Int(f)]) != node {
                 invalidate(pi, r, p)
