@@ -30,8 +30,9 @@ public struct KernelStore {
         self.config = config
     }
 
-    /// The full log of scripts/kernel-build's last build of the scratch tree.
-    public var buildLog: String { layout.cacheRoot + "/kernels/\(buildKey)/build.log" }
+    /// The full log of scripts/kernel-build's last build of the scratch tree (the script
+    /// writes under $HMMKIT_CACHE, whatever the series' own cache root).
+    public var buildLog: String { KernelCache.builtKernel(key: buildKey) + "/build.log" }
 
     /// The kernel built earlier from `step`'s tree, if there is one.
     public func cached(_ step: SeriesStep) -> KernelArtifacts? {

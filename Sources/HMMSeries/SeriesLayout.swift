@@ -1,4 +1,5 @@
 import Foundation
+import HMMVM
 import KTAP
 
 /// Where `hmmkit series` keeps its files for one kernel tree, under the hmmkit cache:
@@ -24,10 +25,7 @@ public struct SeriesLayout: Sendable, Hashable {
         self.repository = repository
     }
 
-    public static var defaultCacheRoot: String {
-        ProcessInfo.processInfo.environment["HMMKIT_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? NSHomeDirectory() + "/.cache/hmmkit"
-    }
+    public static var defaultCacheRoot: String { KernelCache.root }
 
     public var key: String { Self.pathKey(repository) }
     public var directory: String { cacheRoot + "/series/" + key }

@@ -47,6 +47,9 @@ public enum KernelCache {
     }
     public static var acceleratorFile: String { root + "/accelerator" }
     public static var importedKernels: String { root + "/imported" }
+    /// Where scripts/kernel-build keeps the kernel of `key` (source identity + config hash),
+    /// with its build.log; the script's `--print-key` gives the key.
+    public static func builtKernel(key: String) -> String { root + "/kernels/" + key }
 }
 
 public struct HMMKitError: Error, CustomStringConvertible {
