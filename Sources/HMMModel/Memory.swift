@@ -196,11 +196,22 @@ extension Model {
     }
 
     /// Object page `o` (allocating a zero-filled page-cache page for a hole).
-    mutating func objectPage(_ obj: Int, _ o: Int) -> UInt32 {
+    /// The page of object `obj` at `o`, allocated on first use. A fault through (pi, r, p)
+    /// allocates a shmem page (shared anonymous memory, a tmpfs file) under the policy mbind
+    /// set through that mapping (shmem_set_policy: the file's shared policy, private mappings
+    /// too); a disk file's page cache follows the task's policy.
+    mutating func objectPage(_ obj: Int, _ o: Int, faultedThrough fault: (pi: Int, r: Int, p: Int)? = nil) -> UInt32 {
         if s.objects[obj].frames[o] == Frames.none {
-            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: defaultLoc, bits: FB.object)
+            var loc = defaultLoc
+            if let fault, isShmemBacked(obj) { loc = allocLoc(fault.pi, fault.r, fault.p) }
+            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: FB.object)
         }
         return s.objects[obj].frames[o]
+    }
+
+    /// Shared anonymous memory is shmem; a file is when it lives on tmpfs.
+    func isShmemBacked(_ obj: Int) -> Bool {
+        environment.files == .tmpfs || !s.files.values.contains(obj)
     }
 
     /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
@@ -287,7 +298,8 @@ extension Model {
                         s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
                     }
                 } else {
-                    let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p)
+                    let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p,
+                                        faultedThrough: (pi, r, p))
                     if write {
                         s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
                         s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
@@ -319,7 +331,7 @@ extension Model {
             if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
             if f == Frames.none {
                 if !write { faultAround(pi, r, p) }
-                let of = objectPage(reg.object, reg.objectOffset + p)
+                let of = objectPage(reg.object, reg.objectOffset + p, faultedThrough: (pi, r, p))
                 retain(of)
                 s.procs[pi].regions[r]!.frame[p] = of
                 let w = write || (!writesNotified(kind) && fl & PF.write != 0)
