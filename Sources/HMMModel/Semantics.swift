@@ -507,6 +507,10 @@ extension Model {
             v.allow(Int32(node), at: i)
             if aroundMappings(of) > 1 { v.allow(-Errno.EACCES, at: i) }
         }
+        // THP blocks whose folio a page of the range has queued for migration, and those where
+        // the next page of the folio already found it isolated.
+        var queuedTHPBlocks = Set<Int>()
+        var busyTHPBlocks = Set<Int>()
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = s.procs[pi].regions[r]!.frame[p]
@@ -534,6 +538,18 @@ extension Model {
             }
             if Loc.index(s.frames.loc[Int(f)]) != node && largeFolioHasExclusiveEntries(pi, r, p) {
                 x.hazard = Self.migrateExclusiveTHPHazard
+            }
+            if s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+                let block = p / Self.pmdPages
+                if queuedTHPBlocks.contains(block) && !busyTHPBlocks.contains(block) {
+                    // add_folio_for_migration: the folio is isolated already, -EBUSY; do_pages_move
+                    // then migrates what it queued, so the folio's later pages are on the node.
+                    busyTHPBlocks.insert(block)
+                    v.allow(-Errno.EBUSY, at: i)
+                    x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), then the folio moves")
+                } else if Loc.index(s.frames.loc[Int(f)]) != node {
+                    queuedTHPBlocks.insert(block)
+                }
             }
             if Loc.index(s.frames.loc[Int(f)]) != node {
                 invalidate(pi, r, p)
