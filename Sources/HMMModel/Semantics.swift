@@ -546,7 +546,8 @@ extension Model {
                     // then migrates what it queued, so the folio's later pages are on the node.
                     busyTHPBlocks.insert(block)
                     v.allow(-Errno.EBUSY, at: i)
-                    x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), then the folio moves")
+                    x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), "
+                        + "then the folio moves")
                 } else if Loc.index(s.frames.loc[Int(f)]) != node {
                     queuedTHPBlocks.insert(block)
                 }
