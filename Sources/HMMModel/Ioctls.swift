@@ -1,6 +1,6 @@
 import HMMUAPI
 
-/// The dmirror ioctls (lib/test_hmm.c), per reference §1.3–§1.5.
+/// The dmirror ioctls, as lib/test_hmm.c (dmirror_fops_unlocked_ioctl and the functions it calls) implements them.
 extension Model {
     mutating func doIoctl(_ c: IoctlCall) -> [Outcome] {
         let pi = s.current

@@ -127,7 +127,7 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
 
     /// Debian 6.1.192: UAPI READ..RELEASE.
     public static let linux6_1 = base("linux-6.1", .v6_1, KernelVersion(6, 1), thp: false, as61: true)
-    /// Debian 6.12.117: same semantics as 6.1 for the dmirror ioctls (reference §5); move_pages
+    /// Debian 6.12.117: same semantics as 6.1 for the dmirror ioctls (lib/test_hmm.c in both trees); move_pages
     /// looks pages up with folio_walk (``movePagesHoleIsEFAULT`` off).
     public static let linux6_12 = base("linux-6.12", .v6_1, KernelVersion(6, 12), thp: false)
     /// 6.19+: device-private THP migration, FLAGS ioctl, make_device_exclusive().

@@ -2,7 +2,7 @@ import HMMModel
 import HMMUAPI
 import Testing
 
-/// The kernel selftest's cases (reference §4.2) worked by hand.
+/// The kernel selftest's cases (tools/testing/selftests/mm/hmm-tests.c) worked by hand.
 @Suite struct SelftestCases {
     let n = 16
 
