@@ -2,8 +2,10 @@ import Foundation
 
 /// A LAVA job's log as `GET /api/v0.2/jobs/ID/logs/` returns it: YAML, one flow mapping per
 /// line, `- {"dt": ..., "lvl": ..., "msg": ...}`. What the device printed has `lvl: target`,
-/// one console line per entry. The log is the lab's, so it is untrusted input: a line that
-/// does not parse is counted and skipped, never fatal.
+/// one console line per entry, or `lvl: feedback` when LAVA read it only after the test
+/// monitor had stopped (the line holding the end string can arrive that way). The log is the
+/// lab's, so it is untrusted input: a line that does not parse is counted and skipped, never
+/// fatal.
 public struct LavaLog: Sendable, Equatable {
     /// The device's console, line by line, without the serial line's trailing CR.
     public var targetLines: [String] = []
@@ -22,7 +24,8 @@ public struct LavaLog: Sendable, Equatable {
                 if line.contains(#""lvl": "target""#) { unreadableLines += 1 }
                 continue
             }
-            guard entry["lvl"] as? String == "target", let message = entry["msg"] as? String else { continue }
+            let level = entry["lvl"] as? String
+            guard level == "target" || level == "feedback", let message = entry["msg"] as? String else { continue }
             targetLines.append(String(message.reversed().drop { $0 == "\r" }.reversed()))
         }
     }

@@ -82,6 +82,20 @@ private func job(shard: Shard) -> LavaJob {
         #expect(log.guestExitCode == 1)
     }
 
+    /// Seen on a local lab (lava-dispatcher 2023.01, job 15): the monitor matched the end
+    /// string, stopped, and the line holding it was logged later as `feedback`.
+    @Test func theEndLineMayArriveAsFeedback() {
+        let log = LavaLog(yaml: [
+            ##"- {"dt": "2026-12-04T07:14:00.754555", "lvl": "target", "msg": "# Totals: pass:39 fail:0 xfail:0 skip:0 error:0"}"##,
+            #"- {"dt": "2026-12-04T07:14:01.080031", "lvl": "info", "msg": "ok: end string found, lava test monitoring stopped"}"#,
+            #"- {"dt": "2026-12-04T07:14:01.081198", "lvl": "feedback", "#
+                + #""msg": "hmmkit-vm: command exited 0 after 11.61s", "ns": "common"}"#,
+            #"- {"dt": "2026-12-04T07:14:02.086593", "lvl": "input", "msg": "poweroff\n"}"#,
+        ].joined(separator: "\n"))
+        #expect(log.guestExitCode == 0)
+        #expect(log.targetLines.count == 2)
+    }
+
     @Test func aLogWithoutKTAPHasNone() {
         let log = LavaLog(yaml: #"- {"dt": "x", "lvl": "target", "msg": "Kernel panic - not syncing"}"#)
         #expect(log.ktap.isEmpty)
