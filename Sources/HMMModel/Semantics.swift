@@ -487,13 +487,12 @@ extension Model {
         + "folio_remove_rmap_ptes a page outside the folio: a storm of WARNINGs at include/linux/rmap.h:216/217 "
         + "(__folio_rmap_sanity_checks) that hangs the call (seen on 6.12.118, Fixtures/hazards/move-pages-exclusive-thp)"
 
-    /// Whether page `p` may belong to a large folio some of whose PTEs are device-exclusive entries.
-    func largeFolioHasExclusiveEntries(_ pi: Int, _ r: Int, _ p: Int) -> Bool {
+    /// Whether THP block `block` of the region may be a large folio some of whose PTEs are
+    /// device-exclusive entries (`exclMaybe` counts: if the block is a THP, they are).
+    func blockHasExclusiveEntries(_ pi: Int, _ r: Int, _ block: Int) -> Bool {
         let reg = s.procs[pi].regions[r]!
-        guard reg.flags[p] & PF.thp != 0 else { return false }
-        let lo = p / Self.pmdPages * Self.pmdPages
-        let block = lo..<min(lo + Self.pmdPages, reg.span)
-        return block.contains { q in q != p && reg.flags[q] & PF.thp != 0 && reg.flags[q] & (PF.excl | PF.exclMaybe) != 0 }
+        let pages = (block * Self.pmdPages)..<min((block + 1) * Self.pmdPages, reg.span)
+        return pages.contains { q in reg.flags[q] & PF.thp != 0 && reg.flags[q] & (PF.excl | PF.exclMaybe) != 0 }
     }
 
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
@@ -510,6 +509,8 @@ extension Model {
         // THP blocks whose folio a page of the range has queued for migration, and those where
         // the next page of the folio already found it isolated.
         var queuedTHPBlocks = Set<Int>()
+        // Per THP block, once per step: whether any of its pages is a device-exclusive entry.
+        var exclusiveTHPBlocks: [Int: Bool] = [:]
         var busyTHPBlocks = Set<Int>()
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
@@ -536,8 +537,10 @@ extension Model {
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
                 if x.resolve?.nodes?[i] == -Errno.EACCES { continue }
             }
-            if Loc.index(s.frames.loc[Int(f)]) != node && largeFolioHasExclusiveEntries(pi, r, p) {
-                x.hazard = Self.migrateExclusiveTHPHazard
+            if Loc.index(s.frames.loc[Int(f)]) != node && s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+                let block = p / Self.pmdPages
+                if exclusiveTHPBlocks[block] == nil { exclusiveTHPBlocks[block] = blockHasExclusiveEntries(pi, r, block) }
+                if exclusiveTHPBlocks[block]! { x.hazard = Self.migrateExclusiveTHPHazard }
             }
             if s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
                 let block = p / Self.pmdPages
