@@ -152,13 +152,27 @@ public enum KernelConfig {
         return nil
     }
 
+    /// Scans UTF-8 bytes, not Characters: a distribution's config has 10,000 lines, and under
+    /// TCG the Character-by-Character split was most of hmmkit's start-up work.
     public static func parse(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("CONFIG_") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            result[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        var text = text
+        return text.withUTF8 { bytes in
+            var result: [String: String] = [:]
+            let prefix = Array("CONFIG_".utf8)
+            var lineStart = 0
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                if lineEnd - lineStart > prefix.count,
+                   prefix.indices.allSatisfy({ bytes[lineStart + $0] == prefix[$0] }),
+                   let equals = (lineStart..<lineEnd).first(where: { bytes[$0] == UInt8(ascii: "=") }) {
+                    let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<equals]), as: UTF8.self)
+                    result[name] = String(decoding: UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<lineEnd]), as: UTF8.self)
+                }
+                lineStart = lineEnd + 1
+            }
+            return result
         }
-        return result
     }
 }
 
