@@ -362,11 +362,7 @@ extension Model {
     mutating func faultAround(_ pi: Int, _ r: Int, _ p: Int) {
         let reg = s.procs[pi].regions[r]!
         guard reg.object >= 0, reg.kind != .hugetlb else { return }
-        let bits = reg.flags[p] & PF.vmaBits
-        let pol: UInt8 = reg.policy.isEmpty ? 0 : reg.policy[p]
-        func sameVMA(_ q: Int) -> Bool {
-            reg.flags[q] & PF.vmaBits == bits && (reg.policy.isEmpty ? 0 : reg.policy[q]) == pol
-        }
+        func sameVMA(_ q: Int) -> Bool { reg.sameVMA(p, q) }
         let n = Self.faultAroundPages
         var lo = p
         while lo > max(0, p - (n - 1)) && sameVMA(lo - 1) { lo -= 1 }

@@ -62,8 +62,9 @@ extension Model {
         var bits = PF.mapped
         if prot.canRead { bits |= PF.read }
         if prot.canWrite { bits |= PF.write }
-        let reg = Region(kind: kind, span: pages, object: object, objectOffset: kind.isFileBacked ? offset : 0,
+        var reg = Region(kind: kind, span: pages, object: object, objectOffset: kind.isFileBacked ? offset : 0,
                          frame: [UInt32](repeating: 0, count: pages), flags: [UInt8](repeating: bits, count: pages))
+        if prot.canWrite { reg.account(0..<pages) }
         if s.procs[pi].regions.count <= r {
             s.procs[pi].regions += [Region?](repeating: nil, count: r + 1 - s.procs[pi].regions.count)
         }
@@ -100,6 +101,8 @@ extension Model {
                 if changedAny { splitTHP(pi, r, range.first..<p) }
                 return [.failure(Errno.ENOMEM)]
             }
+            // mprotect_fixup charges a private mapping the first time it becomes writable.
+            if prot.canWrite { s.procs[pi].regions[r]!.account(p..<(p + 1)) }
             if fl & (PF.read | PF.write) == newBits { continue }
             changedAny = true
             var nf = (fl & ~(PF.read | PF.write)) | newBits
@@ -129,12 +132,9 @@ extension Model {
         let r = range.region
         let src = s.procs[pi].regions[r]!
         // vma_to_resize: the old range must lie in the one VMA holding its start; a hole, an
-        // mprotect split or a different mbind policy (VMAs differing in policy never merge) ends
-        // that VMA early, and mremap gives EFAULT with nothing moved.
-        let bits = src.flags[range.first] & PF.vmaBits
-        let policy: UInt8 = src.policy.isEmpty ? 0 : src.policy[range.first]
-        for p in range.first..<range.end
-        where src.flags[p] & PF.vmaBits != bits || (src.policy.isEmpty ? 0 : src.policy[p]) != policy {
+        // mprotect split, a different mbind policy or VM_ACCOUNT (VMAs differing in either never
+        // merge) ends that VMA early, and mremap gives EFAULT with nothing moved.
+        for p in range.first..<range.end where !src.sameVMA(range.first, p) {
             x.note("mremap's source crosses a VMA boundary at page \(p) (vma_to_resize): EFAULT, nothing moves")
             return [.failure(Errno.EFAULT)]
         }
@@ -144,6 +144,7 @@ extension Model {
                          frame: Array(src.frame[range.first..<range.end]),
                          flags: Array(src.flags[range.first..<range.end]))
         if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
+        if !src.accounted.isEmpty { dst.accounted = Array(src.accounted[range.first..<range.end]) }
         dst.aroundMaybe = Set(src.aroundMaybe.filter { (range.first..<range.end).contains($0) }.map { $0 - range.first })
         s.procs[pi].regions[r]!.aroundMaybe.subtract(range.first..<range.end)
         for p in range.first..<range.end {

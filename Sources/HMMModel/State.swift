@@ -105,6 +105,25 @@ struct Region {
     /// Pages with an empty PTE (frame none) in the model that a read fault's fault-around may
     /// have mapped to their page-cache page (``Model/faultAround(_:_:_:)``).
     var aroundMaybe: Set<Int> = []
+    /// Empty (no page), or per page: the VMA carries VM_ACCOUNT. A private mapping gets it
+    /// when mapped writable, or when mprotect first makes it writable; mprotect never takes
+    /// it away, so such a VMA no longer merges with an unaccounted neighbour.
+    var accounted: [Bool] = []
+
+    /// Whether pages `p` and `q` may lie in one VMA: the same protection, MADV_HUGEPAGE,
+    /// mbind policy and accounting (vma_merge needs them all equal).
+    func sameVMA(_ p: Int, _ q: Int) -> Bool {
+        flags[p] & PF.vmaBits == flags[q] & PF.vmaBits
+            && (policy.isEmpty || policy[p] == policy[q])
+            && (accounted.isEmpty || accounted[p] == accounted[q])
+    }
+
+    /// Marks `pages` VM_ACCOUNT where the kernel would: private, not hugetlb.
+    mutating func account(_ pages: Range<Int>) {
+        guard !kind.isShared, kind != .hugetlb else { return }
+        if accounted.isEmpty { accounted = [Bool](repeating: false, count: span) }
+        for p in pages { accounted[p] = true }
+    }
 }
 
 struct PTMap {
