@@ -458,6 +458,40 @@ extension Model {
     }
 
     /// Marks THP blocks touched partially by a VMA change as possibly PTE-mapped large folios.
+    /// A VMA split at page `at` of region `r` (mprotect, mbind, munmap, mremap or madvise
+    /// changing part of a VMA). vma_adjust_trans_huge runs split_huge_pmd_address there, and
+    /// __split_huge_pmd starts its MMU notifier over the whole PMD before it looks for a huge
+    /// page: when `at` is not PMD aligned and the VMA spans that PMD, test_hmm drops every mirror
+    /// entry of the 2 MiB block (and the one past it) even with no THP there.
+    mutating func splitVMA(_ pi: Int, _ r: Int, at page: Int) {
+        let reg = s.procs[pi].regions[r]!
+        guard page > 0, page < reg.span, page % Self.pmdPages != 0 else { return }
+        let lo = page - page % Self.pmdPages
+        let hi = lo + Self.pmdPages
+        guard hi <= reg.span,
+              (lo..<hi).allSatisfy({ reg.flags[$0] & PF.mapped != 0 && reg.sameVMA(page, $0) }) else { return }
+        let mirrored = s.procs[pi].mirrors.contains { mirror in
+            guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
+            return (lo..<hi).contains { pt.tag[$0] != Tag.none }
+        }
+        if mirrored {
+            x.note("the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over pages \(lo)..<\(hi) "
+                + "(vma_adjust_trans_huge): their mirror entries go")
+        }
+        invalidate(pi, r, lo..<hi)
+    }
+
+    /// Splits for a change of VMA attributes over `range` where `changes(region, p)` says
+    /// whether page `p`'s attributes change: at its start and at its end.
+    mutating func splitVMAs(_ pi: Int, _ r: Int, _ range: Range<Int>, changes: (Region, Int) -> Bool) {
+        guard !range.isEmpty else { return }
+        let reg = s.procs[pi].regions[r]!
+        let atStart = changes(reg, range.lowerBound)
+        let atEnd = changes(reg, range.upperBound - 1)
+        if atStart { splitVMA(pi, r, at: range.lowerBound) }
+        if atEnd { splitVMA(pi, r, at: range.upperBound) }
+    }
+
     mutating func splitTHP(_ pi: Int, _ r: Int, _ range: Range<Int>) {
         let reg = s.procs[pi].regions[r]!
         for edge in [range.lowerBound, range.upperBound - 1] {
@@ -465,8 +499,19 @@ extension Model {
             let lo = b * Self.pmdPages
             let hi = min(lo + Self.pmdPages, reg.span)
             if range.lowerBound <= lo && range.upperBound >= hi { continue }
-            if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }) {
+            if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }), !reg.splitBlocks.contains(b) {
                 s.procs[pi].regions[r]!.splitBlocks.insert(b)
+                // __split_huge_pmd brackets the split with an MMU notifier over the whole PMD:
+                // every mirror entry of the block goes, not only those in `range`.
+                let mirrored = s.procs[pi].mirrors.contains { mirror in
+                    guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
+                    return (lo..<hi).contains { pt.tag[$0] != Tag.none }
+                }
+                if mirrored {
+                    x.note("splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) invalidates the whole block: "
+                        + "its mirror entries go")
+                }
+                invalidate(pi, r, lo..<hi)
             }
         }
     }

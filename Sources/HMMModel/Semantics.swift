@@ -75,6 +75,7 @@ extension Model {
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p] & PF.mapped != 0 }
         splitTHP(pi, r, range.first..<range.end)
         var unmapped = false
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
@@ -94,6 +95,9 @@ extension Model {
         var newBits: UInt8 = 0
         if prot.canRead { newBits |= PF.read }
         if prot.canWrite { newBits |= PF.write }
+        splitVMAs(pi, r, range.first..<range.end) { reg, p in
+            reg.flags[p] & PF.mapped != 0 && reg.flags[p] & (PF.read | PF.write) != newBits
+        }
         var changedAny = false
         for p in range.first..<range.end {
             let fl = s.procs[pi].regions[r]!.flags[p]
@@ -138,6 +142,7 @@ extension Model {
             x.note("mremap's source crosses a VMA boundary at page \(p) (vma_to_resize): EFAULT, nothing moves")
             return [.failure(Errno.EFAULT)]
         }
+        splitVMAs(pi, r, range.first..<range.end) { _, _ in true }
         splitTHP(pi, r, range.first..<range.end)
         var dst = Region(kind: src.kind, span: range.count, object: src.object,
                          objectOffset: src.objectOffset + range.first, anonVMA: src.anonVMA,
@@ -170,6 +175,9 @@ extension Model {
         var hole = false
         switch advice {
         case .hugepage, .nohugepage:
+            splitVMAs(pi, r, range.first..<range.end) { reg, p in
+                reg.flags[p] & PF.mapped != 0 && (reg.flags[p] & PF.advised != 0) != (advice == .hugepage)
+            }
             for p in range.first..<range.end {
                 if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
                 if advice == .hugepage {
@@ -393,6 +401,7 @@ extension Model {
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
             return [.failure(Errno.EFAULT)]
         }
+        splitVMAs(pi, r, range.first..<range.end) { reg, p in (reg.policy.isEmpty ? 0 : reg.policy[p]) != UInt8(node + 1) }
         if s.procs[pi].regions[r]!.policy.isEmpty {
             s.procs[pi].regions[r]!.policy = [UInt8](repeating: 0, count: s.procs[pi].regions[r]!.span)
         }
