@@ -18,6 +18,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Small C helpers Swift cannot express (fork in a threaded process, errno, sysconf).
         .target(name: "CSysShims"),
+        // Leaf, like swift-system: every raw system call, Errno, owned file descriptors, the
+        // atomic file writer, process spawning and threads. Glibc only, no Foundation.
+        .target(name: "HMMSystem", dependencies: ["CSysShims"]),
 
         // Pure: the test module's UAPI (struct, ioctl numbers per generation, snapshot bytes).
         .target(name: "HMMUAPI"),
@@ -27,8 +30,8 @@ let package = Package(
         .target(name: "HMMModel", dependencies: ["HMMUAPI"]),
         // Pure: the fixture format and generator.
         .target(name: "HMMFixtures", dependencies: ["HMMModel", "HMMUAPI"]),
-        // The kernel interface: syscalls, dmirror ioctls, memory, libkmod, libnuma, health.
-        .target(name: "HMMKernel", dependencies: ["HMMUAPI", "CKmod", "CNuma", "CZlib", "CSysShims"]),
+        // The kernel interface: dmirror ioctls, memory, libkmod, libnuma, health.
+        .target(name: "HMMKernel", dependencies: ["HMMSystem", "HMMUAPI", "CKmod", "CNuma", "CZlib"]),
         // The guest side of a test VM booted from the payload: hmmkit as PID 1, the boot plan
         // the host leaves in the initramfs, and the channel that carries results back.
         .target(name: "HMMGuest", dependencies: ["HMMKernel"]),
@@ -46,7 +49,7 @@ let package = Package(
         // reproduction and shrinking, the campaign state on disk and its report.
         .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
+            "HMMSuite", "HMMVM", "HMMKernel", "HMMSystem", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,7 +59,8 @@ let package = Package(
         .testTarget(name: "HMMUAPITests", dependencies: ["HMMUAPI"]),
         .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
         .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
-        .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
+        .testTarget(name: "HMMSystemTests", dependencies: ["HMMSystem"]),
+        .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel", "HMMSystem"]),
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),

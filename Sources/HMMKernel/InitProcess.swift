@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// What a test VM's PID 1 needs from the kernel: its mounts, its command's process, and

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// The kernel's taint mask (/proc/sys/kernel/tainted).

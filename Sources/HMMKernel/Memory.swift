@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// Page protection bits for mmap/mprotect.

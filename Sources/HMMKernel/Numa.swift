@@ -1,6 +1,7 @@
 import CNuma
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// A NUMA node as the kernel reports it.

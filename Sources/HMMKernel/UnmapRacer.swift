@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// A thread of this process that sleeps briefly and then unmaps a range: it races an

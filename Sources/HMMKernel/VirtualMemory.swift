@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// Address-level memory calls for replaying fixtures, where the replayer, not the

@@ -2,6 +2,7 @@ import HMMKernel
 
 #if canImport(Glibc)
 import Glibc
+import HMMSystem
 #endif
 
 /// Deliberate failures that prove hmmkit's fault handling end to end in a VM:

@@ -1,6 +1,7 @@
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSystem
 import KTAP
 
 /// The guest payload: everything a test VM runs, taken from the host once and then needing

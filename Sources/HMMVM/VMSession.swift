@@ -1,6 +1,7 @@
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSystem
 import KTAP
 
 /// One `hmmkit vm run`: boots the kernel under QEMU (KVM if it works, else TCG), runs a

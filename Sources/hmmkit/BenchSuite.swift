@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HMMKernel
 import HMMSuite
+import HMMSystem
 import HMMVM
 import KTAP
 

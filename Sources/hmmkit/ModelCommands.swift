@@ -4,6 +4,7 @@ import HMMFixtures
 import HMMKernel
 import HMMModel
 import HMMReport
+import HMMSystem
 
 struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -43,7 +43,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let EPIPE = Errno(rawValue: 32)
 
     /// The errno of the calling thread right now.
-    static var current: Errno { Errno(rawValue: Glibc.errno) }
+    package static var current: Errno { Errno(rawValue: Glibc.errno) }
 
     /// "ENOENT", or "errno 123" for values without a short name here.
     public var name: String {

@@ -4,15 +4,23 @@ import CSysShims
 import Glibc
 #endif
 
-/// Every raw system call hmmkit makes, in one place (swift-system's pattern).
+/// Every raw system call hmmkit makes, in one place (swift-system's pattern). Each wrapper
+/// returns the raw result or throws a `SystemError` naming the call; `package` access keeps
+/// them out of hmmkit's public API while every target of the package can reach them.
 ///
-/// EINTR policy: calls that only inspect or change memory state (ioctl on a dmirror
-/// device, mprotect, read) are retried on EINTR, as hmm-tests.c does for its ioctls;
-/// nothing here is interruptible by design, and no signal handlers are installed.
-/// Each wrapper returns the raw result or throws `SystemError` naming the call.
-enum Sys {
+/// EINTR policy, the one rule for the whole package: hmmkit installs no signal handler that
+/// expects a call to be cut short, so EINTR is never an answer. Every wrapper of a call
+/// that can report it goes through `retryingEINTR`, which repeats the call until it gives a
+/// real result (hmm-tests.c retries its ioctls the same way). The three exceptions, each
+/// said at its wrapper:
+/// - `close` is never retried: on Linux the descriptor is gone even when close reports EINTR;
+/// - `poll` reports EINTR as "nothing ready yet": its callers loop against a deadline;
+/// - `mmap`, `munmap`, `mremap` and `mount` do not return EINTR, so they call once.
+package enum Sys {
+    /// The EINTR policy above: repeats `body` while it fails with EINTR; any other failure
+    /// becomes a `SystemError` naming `call`.
     @inline(__always)
-    static func retryingEINTR<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SystemError) -> T {
+    package static func retryingEINTR<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SystemError) -> T {
         while true {
             let result = body()
             if result != -1 { return result }
@@ -22,28 +30,28 @@ enum Sys {
         }
     }
 
-    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws(SystemError) -> Int32 {
+    package static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws(SystemError) -> Int32 {
         try retryingEINTR("open(\(path))") { Glibc.open(path, flags | O_CLOEXEC, mode) }
     }
 
     /// close(2) is never retried: on Linux the descriptor is gone even when it reports EINTR.
-    static func close(_ fd: Int32) throws(SystemError) {
+    package static func close(_ fd: Int32) throws(SystemError) {
         if Glibc.close(fd) == -1 { throw SystemError("close", .current) }
     }
 
     /// ioctl(2) with a pointer to `arg`, which the kernel may update in place.
-    static func ioctl<T>(_ fd: Int32, _ request: UInt, _ arg: inout T, name: String) throws(SystemError) {
+    package static func ioctl<T>(_ fd: Int32, _ request: UInt, _ arg: inout T, name: String) throws(SystemError) {
         _ = try retryingEINTR("ioctl(\(name))") {
             withUnsafeMutableBytes(of: &arg) { raw in Glibc.ioctl(fd, request, raw.baseAddress!) }
         }
     }
 
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+    package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try retryingEINTR("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// Reads up to `count` bytes from the current offset (`pread` when `offset` is given).
-    static func readBytes(_ fd: Int32, count: Int, offset: Int? = nil) throws(SystemError) -> [UInt8] {
+    package static func readBytes(_ fd: Int32, count: Int, offset: Int? = nil) throws(SystemError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         let n = try retryingEINTR(offset == nil ? "read" : "pread") {
             bytes.withUnsafeMutableBytes { raw in
@@ -54,38 +62,38 @@ enum Sys {
         return bytes
     }
 
-    static func writeBytes(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) -> Int {
+    package static func writeBytes(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) -> Int {
         try retryingEINTR("write") { bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress, raw.count) } }
     }
 
     /// O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`); not exported by Swift's Glibc module.
-    static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY
+    package static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY
 
-    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
+    package static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
         try retryingEINTR("pread") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
-    static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
+    package static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int) throws(SystemError) -> Int {
         try retryingEINTR("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
-    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+    package static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
         try retryingEINTR("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
-    static func lseek(_ fd: Int32, _ offset: Int, _ whence: Int32) throws(SystemError) -> Int {
+    package static func lseek(_ fd: Int32, _ offset: Int, _ whence: Int32) throws(SystemError) -> Int {
         Int(try retryingEINTR("lseek") { Glibc.lseek(fd, off_t(offset), whence) })
     }
 
-    static func ftruncate(_ fd: Int32, _ length: Int) throws(SystemError) {
+    package static func ftruncate(_ fd: Int32, _ length: Int) throws(SystemError) {
         _ = try retryingEINTR("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
     }
 
-    static func fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) throws(SystemError) {
+    package static func fallocate(_ fd: Int32, _ mode: Int32, _ offset: Int, _ length: Int) throws(SystemError) {
         _ = try retryingEINTR("fallocate") { hmmkit_fallocate(fd, mode, offset, length) }
     }
 
-    static func mmap(_ address: UnsafeMutableRawPointer?, _ length: Int, _ prot: Int32, _ flags: Int32,
+    package static func mmap(_ address: UnsafeMutableRawPointer?, _ length: Int, _ prot: Int32, _ flags: Int32,
                      _ fd: Int32, _ offset: Int) throws(SystemError) -> UnsafeMutableRawPointer {
         guard let p = Glibc.mmap(address, length, prot, flags, fd, off_t(offset)), p != MAP_FAILED else {
             throw SystemError("mmap", .current)
@@ -93,20 +101,20 @@ enum Sys {
         return p
     }
 
-    static func munmap(_ address: UnsafeMutableRawPointer, _ length: Int) throws(SystemError) {
+    package static func munmap(_ address: UnsafeMutableRawPointer, _ length: Int) throws(SystemError) {
         if Glibc.munmap(address, length) == -1 { throw SystemError("munmap", .current) }
     }
 
-    static func mprotect(_ address: UnsafeMutableRawPointer, _ length: Int, _ prot: Int32) throws(SystemError) {
+    package static func mprotect(_ address: UnsafeMutableRawPointer, _ length: Int, _ prot: Int32) throws(SystemError) {
         _ = try retryingEINTR("mprotect") { Glibc.mprotect(address, length, prot) }
     }
 
-    static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) throws(SystemError) {
+    package static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) throws(SystemError) {
         _ = try retryingEINTR("madvise") { Glibc.madvise(address, length, advice) }
     }
 
     /// mremap(2) with an explicit destination (MREMAP_MAYMOVE|MREMAP_FIXED[|MREMAP_DONTUNMAP]).
-    static func mremap(_ old: UnsafeMutableRawPointer, _ oldSize: Int, _ newSize: Int, _ flags: Int32,
+    package static func mremap(_ old: UnsafeMutableRawPointer, _ oldSize: Int, _ newSize: Int, _ flags: Int32,
                        _ newAddress: UnsafeMutableRawPointer?) throws(SystemError) -> UnsafeMutableRawPointer {
         guard let p = hmmkit_mremap(old, UInt(oldSize), UInt(newSize), flags, newAddress), p != MAP_FAILED else {
             throw SystemError("mremap", .current)
@@ -115,37 +123,37 @@ enum Sys {
     }
 
     /// sched_setaffinity(2) of the calling thread.
-    static func pinThread(to cpus: [Int]) throws(SystemError) {
+    package static func pinThread(to cpus: [Int]) throws(SystemError) {
         let ints = cpus.map { Int32(clamping: $0) }
         if ints.withUnsafeBufferPointer({ hmmkit_pin_thread($0.baseAddress, Int32($0.count)) }) == -1 {
             throw SystemError("sched_setaffinity(\(cpus))", .current)
         }
     }
 
-    static func fork() throws(SystemError) -> pid_t {
+    package static func fork() throws(SystemError) -> pid_t {
         let pid = hmmkit_fork()
         if pid == -1 { throw SystemError("fork", .current) }
         return pid
     }
 
     /// waitpid(2), retried on EINTR; WNOHANG returns 0 while the child runs.
-    static func waitpid(_ pid: pid_t, _ options: Int32) throws(SystemError) -> (pid: pid_t, status: Int32) {
+    package static func waitpid(_ pid: pid_t, _ options: Int32) throws(SystemError) -> (pid: pid_t, status: Int32) {
         var status: Int32 = 0
         let r = try retryingEINTR("waitpid") { Glibc.waitpid(pid, &status, options) }
         return (r, status)
     }
 
-    static func kill(_ pid: pid_t, _ signal: Int32) {
+    package static func kill(_ pid: pid_t, _ signal: Int32) {
         _ = Glibc.kill(pid, signal)
     }
 
-    static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
+    package static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
         _ = try retryingEINTR("pipe2") { hmmkit_pipe2(&fds, O_CLOEXEC) }
         return (fds[0], fds[1])
     }
 
-    static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) throws(SystemError) -> Int16 {
+    package static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) throws(SystemError) -> Int16 {
         var p = pollfd(fd: fd, events: events, revents: 0)
         let r = Glibc.poll(&p, 1, timeoutMilliseconds)
         if r == -1 {
@@ -155,7 +163,7 @@ enum Sys {
         return r == 0 ? 0 : p.revents
     }
 
-    static func uname() -> (release: String, machine: String) {
+    package static func uname() -> (release: String, machine: String) {
         var u = utsname()
         _ = Glibc.uname(&u)
         func field<T>(_ value: inout T) -> String {
@@ -166,45 +174,45 @@ enum Sys {
         return (field(&u.release), field(&u.machine))
     }
 
-    static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+    package static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
-    static func geteuid() -> uid_t { Glibc.geteuid() }
+    package static func geteuid() -> uid_t { Glibc.geteuid() }
 
-    static func powerOff() throws(SystemError) {
+    package static func powerOff() throws(SystemError) {
         if hmmkit_power_off() == -1 { throw SystemError("reboot(RB_POWER_OFF)", .current) }
     }
 
-    static func mkdir(_ path: String, _ mode: mode_t) throws(SystemError) {
+    package static func mkdir(_ path: String, _ mode: mode_t) throws(SystemError) {
         if Glibc.mkdir(path, mode) == -1 && Errno.current != .EEXIST { throw SystemError("mkdir(\(path))", .current) }
     }
 
     /// mkdtemp(3): `template` ends in XXXXXX; the directory is created with mode 0700.
-    static func mkdtemp(_ template: String) throws(SystemError) -> String {
+    package static func mkdtemp(_ template: String) throws(SystemError) -> String {
         var bytes = Array(template.utf8CString)
         let made = bytes.withUnsafeMutableBufferPointer { Glibc.mkdtemp($0.baseAddress!) != nil }
         guard made else { throw SystemError("mkdtemp(\(template))", .current) }
         return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func rename(_ from: String, _ to: String) throws(SystemError) {
+    package static func rename(_ from: String, _ to: String) throws(SystemError) {
         if Glibc.rename(from, to) == -1 { throw SystemError("rename(\(to))", .current) }
     }
 
     /// statfs(2)'s f_type: the magic number of the file system holding `path`.
-    static func fileSystemType(_ path: String) throws(SystemError) -> Int {
+    package static func fileSystemType(_ path: String) throws(SystemError) -> Int {
         var type = 0
         let r = path.withCString { hmmkit_statfs_type($0, &type) }
         if r == -1 { throw SystemError("statfs(\(path))", .current) }
         return type
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         guard let dir = opendir(path) else { return false }
         closedir(dir)
         return true
     }
 
-    static func listDirectory(_ path: String) throws(SystemError) -> [String] {
+    package static func listDirectory(_ path: String) throws(SystemError) -> [String] {
         guard let dir = opendir(path) else { throw SystemError("opendir(\(path))", .current) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -219,7 +227,7 @@ enum Sys {
 
     /// posix_spawn of `argv` with stdout on a pipe and stderr to /dev/null; returns the
     /// pid and the pipe's read end.
-    static func spawn(_ argv: [String]) throws(SystemError) -> (pid: pid_t, output: Int32) {
+    package static func spawn(_ argv: [String]) throws(SystemError) -> (pid: pid_t, output: Int32) {
         let pipe = try Sys.pipe()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -241,14 +249,15 @@ enum Sys {
     // MARK: a test VM's init (HMMGuest)
 
     /// mount(2); EBUSY (already mounted there) is not an error for an init that may be re-run.
-    static func mount(_ source: String, _ target: String, _ type: String, flags: UInt = 0, data: String? = nil) throws(SystemError) {
+    package static func mount(_ source: String, _ target: String, _ type: String, flags: UInt = 0,
+                              data: String? = nil) throws(SystemError) {
         let r = Glibc.mount(source, target, type, flags, data)
         if r == -1 && Errno.current != .EBUSY { throw SystemError("mount(\(type) on \(target))", .current) }
     }
 
     /// posix_spawn of `argv` (an absolute path first) with `environment` in `directory`;
     /// each standard stream is opened from its path, or inherited when nil.
-    static func spawn(_ argv: [String], environment: [String], directory: String,
+    package static func spawn(_ argv: [String], environment: [String], directory: String,
                       stdin: String?, stdout: String?, stderr: String?) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -269,12 +278,12 @@ enum Sys {
     }
 
     /// A serial line in raw mode: no CR added to each LF, no echo of what the host sends.
-    static func makeTerminalRaw(_ fd: Int32) throws(SystemError) {
+    package static func makeTerminalRaw(_ fd: Int32) throws(SystemError) {
         var t = termios()
         if tcgetattr(fd, &t) == -1 { throw SystemError("tcgetattr", .current) }
         cfmakeraw(&t)
         if tcsetattr(fd, TCSANOW, &t) == -1 { throw SystemError("tcsetattr", .current) }
     }
 
-    static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
+    package static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
 }
