@@ -1,13 +1,14 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// What a test VM's PID 1 needs from the kernel: its mounts, its command's process, and
 /// the duty of reaping every orphan. (The system calls themselves are in Syscalls.swift.)
 public enum InitProcess {
     /// Whether this process is PID 1, the first process the kernel started.
-    public static var isPID1: Bool { getpid() == 1 }
+    public static var isPID1: Bool { Sys.getpid() == 1 }
 
     public static func mount(_ type: String, on target: String, source: String? = nil, options: String? = nil) throws(SystemError) {
         try Sys.mkdir(target, 0o755)
@@ -39,5 +40,5 @@ public enum InitProcess {
         try Sys.makeTerminalRaw(fd)
     }
 
-    public static func sync() { Glibc.sync() }
+    public static func sync() { Sys.sync() }
 }

@@ -1,7 +1,7 @@
 import CKmod
+import HMMSystem
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// A libkmod failure: the call, its negative return turned into an errno, and context.

@@ -1,6 +1,7 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// Page protection bits for mmap/mprotect.

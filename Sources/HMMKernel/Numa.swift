@@ -1,7 +1,7 @@
 import CNuma
+import HMMSystem
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// A NUMA node as the kernel reports it.

@@ -1,6 +1,7 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// Address-level memory calls for replaying fixtures, where the replayer, not the

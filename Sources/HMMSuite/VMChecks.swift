@@ -1,8 +1,8 @@
 import HMMKernel
+import HMMSystem
 
 #if canImport(Glibc)
 import Glibc
-import HMMSystem
 #endif
 
 /// Deliberate failures that prove hmmkit's fault handling end to end in a VM:

@@ -41,7 +41,7 @@ public struct FileDescriptor: ~Copyable {
         try Sys.close(fd)
     }
 
-    deinit { _ = Glibc.close(rawValue) }
+    deinit { try? Sys.close(rawValue) }
 }
 
 /// Reads a whole small file (procfs, sysfs) as text.
@@ -74,12 +74,12 @@ extension String {
 }
 
 /// Whether a path exists (access(2), F_OK); opens nothing.
-public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+public func fileExists(_ path: String) -> Bool { Sys.exists(path) }
 
 /// Creates or replaces a regular file with `text`, atomically (a temporary file in the
 /// same directory, then rename), so a reader never sees half a file.
 public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
-    let temporary = path + ".tmp.\(getpid())"
+    let temporary = path + ".tmp.\(Sys.getpid())"
     do {
         let fd = FileDescriptor(adopting: try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644))
         let bytes = Array(text.utf8)
@@ -90,7 +90,7 @@ public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
         try fd.close()
         try Sys.rename(temporary, path)
     } catch {
-        _ = unlink(temporary)
+        try? Sys.unlink(temporary)
         throw error
     }
 }

@@ -174,6 +174,35 @@ package enum Sys {
         return (field(&u.release), field(&u.machine))
     }
 
+    /// unlink(2); a missing file is not an error (the caller wanted it gone).
+    package static func unlink(_ path: String) throws(SystemError) {
+        if Glibc.unlink(path) == -1 && Errno.current != .ENOENT { throw SystemError("unlink(\(path))", .current) }
+    }
+
+    /// access(2) with F_OK: whether `path` exists (a dangling symbolic link does not).
+    package static func exists(_ path: String) -> Bool { Glibc.access(path, F_OK) == 0 }
+
+    package static func getpid() -> pid_t { Glibc.getpid() }
+
+    /// setpgid(2); a failure (the child already exec'd or exited) leaves the group as it was.
+    package static func setpgid(_ pid: pid_t, _ group: pid_t) { _ = Glibc.setpgid(pid, group) }
+
+    /// fflush(3) of every stdio stream, before a fork copies their buffers.
+    package static func flushStandardStreams() { _ = fflush(nil) }
+
+    /// CLOCK_MONOTONIC in seconds.
+    package static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// usleep(3); an interruption only shortens the sleep.
+    package static func sleep(microseconds: UInt32) { _ = usleep(microseconds) }
+
+    /// sync(2): flushes every file system's dirty data.
+    package static func sync() { Glibc.sync() }
+
     package static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     package static func geteuid() -> uid_t { Glibc.geteuid() }

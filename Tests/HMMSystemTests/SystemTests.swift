@@ -30,3 +30,37 @@ import Glibc
         #expect(child.wait() == .signaled(9))
     }
 }
+
+@Suite struct ThreadTests {
+    final class Counter: @unchecked Sendable {
+        let mutex = SystemMutex()
+        let changed = SystemMutex.Condition()
+        var value = 0
+    }
+
+    @Test func threadsShareAMutexAndJoin() throws {
+        let counter = Counter()
+        let threads = try (0..<4).map { _ in
+            try SystemThread {
+                for _ in 0..<1000 {
+                    counter.mutex.lock(); counter.value += 1; counter.mutex.unlock()
+                }
+            }
+        }
+        for t in threads { t.join(); t.join() }
+        #expect(counter.value == 4000)
+    }
+
+    @Test func conditionWakesTheWaiter() throws {
+        let counter = Counter()
+        let waiter = try SystemThread {
+            counter.mutex.lock()
+            while counter.value == 0 { counter.changed.wait(counter.mutex) }
+            counter.value += 1
+            counter.mutex.unlock()
+        }
+        counter.mutex.lock(); counter.value = 1; counter.changed.broadcast(); counter.mutex.unlock()
+        waiter.join()
+        #expect(counter.value == 2)
+    }
+}
