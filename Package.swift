@@ -40,7 +40,7 @@ let package = Package(
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
         .target(name: "HMMVM", dependencies: ["KTAP", "HMMKernel", "HMMGuest"]),
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
-        .target(name: "HMMReport", dependencies: ["KTAP"]),
+        .target(name: "HMMReport", dependencies: ["HMMSystem", "KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
         .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport", "KTAP"]),
         // Kernel CI labs: LAVA job definitions for kernels × shards, the REST client, results back.

@@ -66,6 +66,18 @@ package enum Sys {
         try retryingEINTR("write") { bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress, raw.count) } }
     }
 
+    /// Writes all of `buffer`, however many write(2) calls that takes.
+    package static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) {
+        var done = 0
+        while done < buffer.count {
+            done += try write(fd, UnsafeRawBufferPointer(rebasing: buffer[done...]))
+        }
+    }
+
+    package static func fsync(_ fd: Int32) throws(SystemError) {
+        _ = try retryingEINTR("fsync") { Glibc.fsync(fd) }
+    }
+
     /// O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`); not exported by Swift's Glibc module.
     package static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY
 
@@ -225,6 +237,21 @@ package enum Sys {
 
     package static func rename(_ from: String, _ to: String) throws(SystemError) {
         if Glibc.rename(from, to) == -1 { throw SystemError("rename(\(to))", .current) }
+    }
+
+    /// stat(2)'s file type (`S_IFREG`, `S_IFDIR`, ...) of `path`, following symbolic links;
+    /// nil when there is nothing there (or it cannot be looked at).
+    package static func fileType(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
+    }
+
+    /// realpath(3): the absolute path with every symbolic link resolved; nil on failure.
+    package static func realpath(_ path: String) -> String? {
+        guard let resolved = Glibc.realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// statfs(2)'s f_type: the magic number of the file system holding `path`.

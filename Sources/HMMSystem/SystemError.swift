@@ -82,7 +82,8 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     static let named: [Errno] = [.EPERM, .ENOENT, .EINTR, .EIO, .ENOEXEC, .EAGAIN, .ENOMEM, .EACCES, .EFAULT,
                                  .EBUSY, .EEXIST, .ENODEV, .EINVAL, .ENOSPC, .ERANGE, .ENOSYS, .ENOTTY, .EPIPE]
 
-    public var description: String {
-        "\(name) (\(String(cString: strerror(rawValue))))"
-    }
+    /// strerror(3)'s text: "No such file or directory".
+    public var message: String { String(cString: strerror(rawValue)) }
+
+    public var description: String { "\(name) (\(message))" }
 }

@@ -62,9 +62,8 @@ public struct GuestPayload: Sendable {
         try archive.file(GuestLayout.payloadMarker, bytes: Array("hmmkit payload for \(executable)\n".utf8))
         let size = archive.bytesWritten
         try archive.finish()
-        try renameReplacing(temporary, payload.initramfs)
-        let manifest = Data(files.map { "\($0.guest)\t\($0.host)\n" }.joined().utf8)
-        try manifest.write(to: URL(fileURLWithPath: payload.manifest), options: .atomic)
+        try AtomicWriter.commit(temporary, to: payload.initramfs)
+        try AtomicWriter.write(files.map { "\($0.guest)\t\($0.host)\n" }.joined(), to: payload.manifest)
         progress(String(format: "payload: %d files, %.1f MiB, at %@", files.count, Double(size) / 1048576, payload.initramfs))
         if overlay { try writeOverlay(payload, files: files, progress: progress) }
         return payload

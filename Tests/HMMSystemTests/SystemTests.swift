@@ -64,3 +64,35 @@ import Glibc
         #expect(counter.value == 2)
     }
 }
+
+@Suite struct AtomicWriterTests {
+    func scratch() throws -> String { try makeTemporaryDirectory(in: "/tmp", prefix: "hmmsystem-test-") }
+
+    @Test func writesReplacesAndLeavesOnlyTheTarget() throws {
+        let dir = try scratch()
+        try AtomicWriter.write("first\n", to: dir + "/out.txt")
+        try createTextFile(dir + "/out.txt", "second\n")
+        #expect(try readTextFile(dir + "/out.txt") == "second\n")
+        #expect(try listDirectory(dir) == ["out.txt"])
+    }
+
+    @Test func commitMovesACompleteFileIntoPlace() throws {
+        let dir = try scratch()
+        try AtomicWriter.write("old", to: dir + "/archive")
+        try AtomicWriter.write("new", to: dir + "/archive.partial")
+        try AtomicWriter.commit(dir + "/archive.partial", to: dir + "/archive")
+        #expect(try readTextFile(dir + "/archive") == "new")
+        #expect(try listDirectory(dir) == ["archive"])
+    }
+
+    @Test func failuresNameTheStepAndTheFile() throws {
+        #expect(throws: AtomicWriteError("/nonexistent-dir/x", .create(directory: "/nonexistent-dir/"), .ENOENT)) {
+            try AtomicWriter.write("x", to: "/nonexistent-dir/x")
+        }
+        let e = AtomicWriteError("/nonexistent-dir/x", .create(directory: "/nonexistent-dir/"), .ENOENT)
+        #expect(e.description == "/nonexistent-dir/x: cannot write: cannot create a file in '/nonexistent-dir/': No such file or directory")
+        let dir = try scratch()
+        try makeDirectory(dir + "/taken")
+        #expect(throws: AtomicWriteError(dir + "/taken", .isDirectory, nil)) { try AtomicWriter.write("x", to: dir + "/taken") }
+    }
+}
