@@ -19,7 +19,8 @@ public enum InitProcess {
     /// its path, or inherited when nil.
     public static func spawn(_ argv: [String], environment: [String], directory: String = "/",
                              stdin: String? = "/dev/null", stdout: String?, stderr: String?) throws(SystemError) -> Int32 {
-        try Sys.spawn(argv, environment: environment, directory: directory, stdin: stdin, stdout: stdout, stderr: stderr)
+        try spawnProgram(argv, directory: directory, environment: environment, input: stdin.map { .path($0) } ?? .inherited,
+                         output: stdout.map { .path($0) } ?? .inherited, error: stderr.map { .path($0) } ?? .inherited).pid
     }
 
     /// Waits for `pid` and returns its exit code (128 + signal when a signal killed it),

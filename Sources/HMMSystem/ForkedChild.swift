@@ -79,16 +79,7 @@ public struct ForkedChild: ~Copyable {
     }
 
     /// How the child ended, once it has.
-    public enum Termination: Equatable, CustomStringConvertible {
-        case exited(Int32)
-        case signaled(Int32)
-        public var description: String {
-            switch self {
-            case let .exited(c): "exited with status \(c)"
-            case let .signaled(s): "killed by signal \(s) (\(String(cString: strsignal(s))))"
-            }
-        }
-    }
+    public typealias Termination = ProcessTermination
 
     /// Waits for the child, then kills whatever is left of its process group.
     public consuming func wait() -> Termination {
@@ -183,9 +174,8 @@ public func forkProcess() throws(SystemError) -> Int32 {
 }
 
 /// Waits for `pid`, retrying EINTR.
-public func waitForExit(_ pid: Int32) -> ForkedChild.Termination {
-    let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
-    return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+public func waitForExit(_ pid: Int32) -> ProcessTermination {
+    ProcessTermination(waitStatus: (try? Sys.waitpid(pid, 0))?.status ?? 0)
 }
 
 /// Bytes read from a pipe, handed out a line at a time (newline dropped).
@@ -211,18 +201,3 @@ struct LineBuffer {
 
 /// `_exit(2)`: ends a forked process without running the parent's cleanup.
 public func exitProcess(_ code: Int32) -> Never { Sys.exitImmediately(code) }
-
-/// Runs a program to completion, collecting its standard output (standard error is
-/// discarded). Uses posix_spawn, not Foundation's Process, which needs AF_UNIX sockets
-/// that a minimal test kernel may lack.
-public func runProgram(_ argv: [String]) throws(SystemError) -> (termination: ForkedChild.Termination, output: String) {
-    let (pid, fd) = try Sys.spawn(argv)
-    let output = FileDescriptor(adopting: fd)
-    var bytes: [UInt8] = []
-    while true {
-        let chunk = (try? Sys.readBytes(output.rawValue, count: 65536)) ?? []
-        if chunk.isEmpty { break }
-        bytes += chunk
-    }
-    return (waitForExit(pid), String(decoding: bytes, as: UTF8.self))
-}

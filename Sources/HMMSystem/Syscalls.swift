@@ -281,25 +281,49 @@ package enum Sys {
         return names
     }
 
-    /// posix_spawn of `argv` with stdout on a pipe and stderr to /dev/null; returns the
-    /// pid and the pipe's read end.
-    package static func spawn(_ argv: [String]) throws(SystemError) -> (pid: pid_t, output: Int32) {
-        let pipe = try Sys.pipe()
+    /// What posix_spawn does to the child's descriptors before the exec, in order.
+    package enum SpawnFileAction {
+        case open(Int32, String, flags: Int32, mode: mode_t = 0)
+        case dup2(Int32, to: Int32)
+        case chdir(String)
+    }
+
+    /// posix_spawn(3) of `argv` (a path first: no PATH search); `environment` nil inherits
+    /// this process's. Returns the pid; a program that cannot be executed is an error here
+    /// (glibc reports the exec's errno), not an exit status of 127.
+    package static func spawn(_ argv: [String], environment: [String]?, actions list: [SpawnFileAction]) throws(SystemError) -> pid_t {
+        precondition(!argv.isEmpty, "spawn needs a program")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipe.write, 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        _ = Glibc.close(pipe.write)
-        if rc != 0 {
-            _ = Glibc.close(pipe.read)
-            throw SystemError("posix_spawn(\(argv[0]))", Errno(rawValue: rc))
+        for action in list {
+            switch action {
+            case let .open(fd, path, flags, mode): posix_spawn_file_actions_addopen(&actions, fd, path, flags, mode)
+            case let .dup2(from, to): posix_spawn_file_actions_adddup2(&actions, from, to)
+            case let .chdir(directory):
+                if hmmkit_spawn_file_actions_addchdir(&actions, directory) != 0 {
+                    throw SystemError("posix_spawn_file_actions_addchdir(\(directory))", .current)
+                }
+            }
         }
-        return (pid, pipe.read)
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = (environment ?? []).map { strdup($0) } + [nil]
+        defer { for p in cArgs + cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = environment == nil ? posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+                                    : posix_spawn(&pid, argv[0], &actions, nil, &cArgs, &cEnv)
+        if rc != 0 { throw SystemError("posix_spawn(\(argv[0]))", Errno(rawValue: rc)) }
+        return pid
+    }
+
+    /// poll(2) of several descriptors; EINTR (the policy above) is "nothing ready".
+    package static func poll(_ fds: inout [pollfd], timeoutMilliseconds: Int32) throws(SystemError) -> Int {
+        let r = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds) }
+        if r == -1 {
+            if Errno.current == .EINTR { return 0 }
+            throw SystemError("poll", .current)
+        }
+        return Int(r)
     }
 
     // MARK: a test VM's init (HMMGuest)
@@ -309,28 +333,6 @@ package enum Sys {
                               data: String? = nil) throws(SystemError) {
         let r = Glibc.mount(source, target, type, flags, data)
         if r == -1 && Errno.current != .EBUSY { throw SystemError("mount(\(type) on \(target))", .current) }
-    }
-
-    /// posix_spawn of `argv` (an absolute path first) with `environment` in `directory`;
-    /// each standard stream is opened from its path, or inherited when nil.
-    package static func spawn(_ argv: [String], environment: [String], directory: String,
-                      stdin: String?, stdout: String?, stderr: String?) throws(SystemError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if let stdin { posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0) }
-        if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_NOCTTY, 0) }
-        if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_NOCTTY, 0) }
-        if hmmkit_spawn_file_actions_addchdir(&actions, directory) != 0 {
-            throw SystemError("posix_spawn_file_actions_addchdir(\(directory))", .current)
-        }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer { for p in cArgs + cEnv { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, &cEnv)
-        if rc != 0 { throw SystemError("posix_spawn(\(argv[0]))", Errno(rawValue: rc)) }
-        return pid
     }
 
     /// A serial line in raw mode: no CR added to each LF, no echo of what the host sends.

@@ -142,18 +142,10 @@ func stableHash(_ text: String) -> String { StableHash.hex(text) }
 /// the host's dynamic linker resolves them (ldd).
 public enum SharedLibraries {
     public static func needed(by program: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [program]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let ldd = try runProgram(["/usr/bin/ldd", program], input: .inherited, error: .discarded)
         // A static program: ldd says "not a dynamic executable" and exits 1.
-        if process.terminationStatus != 0 { return [] }
-        return try parse(text, program: program)
+        if ldd.termination != .exited(0) { return [] }
+        return try parse(ldd.output, program: program)
     }
 
     /// `name => /path (0x...)` and `/lib64/ld-linux-x86-64.so.2 (0x...)` lines; a library

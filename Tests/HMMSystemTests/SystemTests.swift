@@ -96,3 +96,41 @@ import Glibc
         #expect(throws: AtomicWriteError(dir + "/taken", .isDirectory, nil)) { try AtomicWriter.write("x", to: dir + "/taken") }
     }
 }
+
+@Suite struct SpawnTests {
+    @Test func capturesOutputAndErrorApart() throws {
+        let r = try runProgram(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], error: .captured)
+        #expect(r == ProgramResult(termination: .exited(3), output: "out\n", errorOutput: "err\n"))
+    }
+
+    @Test func mergesErrorIntoOutputInOrder() throws {
+        let r = try runProgram(["/bin/sh", "-c", "echo one; echo two >&2; echo three"], error: .mergedWithOutput)
+        #expect(r.output == "one\ntwo\nthree\n" && r.errorOutput.isEmpty)
+    }
+
+    @Test func discardsAndRunsInADirectoryWithAnEnvironment() throws {
+        let r = try runProgram(["/bin/sh", "-c", "pwd; echo \"$HMMKIT_X\"; echo gone >&2; cat"], directory: "/tmp",
+                               environment: ["HMMKIT_X=set"], error: .discarded)
+        #expect(r.output == "/tmp\nset\n" && r.termination == .exited(0))
+    }
+
+    @Test func largeOutputOnBothStreamsDoesNotDeadlock() throws {
+        let script = "head -c 300000 /dev/zero; head -c 300000 /dev/zero >&2"
+        let r = try runProgram(["/bin/sh", "-c", script], error: .captured)
+        #expect(r.output.utf8.count == 300000 && r.errorOutput.utf8.count == 300000)
+    }
+
+    @Test func aMissingProgramIsAnErrorAndASignalIsReported() throws {
+        #expect(throws: SystemError("posix_spawn(/nonexistent/program)", .ENOENT)) {
+            try runProgram(["/nonexistent/program"], error: .inherited)
+        }
+        let r = try runProgram(["/bin/sh", "-c", "kill -9 $$"], error: .inherited)
+        #expect(r.termination == .signaled(9) && r.termination.status == 9)
+    }
+
+    @Test func aSpawnedProgramCanBeWaitedForLater() throws {
+        let p = try spawnProgram(["/bin/sh", "-c", "exit 7"], output: .discarded)
+        #expect(p.pid > 0)
+        #expect(p.wait().termination == .exited(7))
+    }
+}
