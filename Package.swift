@@ -26,8 +26,8 @@ let package = Package(
         .target(name: "HMMUAPI"),
         // Pure: KTAP/TAP writer and parser.
         .target(name: "KTAP"),
-        // Pure: the reference model of what a correct kernel may answer.
-        .target(name: "HMMModel", dependencies: ["HMMUAPI"]),
+        // Pure but for HMMSystem's Errno (a leaf): the reference model of what a correct kernel may answer.
+        .target(name: "HMMModel", dependencies: ["HMMSystem", "HMMUAPI"]),
         // Pure: the fixture format and generator.
         .target(name: "HMMFixtures", dependencies: ["HMMModel", "HMMUAPI"]),
         // The kernel interface: dmirror ioctls, memory, libkmod, libnuma, health.

@@ -98,12 +98,12 @@ final class StepPerformer {
             return Observation(errno: error.errno.rawValue)
         } catch let error as DmirrorError {
             if case let .failed(_, e) = error { return Observation(errno: e.rawValue) }
-            return Observation(errno: HMMSystem.Errno.ENOTTY.rawValue)
+            return Observation(errno: Errno.ENOTTY.rawValue)
         } catch let error as Numa.Failure {
             if case let .system(e) = error { return Observation(errno: e.errno.rawValue) }
-            return Observation(errno: HMMSystem.Errno.ENOSYS.rawValue)
+            return Observation(errno: Errno.ENOSYS.rawValue)
         } catch {
-            return Observation(errno: HMMSystem.Errno.EIO.rawValue)
+            return Observation(errno: Errno.EIO.rawValue)
         }
     }
 

@@ -11,6 +11,9 @@ import Glibc
         #expect(Errno.EBUSY.name == "EBUSY")
         #expect(Errno(name: "ENOENT") == .ENOENT)
         #expect(Errno(rawValue: 999).name == "errno 999")
+        #expect(Errno(rawValue: 999).symbolicName == nil)
+        for (value, name) in Errno.symbols { #expect(Errno(name: name) == Errno(rawValue: value)) }
+        #expect(Errno(name: "EOPNOTSUPP") == .EOPNOTSUPP && Errno.ENOTTY.name == "ENOTTY")
         #expect(SystemError("ioctl(HMM_DMIRROR_READ)", .EFAULT).description.hasPrefix("ioctl(HMM_DMIRROR_READ) failed: EFAULT"))
     }
 }
