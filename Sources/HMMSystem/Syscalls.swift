@@ -195,6 +195,21 @@ package enum Sys {
     package static func exists(_ path: String) -> Bool { Glibc.access(path, F_OK) == 0 }
 
     package static func getpid() -> pid_t { Glibc.getpid() }
+    package static func getppid() -> pid_t { Glibc.getppid() }
+
+    /// pause(2): sleeps until a signal arrives (a deliberate hang).
+    package static func pause() { _ = Glibc.pause() }
+
+    /// signal(2): installs `handler` for each of `signals`. The handler runs on whatever the
+    /// thread was doing: async-signal-safe calls only (kill, _exit).
+    package static func installSignalHandler(_ signals: [Int32], _ handler: @convention(c) (Int32) -> Void) {
+        for s in signals { _ = Glibc.signal(s, handler) }
+    }
+
+    /// flock(2) on a whole file (LOCK_EX, LOCK_UN, LOCK_NB), retried on EINTR.
+    package static func flock(_ fd: Int32, _ operation: Int32) throws(SystemError) {
+        _ = try retryingEINTR("flock") { hmmkit_flock(fd, operation) }
+    }
 
     /// setpgid(2); a failure (the child already exec'd or exited) leaves the group as it was.
     package static func setpgid(_ pid: pid_t, _ group: pid_t) { _ = Glibc.setpgid(pid, group) }
