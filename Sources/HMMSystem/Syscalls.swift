@@ -11,11 +11,11 @@ import Glibc
 /// EINTR policy, the one rule for the whole package: hmmkit installs no signal handler that
 /// expects a call to be cut short, so EINTR is never an answer. Every wrapper of a call
 /// that can report it goes through `retryingEINTR`, which repeats the call until it gives a
-/// real result (hmm-tests.c retries its ioctls the same way). The three exceptions, each
-/// said at its wrapper:
+/// real result (hmm-tests.c retries its ioctls the same way). The exceptions:
 /// - `close` is never retried: on Linux the descriptor is gone even when close reports EINTR;
 /// - `poll` reports EINTR as "nothing ready yet": its callers loop against a deadline;
-/// - `mmap`, `munmap`, `mremap` and `mount` do not return EINTR, so they call once.
+/// - a call whose manual page lists no EINTR (`mmap`, `munmap`, `mremap`, `mount`, `rename`,
+///   `mkdir`, `unlink`, `stat`, `kill`, `posix_spawn`) is made once.
 package enum Sys {
     /// The EINTR policy above: repeats `body` while it fails with EINTR; any other failure
     /// becomes a `SystemError` naming `call`.
@@ -272,8 +272,7 @@ package enum Sys {
     /// statfs(2)'s f_type: the magic number of the file system holding `path`.
     package static func fileSystemType(_ path: String) throws(SystemError) -> Int {
         var type = 0
-        let r = path.withCString { hmmkit_statfs_type($0, &type) }
-        if r == -1 { throw SystemError("statfs(\(path))", .current) }
+        _ = try retryingEINTR("statfs(\(path))") { path.withCString { hmmkit_statfs_type($0, &type) } }
         return type
     }
 
@@ -355,7 +354,7 @@ package enum Sys {
         var t = termios()
         if tcgetattr(fd, &t) == -1 { throw SystemError("tcgetattr", .current) }
         cfmakeraw(&t)
-        if tcsetattr(fd, TCSANOW, &t) == -1 { throw SystemError("tcsetattr", .current) }
+        _ = try retryingEINTR("tcsetattr") { tcsetattr(fd, TCSANOW, &t) }
     }
 
     package static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
