@@ -18,17 +18,20 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Small C helpers Swift cannot express (fork in a threaded process, errno, sysconf).
         .target(name: "CSysShims"),
+        // Leaf, like swift-system: every raw system call, Errno, owned file descriptors, the
+        // atomic file writer, process spawning and threads. Glibc only, no Foundation.
+        .target(name: "HMMSystem", dependencies: ["CSysShims"]),
 
         // Pure: the test module's UAPI (struct, ioctl numbers per generation, snapshot bytes).
         .target(name: "HMMUAPI"),
         // Pure: KTAP/TAP writer and parser.
         .target(name: "KTAP"),
-        // Pure: the reference model of what a correct kernel may answer.
-        .target(name: "HMMModel", dependencies: ["HMMUAPI"]),
+        // Pure but for HMMSystem's Errno (a leaf): the reference model of what a correct kernel may answer.
+        .target(name: "HMMModel", dependencies: ["HMMSystem", "HMMUAPI"]),
         // Pure: the fixture format and generator.
         .target(name: "HMMFixtures", dependencies: ["HMMModel", "HMMUAPI"]),
-        // The kernel interface: syscalls, dmirror ioctls, memory, libkmod, libnuma, health.
-        .target(name: "HMMKernel", dependencies: ["HMMUAPI", "CKmod", "CNuma", "CZlib", "CSysShims"]),
+        // The kernel interface: dmirror ioctls, memory, libkmod, libnuma, health.
+        .target(name: "HMMKernel", dependencies: ["HMMSystem", "HMMUAPI", "CKmod", "CNuma", "CZlib"]),
         // The guest side of a test VM booted from the payload: hmmkit as PID 1, the boot plan
         // the host leaves in the initramfs, and the channel that carries results back.
         .target(name: "HMMGuest", dependencies: ["HMMKernel"]),
@@ -37,7 +40,7 @@ let package = Package(
         // Host side of kernel CI VM runs: boot QEMU, watch the console, merge KTAP.
         .target(name: "HMMVM", dependencies: ["KTAP", "HMMKernel", "HMMGuest"]),
         // Results of a run as data: load KTAP or hmmkit JSON, compare two runs, write KCIDB/JUnit.
-        .target(name: "HMMReport", dependencies: ["KTAP"]),
+        .target(name: "HMMReport", dependencies: ["HMMSystem", "KTAP"]),
         // A patch series on a kernel tree: scratch worktree, per-tree kernel builds, VM runs, first bad patch.
         .target(name: "HMMSeries", dependencies: ["HMMVM", "HMMReport", "KTAP"]),
         // Kernel CI labs: LAVA job definitions for kernels × shards, the REST client, results back.
@@ -46,7 +49,7 @@ let package = Package(
         // reproduction and shrinking, the campaign state on disk and its report.
         .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
         .executableTarget(name: "hmmkit", dependencies: [
-            "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
+            "HMMSuite", "HMMVM", "HMMKernel", "HMMSystem", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,7 +59,8 @@ let package = Package(
         .testTarget(name: "HMMUAPITests", dependencies: ["HMMUAPI"]),
         .testTarget(name: "KTAPTests", dependencies: ["KTAP"]),
         .testTarget(name: "HMMModelTests", dependencies: ["HMMModel", "HMMFixtures"]),
-        .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel"]),
+        .testTarget(name: "HMMSystemTests", dependencies: ["HMMSystem"]),
+        .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel", "HMMSystem"]),
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
         .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),

@@ -8,12 +8,14 @@
 #include <sys/reboot.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/file.h>
 
 pid_t hmmkit_fork(void) { return fork(); }
 int hmmkit_errno(void) { return errno; }
 void hmmkit_set_errno(int value) { errno = value; }
 
 int hmmkit_fallocate(int fd, int mode, long offset, long length) { return fallocate(fd, mode, offset, length); }
+int hmmkit_flock(int fd, int operation) { return flock(fd, operation); }
 int hmmkit_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 void *hmmkit_mremap(void *old_address, unsigned long old_size, unsigned long new_size,
                     int flags, void *new_address) {

@@ -1,4 +1,5 @@
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 /// Emits a standalone C test on the kernel's kselftest harness that replays a fixture with

@@ -1,4 +1,5 @@
 import HMMModel
+import HMMSystem
 
 /// Observations as text: one line for people (in divergence reports, like an
 /// expectation: `ok cpages=4 faults=1 data=[0x1,?]`) and one compact line for the pipe

@@ -1,6 +1,7 @@
 import Foundation
 import HMMFixtures
 import HMMModel
+import HMMReport
 import KTAP
 
 /// Runs generated programs in fresh kernels until a deadline, turning each program's
@@ -102,7 +103,7 @@ public final class FuzzCampaign {
             for seed in seeds {
                 let fixture = program(seed: seed)
                 programs[seed] = fixture
-                try fixture.text.write(toFile: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture", atomically: true, encoding: .utf8)
+                try AtomicFile.write(fixture.text, to: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture")
             }
             let log = "\(directory)/logs/batch-\(state.batches + k + 1).ktap"
             batches.append((batchDirectory, log, seeds))
@@ -183,9 +184,9 @@ public final class FuzzCampaign {
     func saveProgram(_ fixture: Fixture, event i: Int) throws {
         let relative = eventDirectory(i)
         try FileManager.default.createDirectory(atPath: directory + "/" + relative, withIntermediateDirectories: true)
-        try fixture.text.write(toFile: directory + "/" + relative + "/program.fixture", atomically: true, encoding: .utf8)
-        try (state.events[i].evidence.joined(separator: "\n") + "\n")
-            .write(toFile: directory + "/" + relative + "/evidence.txt", atomically: true, encoding: .utf8)
+        try AtomicFile.write(fixture.text, to: directory + "/" + relative + "/program.fixture")
+        try AtomicFile.write(state.events[i].evidence.joined(separator: "\n") + "\n",
+                             to: directory + "/" + relative + "/evidence.txt")
         state.events[i].files = [relative + "/program.fixture", relative + "/evidence.txt"]
     }
 
@@ -230,7 +231,7 @@ public final class FuzzCampaign {
         let dir = directory + "/repro"
         try resetDirectory(dir)
         for (n, fixture) in fixtures.enumerated() {
-            try fixture.text.write(toFile: "\(dir)/p\(String(format: "%03d", n)).fixture", atomically: true, encoding: .utf8)
+            try AtomicFile.write(fixture.text, to: "\(dir)/p\(String(format: "%03d", n)).fixture")
         }
         let run = try runner.replay(directory: dir, purpose: .reproduction, log: directory + "/logs/repro.ktap")
         state.boots += run.boots
@@ -258,9 +259,8 @@ public final class FuzzCampaign {
         let relative = eventDirectory(i)
         small.about = ["shrunk on fresh boots of \(state.release) from seed \(event.firstSeed): \(event.signature)"]
         let name = "fuzz_" + StableHash.hex(event.signature)
-        try small.text.write(toFile: directory + "/" + relative + "/reproducer.fixture", atomically: true, encoding: .utf8)
-        try CSelftestEmitter(testName: name).emit(small)
-            .write(toFile: directory + "/" + relative + "/reproducer.c", atomically: true, encoding: .utf8)
+        try AtomicFile.write(small.text, to: directory + "/" + relative + "/reproducer.fixture")
+        try AtomicFile.write(CSelftestEmitter(testName: name).emit(small), to: directory + "/" + relative + "/reproducer.c")
         state.events[i].files += [relative + "/reproducer.fixture", relative + "/reproducer.c"]
         state.events[i].reproduction = .shrunk(from: fixture.steps.count, to: small.steps.count, boots: boots)
         progress("shrunk to \(small.steps.count) steps in \(boots) boots: \(relative)/reproducer.c")

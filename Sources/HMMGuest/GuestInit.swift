@@ -1,5 +1,6 @@
 import Foundation
 import HMMKernel
+import HMMSystem
 
 /// hmmkit as a test VM's PID 1, booted from the payload's initramfs: mounts what the suite
 /// needs, runs the command the host put in the boot archive (or, booted on its own, the

@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// What a successful dmirror ioctl reports.

@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// The kernel's get_user_pages test driver (/sys/kernel/debug/gup_test, CONFIG_GUP_TEST).

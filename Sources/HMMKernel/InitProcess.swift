@@ -1,3 +1,5 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,7 +8,7 @@ import Glibc
 /// the duty of reaping every orphan. (The system calls themselves are in Syscalls.swift.)
 public enum InitProcess {
     /// Whether this process is PID 1, the first process the kernel started.
-    public static var isPID1: Bool { getpid() == 1 }
+    public static var isPID1: Bool { Sys.getpid() == 1 }
 
     public static func mount(_ type: String, on target: String, source: String? = nil, options: String? = nil) throws(SystemError) {
         try Sys.mkdir(target, 0o755)
@@ -17,7 +19,8 @@ public enum InitProcess {
     /// its path, or inherited when nil.
     public static func spawn(_ argv: [String], environment: [String], directory: String = "/",
                              stdin: String? = "/dev/null", stdout: String?, stderr: String?) throws(SystemError) -> Int32 {
-        try Sys.spawn(argv, environment: environment, directory: directory, stdin: stdin, stdout: stdout, stderr: stderr)
+        try spawnProgram(argv, directory: directory, environment: environment, input: stdin.map { .path($0) } ?? .inherited,
+                         output: stdout.map { .path($0) } ?? .inherited, error: stderr.map { .path($0) } ?? .inherited).pid
     }
 
     /// Waits for `pid` and returns its exit code (128 + signal when a signal killed it),
@@ -38,5 +41,5 @@ public enum InitProcess {
         try Sys.makeTerminalRaw(fd)
     }
 
-    public static func sync() { Glibc.sync() }
+    public static func sync() { Sys.sync() }
 }

@@ -1,3 +1,5 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -79,16 +81,14 @@ public struct KernelLogMark: ~Copyable {
     /// Everything logged since the mark (or the last call).
     public func records() -> [KernelLogRecord] {
         var out: [KernelLogRecord] = []
-        var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = buffer.withUnsafeMutableBytes { raw in Glibc.read(fd.rawValue, raw.baseAddress, raw.count) }
-            if n > 0 {
-                if let r = KernelLogRecord(line: String(decoding: buffer[0..<n], as: UTF8.self)) { out.append(r) }
-                continue
+            let chunk: [UInt8]
+            do { chunk = try Sys.readBytes(fd.rawValue, count: 8192) } catch {
+                if error.errno == .EPIPE { continue }  // records overwritten: skip ahead
+                break  // EAGAIN: caught up
             }
-            if n < 0 && Glibc.errno == EPIPE { continue }  // records overwritten: skip ahead
-            if n < 0 && Glibc.errno == EINTR { continue }
-            break  // EAGAIN: caught up
+            if chunk.isEmpty { break }
+            if let r = KernelLogRecord(line: String(decoding: chunk, as: UTF8.self)) { out.append(r) }
         }
         return out
     }

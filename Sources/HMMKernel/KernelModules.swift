@@ -1,4 +1,5 @@
 import CKmod
+import HMMSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,5 @@
+import HMMSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif

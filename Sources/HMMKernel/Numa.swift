@@ -1,4 +1,5 @@
 import CNuma
+import HMMSystem
 #if canImport(Glibc)
 import Glibc
 #endif

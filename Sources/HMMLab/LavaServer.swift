@@ -1,5 +1,6 @@
 import Foundation
 import HMMReport
+import HMMSystem
 
 /// How HTTP reaches the lab; a mock stands in for it in unit tests.
 public protocol HTTPTransport: Sendable {
@@ -132,21 +133,13 @@ public struct CurlTransport: HTTPTransport {
         } catch { throw LabError("cannot write curl's request files: \(error)") }
         arguments.append(request.url)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw LabError("cannot run \(executable): \(error)") }
-        let code = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let status = Int(code.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw LabError("\(request.method.rawValue) \(request.url): curl exited \(process.terminationStatus): "
-                           + message.trimmingCharacters(in: .whitespacesAndNewlines))
+        let curl: ProgramResult
+        do { curl = try runProgram([executable] + arguments, error: .captured) } catch {
+            throw LabError("cannot run \(executable): \(error)")
+        }
+        guard curl.termination == .exited(0), let status = Int(curl.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw LabError("\(request.method.rawValue) \(request.url): curl exited \(curl.termination.status): "
+                           + curl.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let body = (try? Data(contentsOf: output)) ?? Data()
         return HTTPResponse(status: status, body: body)

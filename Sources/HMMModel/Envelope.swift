@@ -1,3 +1,5 @@
+import HMMSystem
+
 /// Per-page allowed values: every page has one primary value and maybe a few more.
 public struct PageValues<T: Hashable & Sendable>: Sendable, Equatable {
     /// The value the model considers most likely (what it assumes when not told otherwise).

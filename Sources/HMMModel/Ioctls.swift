@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// The dmirror ioctls, as lib/test_hmm.c (dmirror_fops_unlocked_ioctl and the functions it calls) implements them.
@@ -7,15 +8,15 @@ extension Model {
         let minor = s.procs[pi].mirrors[c.fd]!.minor
         guard profile.uapi.number(of: c.command) != nil else {
             x.note("\(c.command.uapiName) is not in the \(profile.uapi.rawValue) UAPI: the module answers an unknown command with EINVAL")
-            return [.failure(Errno.EINVAL)]
+            return [.failure(Errno.EINVAL.rawValue)]
         }
         if c.misalign % 4096 != 0 {
             x.note("addr not page aligned: EINVAL before dispatch")
-            return [.failure(Errno.EINVAL)]
+            return [.failure(Errno.EINVAL.rawValue)]
         }
         if c.range.count == 0 {
             x.note("npages == 0 fails the addr >= addr + size check: EINVAL")
-            return [.failure(Errno.EINVAL)]
+            return [.failure(Errno.EINVAL.rawValue)]
         }
         let done = Outcome(cpages: 0, faults: 0...0)
         switch c.command {
@@ -34,7 +35,7 @@ extension Model {
         case .checkExclusive:
             let r = c.range.region
             for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag & 0x7F == Tag.atomic {
-                return [.failure(Errno.EPERM)]
+                return [.failure(Errno.EPERM.rawValue)]
             }
             return [done]
         case .release:
@@ -128,16 +129,16 @@ extension Model {
             var retries = 0
             while p < cEnd {
                 let fl = s.procs[pi].regions[r]!.flags[p]
-                if fl & PF.mapped == 0 || fl & PF.read == 0 { return Errno.EFAULT }
+                if fl & PF.mapped == 0 || fl & PF.read == 0 { return Errno.EFAULT.rawValue }
                 let f = s.procs[pi].regions[r]!.frame[p]
                 let priv = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate && fl & PF.excl == 0
                 if priv && Loc.index(s.frames.loc[Int(f)]) == minor { p += 1; continue }
                 var need = f == Frames.none || fl & (PF.excl | PF.exclMaybe) != 0 || priv
                 if !need && write && fl & PF.pteWrite == 0 { need = true }
                 if !need { p += 1; continue }
-                if write && fl & PF.write == 0 { return Errno.EPERM }
+                if write && fl & PF.write == 0 { return Errno.EPERM.rawValue }
                 let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
-                for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT }
+                for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT.rawValue }
                 retries += 1
                 if retries > 2 { p += 1; retries = 0 }
             }
@@ -148,7 +149,7 @@ extension Model {
                 if write && !writable {
                     x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of "
                         + "this device is reported without a write fault"
-                    return Errno.EFAULT
+                    return Errno.EFAULT.rawValue
                 }
                 if own { x.hazard = Self.ownPrivateHazard }
                 store(pi, fd, r, q, frame: f, tag: writable ? Tag.write : Tag.read)
@@ -166,7 +167,7 @@ extension Model {
             let e = entry(pi, fd, range.region, p)
             if e.tag & 0x7F == Tag.none {
                 notePastEnd(pi, fd, range.region, p, "ENOENT from the read-back")
-                return [.failure(Errno.ENOENT)]
+                return [.failure(Errno.ENOENT.rawValue)]
             }
             if e.stale { x.hazard = "stale mirror entry for r\(range.region) page \(p): test_hmm would copy a freed page" }
             tokens.append(s.frames.token[Int(e.frame)])
@@ -187,11 +188,11 @@ extension Model {
             let fl0 = s.procs[pi].regions[r]!.flags[a]
             if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 {
                 x.note("migrate walks VMA by VMA: a hole or a VMA without VM_READ gives EINVAL (earlier chunks stay migrated)")
-                return [.failure(Errno.EINVAL)]
+                return [.failure(Errno.EINVAL.rawValue)]
             }
             if kind == .hugetlb {
                 x.note("migrate_vma_setup rejects hugetlb VMAs: EINVAL")
-                return [.failure(Errno.EINVAL)]
+                return [.failure(Errno.EINVAL.rawValue)]
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
@@ -269,7 +270,7 @@ extension Model {
             a = next
         }
         let out = readBack(pi, fd, range)
-        if out[0].errno == Errno.ENOENT {
+        if out[0].errno == Errno.ENOENT.rawValue {
             x.note("MIGRATE_TO_DEV reads the range back from this fd's mirror: pages not migrated (shared/file pages, pages on another "
                 + "device, exclusive entries) give ENOENT")
         }
@@ -321,7 +322,7 @@ extension Model {
         while a < end {
             let fl0 = s.procs[pi].regions[r]!.flags[a]
             if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 || s.procs[pi].regions[r]!.kind == .hugetlb {
-                return [.failure(Errno.EINVAL)]
+                return [.failure(Errno.EINVAL.rawValue)]
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
@@ -457,11 +458,11 @@ extension Model {
             if !all {
                 if perPage {
                     x.note("make_device_exclusive() error codes for unmapped or non-anonymous pages are not confirmed [U]")
-                    return [.failure(Errno.EBUSY), .failure(Errno.EFAULT), .failure(Errno.EOPNOTSUPP)]
+                    return [.failure(Errno.EBUSY.rawValue), .failure(Errno.EFAULT.rawValue), .failure(Errno.EOPNOTSUPP.rawValue)]
                 }
                 x.note("EXCLUSIVE converts 64-page chunks with make_device_exclusive_range; a chunk with a page it cannot convert (hole, "
                     + "read-only, shared or file page, hugetlb, a THP's tail page) gives EBUSY")
-                return [.failure(Errno.EBUSY)]
+                return [.failure(Errno.EBUSY.rawValue)]
             }
             a = cEnd
         }

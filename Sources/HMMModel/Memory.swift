@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// CPU-side memory management: frames, faults, invalidation, eviction.
@@ -267,7 +268,7 @@ extension Model {
         case .anonPrivate, .filePrivate:
             if kind == .filePrivate {
                 let object = s.procs[pi].regions[r]!.object
-                if s.procs[pi].regions[r]!.objectOffset + p >= s.objects[object].size { return Errno.EFAULT }
+                if s.procs[pi].regions[r]!.objectOffset + p >= s.objects[object].size { return Errno.EFAULT.rawValue }
             }
             if f == Frames.none {
                 if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
@@ -328,7 +329,7 @@ extension Model {
             }
         case .anonShared, .fileShared:
             let reg = s.procs[pi].regions[r]!
-            if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT }
+            if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT.rawValue }
             if f == Frames.none {
                 if !write { faultAround(pi, r, p) }
                 let of = objectPage(reg.object, reg.objectOffset + p, faultedThrough: (pi, r, p))

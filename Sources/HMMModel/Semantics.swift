@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// The actions: each returns its outcomes and updates the state.
@@ -49,7 +50,7 @@ extension Model {
         if kind == .hugetlb {
             x.variable = true
             x.note("hugetlb mmap needs free huge pages: ENOMEM when none are reserved")
-            if x.resolve?.errno == Errno.ENOMEM { return [.failure(Errno.ENOMEM), .ok] }
+            if x.resolve?.errno == Errno.ENOMEM.rawValue { return [.failure(Errno.ENOMEM.rawValue), .ok] }
         }
         let pi = s.current
         var object = -1
@@ -69,7 +70,7 @@ extension Model {
             s.procs[pi].regions += [Region?](repeating: nil, count: r + 1 - s.procs[pi].regions.count)
         }
         s.procs[pi].regions[r] = reg
-        return kind == .hugetlb ? [.ok, .failure(Errno.ENOMEM)] : [.ok]
+        return kind == .hugetlb ? [.ok, .failure(Errno.ENOMEM.rawValue)] : [.ok]
     }
 
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
@@ -103,7 +104,7 @@ extension Model {
             let fl = s.procs[pi].regions[r]!.flags[p]
             if fl & PF.mapped == 0 {
                 if changedAny { splitTHP(pi, r, range.first..<p) }
-                return [.failure(Errno.ENOMEM)]
+                return [.failure(Errno.ENOMEM.rawValue)]
             }
             // mprotect_fixup charges a private mapping the first time it becomes writable.
             if prot.canWrite { s.procs[pi].regions[r]!.account(p..<(p + 1)) }
@@ -140,7 +141,7 @@ extension Model {
         // merge) ends that VMA early, and mremap gives EFAULT with nothing moved.
         for p in range.first..<range.end where !src.sameVMA(range.first, p) {
             x.note("mremap's source crosses a VMA boundary at page \(p) (vma_to_resize): EFAULT, nothing moves")
-            return [.failure(Errno.EFAULT)]
+            return [.failure(Errno.EFAULT.rawValue)]
         }
         splitVMAs(pi, r, range.first..<range.end) { _, _ in true }
         splitTHP(pi, r, range.first..<range.end)
@@ -198,7 +199,7 @@ extension Model {
             for p in range.first..<range.end {
                 let fl = s.procs[pi].regions[r]!.flags[p]
                 if fl & PF.mapped == 0 { hole = true; continue }
-                if kind != .anonPrivate { return [.failure(Errno.EINVAL)] }
+                if kind != .anonPrivate { return [.failure(Errno.EINVAL.rawValue)] }
                 invalidate(pi, r, p)
                 let f = s.procs[pi].regions[r]!.frame[p]
                 guard f > Frames.zero, fl & PF.excl == 0 else { continue }
@@ -214,7 +215,7 @@ extension Model {
                 }
             }
         }
-        return [hole ? .failure(Errno.ENOMEM) : .ok]
+        return [hole ? .failure(Errno.ENOMEM.rawValue) : .ok]
     }
 
     // MARK: CPU access
@@ -399,7 +400,7 @@ extension Model {
         let pi = s.current
         let r = range.region
         for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
-            return [.failure(Errno.EFAULT)]
+            return [.failure(Errno.EFAULT.rawValue)]
         }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in (reg.policy.isEmpty ? 0 : reg.policy[p]) != UInt8(node + 1) }
         if s.procs[pi].regions[r]!.policy.isEmpty {
@@ -413,20 +414,20 @@ extension Model {
     func nodeStatus(_ pi: Int, _ r: Int, _ p: Int) -> Int32 {
         let reg = s.procs[pi].regions[r]!
         let fl = reg.flags[p]
-        if fl & PF.mapped == 0 { return -Errno.EFAULT }
+        if fl & PF.mapped == 0 { return -Errno.EFAULT.rawValue }
         let f = reg.frame[p]
         if f == Frames.none { return holeStatus(reg) }
-        if fl & PF.excl != 0 { return -Errno.ENOENT }
-        if f == Frames.zero { return -Errno.EFAULT }
+        if fl & PF.excl != 0 { return -Errno.ENOENT.rawValue }
+        if f == Frames.zero { return -Errno.EFAULT.rawValue }
         let l = s.frames.loc[Int(f)]
-        if Loc.isDevice(l) { return -Errno.ENOENT }
+        if Loc.isDevice(l) { return -Errno.ENOENT.rawValue }
         let n = Loc.index(l)
         return n == Int(Loc.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
     }
 
     /// `move_pages` status of a page with an empty PTE (never populated, zapped, reclaimed).
     func holeStatus(_ reg: Region) -> Int32 {
-        reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT : -Errno.ENOENT
+        reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT.rawValue : -Errno.ENOENT.rawValue
     }
 
     /// Pages of `range` fault-around may have mapped (index in the range, page-cache page):
@@ -460,7 +461,7 @@ extension Model {
                 x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
             }
             if v.primary[i] >= 0, reg.flags[p] & PF.exclMaybe != 0 {
-                v.allow(-Errno.ENOENT, at: i)
+                v.allow(-Errno.ENOENT.rawValue, at: i)
                 x.note("a page that may be a device-exclusive entry is not found by move_pages (-ENOENT)")
             }
             if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
@@ -512,9 +513,9 @@ extension Model {
         var v = nodeValues(pi, range)
         // A page fault-around may have mapped moves (or is shared: EACCES) like a mapped one.
         for (i, of) in aroundPages(pi, range) {
-            if mapCount(of) > 0 { v.allow(-Errno.EACCES, at: i); continue }
+            if mapCount(of) > 0 { v.allow(-Errno.EACCES.rawValue, at: i); continue }
             v.allow(Int32(node), at: i)
-            if aroundMappings(of) > 1 { v.allow(-Errno.EACCES, at: i) }
+            if aroundMappings(of) > 1 { v.allow(-Errno.EACCES.rawValue, at: i) }
         }
         // THP blocks whose folio a page of the range has queued for migration, and those where
         // the next page of the folio already found it isolated.
@@ -527,15 +528,15 @@ extension Model {
             let f = s.procs[pi].regions[r]!.frame[p]
             guard f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system else { continue }
             if mapCount(f) > 1 {
-                v.primary[i] = -Errno.EACCES
+                v.primary[i] = -Errno.EACCES.rawValue
                 v.extra[i] = nil
                 continue
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
             if s.procs[pi].regions[r]!.flags[p] & PF.exclMaybe != 0 {
-                v.allow(-Errno.ENOENT, at: i)
-                if x.resolve?.nodes?[i] == -Errno.ENOENT {
+                v.allow(-Errno.ENOENT.rawValue, at: i)
+                if x.resolve?.nodes?[i] == -Errno.ENOENT.rawValue {
                     // The page was part of a THP whose PTEs became device-exclusive entries.
                     s.procs[pi].regions[r]!.flags[p] = s.procs[pi].regions[r]!.flags[p] & ~PF.exclMaybe | PF.excl
                     continue
@@ -543,9 +544,9 @@ extension Model {
             }
             if s.frames.bits[Int(f)] & FB.object != 0 && aroundMappings(f) > 0 {
                 // Another mapping fault-around may have made: the mapcount may be 2.
-                v.allow(-Errno.EACCES, at: i)
+                v.allow(-Errno.EACCES.rawValue, at: i)
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
-                if x.resolve?.nodes?[i] == -Errno.EACCES { continue }
+                if x.resolve?.nodes?[i] == -Errno.EACCES.rawValue { continue }
             }
             if Loc.index(s.frames.loc[Int(f)]) != node && s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
                 let block = p / Self.pmdPages
@@ -558,7 +559,7 @@ extension Model {
                     // add_folio_for_migration: the folio is isolated already, -EBUSY; do_pages_move
                     // then migrates what it queued, so the folio's later pages are on the node.
                     busyTHPBlocks.insert(block)
-                    v.allow(-Errno.EBUSY, at: i)
+                    v.allow(-Errno.EBUSY.rawValue, at: i)
                     x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), "
                         + "then the folio moves")
                 } else if Loc.index(s.frames.loc[Int(f)]) != node {

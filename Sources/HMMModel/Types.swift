@@ -1,3 +1,4 @@
+import HMMSystem
 import HMMUAPI
 
 /// A region of the abstract address space: one `mmap` call. Named by a small integer
@@ -128,34 +129,19 @@ public enum Action: Hashable, Sendable {
     case queryNodes(PageRange)
 }
 
-/// Linux errno values the model speaks (x86-64/arm64 generic numbering).
-public enum Errno {
-    public static let EPERM: Int32 = 1
-    public static let ENOENT: Int32 = 2
-    public static let EINTR: Int32 = 4
-    public static let ENOMEM: Int32 = 12
-    public static let EACCES: Int32 = 13
-    public static let EFAULT: Int32 = 14
-    public static let EBUSY: Int32 = 16
-    public static let ENODEV: Int32 = 19
-    public static let EINVAL: Int32 = 22
-    public static let EOPNOTSUPP: Int32 = 95
-
-    static let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 4: "EINTR", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-        16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 95: "EOPNOTSUPP",
-    ]
-
+/// The model's spelling of a result in fixtures, observations and emitted C: HMMSystem's
+/// one `Errno` table, with "ok" for 0 and "E<n>" for a value it has no name for.
+extension Errno {
     /// "EINVAL", or "ok" for 0, or "E<n>" for unknown values.
     public static func name(_ value: Int32) -> String {
         if value == 0 { return "ok" }
-        return names[value] ?? "E\(value)"
+        return Errno(rawValue: value).symbolicName ?? "E\(value)"
     }
 
     /// Inverse of ``name(_:)``.
     public static func value(named name: String) -> Int32? {
         if name == "ok" { return 0 }
-        if let hit = names.first(where: { $0.value == name }) { return hit.key }
+        if let known = Errno(name: name) { return known.rawValue }
         if name.hasPrefix("E"), let n = Int32(name.dropFirst()) { return n }
         return nil
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HMMSystem
 
 /// A program's exit status and everything it printed (stdout and stderr interleaved).
 struct CommandOutput {
@@ -7,22 +8,12 @@ struct CommandOutput {
     var lines: [String] { output.split(separator: "\n").map(String.init) }
 }
 
-/// Runs a program to its end and collects its output.
+/// Runs a program to its end and collects its output (HMMSystem's runProgram, stderr merged).
 func runProgram(_ executable: String, _ arguments: [String], directory: String? = nil) throws(SeriesError) -> CommandOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    do { try process.run() } catch {
-        throw SeriesError(.failed, "cannot run \(executable): \(error)")
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandOutput(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    do {
+        let run = try runProgram([executable] + arguments, directory: directory, error: .mergedWithOutput)
+        return CommandOutput(status: run.termination.status, output: run.output)
+    } catch { throw SeriesError(.failed, "cannot run \(executable): \(error)") }
 }
 
 /// git in one directory, with settings that keep the scratch worktree's commits working on any

@@ -1,4 +1,5 @@
 import Foundation
+import HMMSystem
 
 /// A detached git worktree of the user's kernel tree in hmmkit's cache, where the series is
 /// applied and built. The user's own checkout (its files, HEAD, index) is never touched;
@@ -176,18 +177,19 @@ public final class FileLock {
 
     /// Takes the lock, waiting for another holder; `waiting` is told once when it must wait.
     public init(path: String, waiting: () -> Void) throws(SeriesError) {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SeriesError(.failed, "cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        do { fd = try Sys.open(path, O_RDWR | O_CREAT, 0o644) } catch {
+            throw SeriesError(.failed, "cannot open the lock file \(path): \(error.errno.message)")
+        }
+        if (try? Sys.flock(fd, LOCK_EX | LOCK_NB)) == nil {
             waiting()
-            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+            try? Sys.flock(fd, LOCK_EX)
         }
     }
 
     public func release() {
         guard fd >= 0 else { return }
-        flock(fd, LOCK_UN)
-        close(fd)
+        try? Sys.flock(fd, LOCK_UN)
+        try? Sys.close(fd)
         fd = -1
     }
 

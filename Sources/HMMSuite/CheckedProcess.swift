@@ -1,6 +1,7 @@
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 /// A test's process under the reference model: every step is performed on the running

@@ -1,6 +1,7 @@
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 /// The first step where the kernel left the model's envelope.

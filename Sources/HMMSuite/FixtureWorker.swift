@@ -1,6 +1,7 @@
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 /// The kernel side of a replay: a forked process that performs a fixture's steps on the
@@ -97,12 +98,12 @@ final class StepPerformer {
             return Observation(errno: error.errno.rawValue)
         } catch let error as DmirrorError {
             if case let .failed(_, e) = error { return Observation(errno: e.rawValue) }
-            return Observation(errno: HMMKernel.Errno.ENOTTY.rawValue)
+            return Observation(errno: Errno.ENOTTY.rawValue)
         } catch let error as Numa.Failure {
             if case let .system(e) = error { return Observation(errno: e.errno.rawValue) }
-            return Observation(errno: HMMKernel.Errno.ENOSYS.rawValue)
+            return Observation(errno: Errno.ENOSYS.rawValue)
         } catch {
-            return Observation(errno: HMMKernel.Errno.EIO.rawValue)
+            return Observation(errno: Errno.EIO.rawValue)
         }
     }
 

@@ -1,5 +1,6 @@
 import HMMKernel
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 #if canImport(Glibc)
@@ -417,7 +418,7 @@ enum KselftestParity {
         let (p, fd, r) = try setUp(c, pages: 4, filled: true)
         try p.ioctl(fd, .migrateToDevice, r, 0..<4)
         let child = try ForkedChild.spawn(newProcessGroup: false) { _ in
-            while true { pause() }
+            while true { Sys.pause() }
         }
         let base = p.address(r)
         VirtualMemory.store(at: base, bytes: 4 * c.pageSize) { raw in

@@ -1,4 +1,5 @@
 import HMMKernel
+import HMMSystem
 import HMMUAPI
 
 #if canImport(Glibc)

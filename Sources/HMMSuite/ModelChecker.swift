@@ -1,9 +1,6 @@
 import HMMFixtures
 import HMMModel
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import HMMSystem
 
 /// The reference model on a thread of its own. A ``CheckedProcess`` performs each step on
 /// the kernel and hands the step with the kernel's answer here; the model checks them in
@@ -40,43 +37,27 @@ final class ModelChecker: @unchecked Sendable {
     private var failed: Failure?
     private var steps = 0
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let work = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let idle = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var thread = pthread_t()
-    private var running = false
+    private let mutex = SystemMutex()
+    private let work = SystemMutex.Condition()
+    private let idle = SystemMutex.Condition()
+    private var thread: SystemThread?
 
     init(model: Model, codec: PageCodec) throws {
         self.model = model
         self.codec = codec
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(work, nil)
-        pthread_cond_init(idle, nil)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<ModelChecker>.fromOpaque(raw!).takeRetainedValue().serve()
-            return nil
-        }, context)
-        if rc != 0 {
-            Unmanaged<ModelChecker>.fromOpaque(context).release()
-            throw TestFailure("could not start the model's thread: pthread_create \(rc)")
+        do { thread = try SystemThread { [self] in serve() } } catch {
+            throw TestFailure("could not start the model's thread: pthread_create \(error.errno.rawValue)")
         }
-        running = true
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex); pthread_cond_destroy(work); pthread_cond_destroy(idle)
-        mutex.deallocate(); work.deallocate(); idle.deallocate()
     }
 
     /// Queues a step; false once a divergence has been found (the caller should stop, as a
     /// kselftest ASSERT does: the model no longer describes the kernel).
     func submit(_ item: Item) -> Bool {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         queue.append(item)
-        pthread_cond_signal(work)
+        work.signal()
         let fine = failed == nil
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         return fine
     }
 
@@ -84,46 +65,46 @@ final class ModelChecker: @unchecked Sendable {
     /// inside the runtime when the process forks). Returns the first failure so far.
     @discardableResult
     func drain() -> Failure? {
-        pthread_mutex_lock(mutex)
-        while !queue.isEmpty || busy { pthread_cond_wait(idle, mutex) }
+        mutex.lock()
+        while !queue.isEmpty || busy { idle.wait(mutex) }
         let f = failed
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         return f
     }
 
     /// Drains, stops the thread and returns the first failure.
     func finish() -> Failure? {
         let f = drain()
-        if running {
-            pthread_mutex_lock(mutex)
+        if let thread {
+            mutex.lock()
             closed = true
-            pthread_cond_signal(work)
-            pthread_mutex_unlock(mutex)
-            pthread_join(thread, nil)
-            running = false
+            work.signal()
+            mutex.unlock()
+            thread.join()
+            self.thread = nil
         }
         return f
     }
 
     private func serve() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         while true {
-            while queue.isEmpty && !closed { pthread_cond_wait(work, mutex) }
+            while queue.isEmpty && !closed { work.wait(mutex) }
             if queue.isEmpty && closed { break }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             busy = true
             let alreadyFailed = failed != nil
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             // After a divergence the model no longer describes the kernel: later steps are dropped.
             var failure = alreadyFailed ? nil : check(batch)
             failure?.index = steps - 1
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             if failed == nil { failed = failure }
             busy = false
-            if queue.isEmpty { pthread_cond_broadcast(idle) }
+            if queue.isEmpty { idle.broadcast() }
         }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     private func check(_ batch: [Item]) -> Failure? {

@@ -1,5 +1,6 @@
 import HMMKernel
 import HMMModel
+import HMMSystem
 import HMMUAPI
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import HMMKernel
+import HMMSystem
 
 /// How one test ended.
 public enum TestStatus: String, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import HMMKernel
+import HMMSystem
 import HMMUAPI
 
 /// A test's identity as kselftest prints it: `fixture.variant.name`.

@@ -1,4 +1,5 @@
 import HMMKernel
+import HMMSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -13,13 +14,13 @@ enum VMChecks {
     static var all: [PlannedTest] {
         [
             check("hang", timeout: 3) { _ in
-                while true { pause() }
+                while true { Sys.pause() }
             },
             check("runner_stall") { _ in
                 // Stops the runner (our parent) so no result ever arrives: only the host's
                 // stall timeout can end this.
-                kill(getppid(), SIGSTOP)
-                while true { pause() }
+                Sys.kill(Sys.getppid(), SIGSTOP)
+                while true { Sys.pause() }
             },
             check("panic", needs: [.root]) { _ in
                 try writeTextFile("/proc/sys/kernel/sysrq", "1")

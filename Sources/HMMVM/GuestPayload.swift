@@ -1,6 +1,7 @@
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSystem
 import KTAP
 
 /// The guest payload: everything a test VM runs, taken from the host once and then needing
@@ -63,12 +64,11 @@ public struct GuestPayload: Sendable {
         try archive.file(GuestLayout.payloadMarker, bytes: Array("hmmkit payload for \(executable)\n".utf8))
         let size = archive.bytesWritten
         try archive.finish()
-        try renameReplacing(temporary, payload.initramfs)
-        let manifest = Data(files.map { file in
+        try AtomicWriter.commit(temporary, to: payload.initramfs)
+        try AtomicWriter.write(files.map { file in
             let host = file.host == shipped && shipped != executable ? executable + " (debug info stripped)" : file.host
             return "\(file.guest)\t\(host)\n"
-        }.joined().utf8)
-        try manifest.write(to: URL(fileURLWithPath: payload.manifest), options: .atomic)
+        }.joined(), to: payload.manifest)
         progress(String(format: "payload: %d files, %.1f MiB, at %@", files.count, Double(size) / 1048576, payload.initramfs))
         if overlay { try writeOverlay(payload, files: files, progress: progress) }
         return payload
@@ -82,13 +82,8 @@ public struct GuestPayload: Sendable {
         let objcopy = "/usr/bin/objcopy"
         guard FileManager.default.isExecutableFile(atPath: objcopy) else { return executable }
         let stripped = directory + "/hmmkit.stripped-" + UUID().uuidString
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: objcopy)
-        process.arguments = ["--strip-debug", executable, stripped]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let result = try runProgram([objcopy, "--strip-debug", executable, stripped], output: .discarded, error: .discarded)
+        guard result.termination == .exited(0) else {
             try? FileManager.default.removeItem(atPath: stripped)
             return executable
         }
@@ -168,18 +163,10 @@ func stableHash(_ text: String) -> String { StableHash.hex(text) }
 /// the host's dynamic linker resolves them (ldd).
 public enum SharedLibraries {
     public static func needed(by program: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [program]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let ldd = try runProgram(["/usr/bin/ldd", program], input: .inherited, error: .discarded)
         // A static program: ldd says "not a dynamic executable" and exits 1.
-        if process.terminationStatus != 0 { return [] }
-        return try parse(text, program: program)
+        if ldd.termination != .exited(0) { return [] }
+        return try parse(ldd.output, program: program)
     }
 
     /// `name => /path (0x...)` and `/lib64/ld-linux-x86-64.so.2 (0x...)` lines; a library

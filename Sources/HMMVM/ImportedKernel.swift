@@ -1,4 +1,5 @@
 import Foundation
+import HMMSystem
 
 /// A kernel that CI built elsewhere (tuxmake, KernelCI, a developer's `make`): a bzImage and
 /// its modules, as `modules.tar.xz` or a `make modules_install` tree, made into the same
@@ -85,13 +86,9 @@ public enum ImportedKernel {
     }
 
     static func runTar(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/tar")
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw HMMKitError("tar \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        let tar = try runProgram(["/bin/tar"] + arguments, input: .inherited, output: .inherited, error: .inherited)
+        guard tar.termination == .exited(0) else {
+            throw HMMKitError("tar \(arguments.joined(separator: " ")) exited \(tar.termination.status)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HMMSystem
 
 /// A built kernel ready to boot: what scripts/kernel-build leaves in its cache directory.
 public struct KernelArtifacts: Sendable {
@@ -89,20 +90,13 @@ public enum KernelBuilder {
             return KernelArtifacts(directory: URL(fileURLWithPath: spec).standardizedFileURL.path)
         }
         let root = try Repository.root()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: root + "/scripts/kernel-build")
-        process.arguments = ["--source", spec] + (config.map { ["--config", $0] } ?? [])
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(process.terminationStatus)); "
+        let build = try runProgram([root + "/scripts/kernel-build", "--source", spec] + (config.map { ["--config", $0] } ?? []),
+                                   input: .inherited, error: .inherited)
+        guard build.termination == .exited(0) else {
+            throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(build.termination.status)); "
                               + "see the log it named above")
         }
-        let dir = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = build.output.trimmingCharacters(in: .whitespacesAndNewlines)
             .split(separator: "\n").last.map(String.init) ?? ""
         let artifacts = KernelArtifacts(directory: dir)
         guard artifacts.isComplete else { throw HMMKitError("kernel build for '\(spec)' left no bzImage/modules in '\(dir)'") }

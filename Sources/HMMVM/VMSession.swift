@@ -1,6 +1,7 @@
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSystem
 import KTAP
 
 /// One `hmmkit vm run`: boots the kernel under QEMU (KVM if it works, else TCG), runs a
@@ -366,18 +367,16 @@ public final class VMSession {
         guard let p = qemu, p.isRunning else { qemu = nil; return }
         p.terminate()
         for _ in 0..<50 where p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        if p.isRunning { Sys.kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         qemu = nil
     }
 
     /// Ctrl-C or a CI runner's SIGTERM must not leave QEMU running.
     private func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig) { s in
-                RunningQEMUs.killAll()
-                _exit(128 + s)
-            }
+        Sys.installSignalHandler([SIGINT, SIGTERM, SIGHUP]) { s in
+            RunningQEMUs.killAll()
+            Sys.exitImmediately(128 + s)
         }
     }
 }
@@ -412,7 +411,7 @@ enum RunningQEMUs {
 
     /// Async-signal-safe: loads and kill(2) only.
     static func killAll() {
-        for i in 0..<capacity where slots[i] > 0 { kill(slots[i], SIGKILL) }
+        for i in 0..<capacity where slots[i] > 0 { Sys.kill(slots[i], SIGKILL) }
     }
 }
 

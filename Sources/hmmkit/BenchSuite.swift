@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HMMKernel
 import HMMSuite
+import HMMSystem
 import HMMVM
 import KTAP
 
@@ -109,7 +110,8 @@ extension BenchCommand {
         /// Runs a suite to completion; returns wall seconds, its Totals line and whether it passed.
         static func time(_ argv: [String]) throws -> (Double, String, Bool) {
             let start = monotonicSeconds()
-            let (termination, text) = try runProgram(argv)
+            let run = try runProgram(argv, input: .inherited, error: .discarded)
+            let (termination, text) = (run.termination, run.output)
             let seconds = monotonicSeconds() - start
             let totals = text.split(separator: "\n").last { $0.hasPrefix("# Totals:") }.map { String($0.dropFirst(2)) } ?? "no Totals line"
             return (seconds, totals, termination == .exited(0))

@@ -4,6 +4,7 @@ import HMMFixtures
 import HMMKernel
 import HMMModel
 import HMMReport
+import HMMSystem
 
 struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -90,7 +91,7 @@ struct GenCommand: ParsableCommand {
             var generator = FixtureGenerator(seed: seed, profile: p, environment: try environment())
             let fixture = generator.generate(steps: steps)
             let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
-            try fixture.text.write(toFile: path, atomically: true, encoding: .utf8)
+            try AtomicFile.write(fixture.text, to: path)
             print(path)
         }
     }
@@ -147,7 +148,7 @@ struct FixtureCommand: ParsableCommand {
                     let text = try FixtureCommand.read(path)
                     let updated = try FixtureMaintenance.withExpectations(text, file: path)
                     if updated != text {
-                        try updated.write(toFile: path, atomically: true, encoding: .utf8)
+                        try AtomicFile.write(updated, to: path)
                         print("\(path): updated")
                     } else {
                         print("\(path): unchanged")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSystem
 
 struct ModuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

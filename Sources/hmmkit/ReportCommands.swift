@@ -5,6 +5,7 @@ import HMMKernel
 import HMMModel
 import HMMReport
 import HMMSuite
+import HMMSystem
 import KTAP
 
 /// `hmmkit compare BASE PATCHED`: what changed between two runs, and whether it regressed.

@@ -3,6 +3,7 @@ import Foundation
 import HMMGuest
 import HMMKernel
 import HMMSuite
+import HMMSystem
 import KTAP
 
 /// `K/N` on the command line. The options read it with ``Shard/init(parsing:)`` as a

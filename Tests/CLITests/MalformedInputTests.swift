@@ -3,6 +3,7 @@ import HMMFixtures
 import HMMKernel
 import HMMReport
 import HMMSeries
+import HMMSystem
 import Testing
 @testable import hmmkit
 

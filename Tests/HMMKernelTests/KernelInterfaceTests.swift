@@ -1,3 +1,4 @@
+import HMMSystem
 import Testing
 
 @testable import HMMKernel
@@ -87,13 +88,6 @@ import Glibc
     @Test func taintReads() {
         #expect(Taint.current() != nil)
     }
-
-    @Test func errnoNames() {
-        #expect(Errno.EBUSY.name == "EBUSY")
-        #expect(Errno(name: "ENOENT") == .ENOENT)
-        #expect(Errno(rawValue: 999).name == "errno 999")
-        #expect(SystemError("ioctl(HMM_DMIRROR_READ)", .EFAULT).description.hasPrefix("ioctl(HMM_DMIRROR_READ) failed: EFAULT"))
-    }
 }
 
 @Suite struct MemoryTests {
@@ -105,20 +99,6 @@ import Glibc
         #expect(region.withBytes(pages: 0..<1) { $0[0] } == 0)  // DONTNEED drops private anon contents
         try region.unmap(pages: 2..<3)
         #expect(try PagemapEntry.read(address: region.address(ofPage: 3), count: 1)[0].present)
-    }
-
-    @Test func forkedChildReportsLinesAndExitStatus() throws {
-        var child = try ForkedChild.spawn { send in send("hello\nworld"); return 3 }
-        #expect(child.next(deadline: monotonicSeconds() + 10) == .line("hello world"))
-        #expect(child.next(deadline: monotonicSeconds() + 10) == .closed)
-        #expect(child.wait() == .exited(3))
-    }
-
-    @Test func forkedChildTimeoutAndKill() throws {
-        var child = try ForkedChild.spawn { _ in while true { sleep(1) } }
-        #expect(child.next(deadline: monotonicSeconds() + 0.3) == .timedOut)
-        child.killGroup()
-        #expect(child.wait() == .signaled(9))
     }
 
     @Test func dmirrorDeviceMissingIsATypedError() {

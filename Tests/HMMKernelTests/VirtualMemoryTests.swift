@@ -1,3 +1,4 @@
+import HMMSystem
 import Testing
 
 @testable import HMMKernel

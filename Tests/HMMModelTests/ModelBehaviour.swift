@@ -1,4 +1,5 @@
 import HMMModel
+import HMMSystem
 import HMMUAPI
 import Testing
 
@@ -45,7 +46,7 @@ import Testing
         // WRITE after mprotect RW: the device-private entries stay read-only and test_hmm WARNs.
         d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
         let w = d.ioctl(0, .write, 0, 0, 4, data: [1, 2, 3, 4])
-        #expect(w.primary.errno == Errno.EFAULT && w.kernelWarning != nil)
+        #expect(w.primary.errno == Errno.EFAULT.rawValue && w.kernelWarning != nil)
     }
 
     @Test func closeEvictsAllPagesOfTheDevice() {
@@ -87,7 +88,7 @@ import Testing
         let e = d.ioctl(0, .read, 0, 0, 4)
         #expect(e.primary.tokens?.primary == tokens(40, 0..<4) && e.primary.faults == 1...1)
         // Private file pages migrate only once COW'd.
-        #expect(d.ioctl(0, .migrateToDevice, 1, 0, 4).primary.errno == Errno.ENOENT)
+        #expect(d.ioctl(0, .migrateToDevice, 1, 0, 4).primary.errno == Errno.ENOENT.rawValue)
         d.write(1, 0..<4, base: 70)
         #expect(d.ioctl(0, .migrateToDevice, 1, 0, 4).primary.tokens?.primary == tokens(70, 0..<4))
         // pwrite shows through the shared mapping.
@@ -95,7 +96,7 @@ import Testing
         #expect(d.read(0, 1) == 1234)
         // Truncate: beyond EOF the device fault fails.
         d.run(.fileTruncate(0, pages: 2))
-        #expect(d.ioctl(0, .read, 0, 0, 4).primary.errno == Errno.EFAULT)
+        #expect(d.ioctl(0, .read, 0, 0, 4).primary.errno == Errno.EFAULT.rawValue)
         #expect(d.model.violation(of: .cpuRead(0, page: 3)) != nil)
     }
 
@@ -122,7 +123,7 @@ import Testing
         #expect(m.primary.nodes?.primary == [1, 1])
         d.run(.open(0, minor: 0))
         _ = d.ioctl(0, .migrateToDevice, 0, 0, 1)
-        #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [-Errno.ENOENT])
+        #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [-Errno.ENOENT.rawValue])
         _ = d.read(0, 0)
         // Fault back follows the VMA policy (node 1).
         #expect(d.model.location(0, 0) == .system(node: 1))
@@ -154,7 +155,7 @@ import Testing
     /// VMA (a file or shmem VMA has a fault handler: NULL, -ENOENT); 6.12 folio_walk_start() finds no folio: -ENOENT.
     /// Zero page (-EFAULT) and device pages (-ENOENT) are the same in both.
     @Test func movePagesStatusOfHolesByProfile() {
-        for (profile, hole) in [(KernelProfile.linux6_1, -Errno.EFAULT), (.linux6_12, -Errno.ENOENT)] {
+        for (profile, hole) in [(KernelProfile.linux6_1, -Errno.EFAULT.rawValue), (.linux6_12, -Errno.ENOENT.rawValue)] {
             var d = Driver(profile, nodes: [0, 1])
             d.mmap(0, 4)
             d.run(.cpuWrite(0, page: 0, token: 9))
@@ -163,9 +164,10 @@ import Testing
             _ = d.ioctl(0, .migrateToDevice, 0, 2, 1)
             d.mmap(1, 2, .readWrite, .anonShared)
             let q = d.run(.queryNodes(PageRange(0, 0, 4))).primary.nodes?.primary
-            #expect(q == [0, -Errno.EFAULT, -Errno.ENOENT, hole], "\(profile.name)")
-            #expect(d.run(.movePages(PageRange(0, 0, 4), node: 1)).primary.nodes?.primary == [1, -Errno.EFAULT, -Errno.ENOENT, hole])
-            #expect(d.run(.queryNodes(PageRange(1, 0, 2))).primary.nodes?.primary == [-Errno.ENOENT, -Errno.ENOENT])
+            #expect(q == [0, -Errno.EFAULT.rawValue, -Errno.ENOENT.rawValue, hole], "\(profile.name)")
+            #expect(d.run(.movePages(PageRange(0, 0, 4), node: 1)).primary.nodes?.primary
+                        == [1, -Errno.EFAULT.rawValue, -Errno.ENOENT.rawValue, hole])
+            #expect(d.run(.queryNodes(PageRange(1, 0, 2))).primary.nodes?.primary == [-Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue])
             d.run(.madvise(PageRange(0, 0, 1), .dontneed))
             #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [hole])
             #expect(profile.isOn(KernelProfile.movePagesHoleIsEFAULT) == (profile == .linux6_1))
@@ -279,7 +281,7 @@ import Testing
         d.run(.open(0, minor: 0))
         var m = d.model
         let e = m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 0, 8))))
-        #expect(e.outcomes.map(\.errno) == [Errno.EBUSY, 0])
+        #expect(e.outcomes.map(\.errno) == [Errno.EBUSY.rawValue, 0])
         #expect(e.notes.contains { $0.contains("FOLL_SPLIT_PMD") })
         // The kernel said OK: the model follows (pages were small) and knows they are exclusive.
         #expect(m.commit(Observation(errno: 0, cpages: 8, faults: 0, tokens: [1, 0, 0, 0, 0, 0, 0, 0])).isEmpty)
@@ -305,16 +307,16 @@ import Testing
         #expect(m.isExclusive(0, 0))
         #expect(!m.isExclusive(0, 1))
         let moved = m.apply(.movePages(PageRange(0, 0, 3), node: 0))
-        #expect(moved.primary.nodes?.allowed(at: 0) == [-Errno.ENOENT])
-        #expect(moved.primary.nodes?.allowed(at: 1).contains(-Errno.ENOENT) == true)
+        #expect(moved.primary.nodes?.allowed(at: 0) == [-Errno.ENOENT.rawValue])
+        #expect(moved.primary.nodes?.allowed(at: 1).contains(-Errno.ENOENT.rawValue) == true)
         #expect(moved.primary.nodes?.allowed(at: 1).contains(0) == true)
         // The kernel says -ENOENT: the model learns the tail pages are exclusive entries.
-        #expect(m.commit(Observation(errno: 0, nodes: [-Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT])).isEmpty)
+        #expect(m.commit(Observation(errno: 0, nodes: [-Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue])).isEmpty)
         #expect(m.isExclusive(0, 1))
         // A tail page on its own comes back NULL from make_device_exclusive_range: EBUSY,
         // unless the pages were small after all.
         let tail = m.apply(.ioctl(IoctlCall(fd: 0, .exclusive, PageRange(0, 1, 1))))
-        #expect(Set(tail.outcomes.map(\.errno)) == [Errno.EBUSY, 0])
+        #expect(Set(tail.outcomes.map(\.errno)) == [Errno.EBUSY.rawValue, 0])
     }
 
     /// A read fault maps a shared file page read-only where the file system wants write
@@ -365,7 +367,7 @@ import Testing
         let bad = e.check(Observation(errno: 0, cpages: 1, faults: 3, tokens: [0, 9]))
         #expect(bad.map(\.field) == ["cpages", "faults", "data[1]"])
         #expect(bad[2].description == "data[1]: expected 0x0, got 0x9")
-        #expect(e.check(Observation(errno: Errno.EFAULT)).first?.field == "result")
+        #expect(e.check(Observation(errno: Errno.EFAULT.rawValue)).first?.field == "result")
         #expect(e.check(e.primaryObservation).isEmpty)
     }
 
@@ -396,7 +398,7 @@ import Testing
             #expect(d.ioctl(0, .migrateToDevice, 0, 0, 2).primary.cpages == 2)
             d.run(.madvise(PageRange(0, 0, 1), .dontneed))
             let again = d.ioctl(0, .migrateToDevice, 0, 0, 2)
-            #expect(again.isExact && again.primary.errno == Errno.ENOENT)
+            #expect(again.isExact && again.primary.errno == Errno.ENOENT.rawValue)
             #expect(again.notes.contains { $0.contains("dmirror_do_update") })
         }
 
@@ -404,7 +406,7 @@ import Testing
         e.mmap(0, 4)
         e.run(.open(0, minor: 0))
         #expect(e.ioctl(0, .exclusive, 0, 1, 2).primary.cpages == 2)
-        #expect(e.ioctl(0, .checkExclusive, 0, 2, 1).primary.errno == Errno.EPERM)
+        #expect(e.ioctl(0, .checkExclusive, 0, 2, 1).primary.errno == Errno.EPERM.rawValue)
         e.run(.cpuWrite(0, page: 1, token: 7))
         #expect(e.ioctl(0, .checkExclusive, 0, 2, 1).primary.errno == 0)
 
@@ -454,13 +456,13 @@ import Testing
             // move_pages: pages 8 and 9 may have been mapped (then they move); 7 (other VMA) and 10 (hole) not.
             let m = d.model.apply(.movePages(PageRange(0, 7, 4), node: 1))
             let nodes = m.primary.nodes!
-            #expect(nodes.primary == [-Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT, -Errno.ENOENT])
-            #expect(nodes.allowed(at: 0) == [-Errno.ENOENT] && nodes.allowed(at: 1) == [-Errno.ENOENT, 1])
-            #expect(nodes.allowed(at: 3) == [-Errno.ENOENT])
+            #expect(nodes.primary == [-Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue])
+            #expect(nodes.allowed(at: 0) == [-Errno.ENOENT.rawValue] && nodes.allowed(at: 1) == [-Errno.ENOENT.rawValue, 1])
+            #expect(nodes.allowed(at: 3) == [-Errno.ENOENT.rawValue])
             // The kernel says page 9 was mapped (and moved): the model follows.
-            d.model.commit(Observation(nodes: [-Errno.ENOENT, -Errno.ENOENT, 1, -Errno.ENOENT]))
+            d.model.commit(Observation(nodes: [-Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue, 1, -Errno.ENOENT.rawValue]))
             let q = d.run(.queryNodes(PageRange(0, 8, 4))).primary.nodes!
-            #expect(q.allowed(at: 0) == [-Errno.ENOENT] && q.primary[1] == 1 && q.allowed(at: 3) == [-Errno.ENOENT, 0])
+            #expect(q.allowed(at: 0) == [-Errno.ENOENT.rawValue] && q.primary[1] == 1 && q.allowed(at: 3) == [-Errno.ENOENT.rawValue, 0])
             // A read fault on a private mapping maps neighbours read-only; a zap forgets them.
             d.run(.mmap(1, pages: 4, prot: .readWrite, kind: .filePrivate, file: 0, offset: 0))
             _ = d.read(1, 0)
@@ -468,5 +470,16 @@ import Testing
             d.run(.madvise(PageRange(1, 0, 4), .dontneed))
             #expect(d.ioctl(0, .snapshot, 1, 0, 4).primary.snapshot!.allowed(at: 3) == [0x00])
         }
+    }
+}
+
+@Suite struct ErrnoSpellingTests {
+    @Test func theModelSpellsResultsWithTheOneTable() {
+        #expect(Errno.name(0) == "ok" && Errno.name(Errno.EFAULT.rawValue) == "EFAULT")
+        #expect(Errno.name(Errno.EOPNOTSUPP.rawValue) == "EOPNOTSUPP" && Errno.name(200) == "E200")
+        for text in ["ok", "ENOENT", "EBUSY", "EOPNOTSUPP", "E200"] {
+            #expect(Errno.value(named: text).map(Errno.name) == text)
+        }
+        #expect(Errno.value(named: "nonsense") == nil)
     }
 }

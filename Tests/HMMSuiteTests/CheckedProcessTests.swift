@@ -1,6 +1,7 @@
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMSystem
 import Testing
 
 @testable import HMMSuite

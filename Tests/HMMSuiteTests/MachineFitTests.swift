@@ -2,6 +2,7 @@ import Foundation
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import HMMSystem
 import Testing
 
 @testable import HMMSuite

@@ -22,6 +22,8 @@ int hmmkit_power_off(void);
 /* statfs(2)'s f_type for `path` in *type (<sys/vfs.h> is not in Swift's Glibc module).
  * Returns 0, or -1 with errno. */
 int hmmkit_statfs_type(const char *path, long *type);
+/* flock(2): Swift's Glibc module resolves `flock` to the struct of fcntl locks. */
+int hmmkit_flock(int fd, int operation);
 /* posix_spawn_file_actions_addchdir_np (glibc 2.29+, a GNU extension). */
 #include <spawn.h>
 int hmmkit_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);

@@ -41,7 +41,7 @@ public struct FileDescriptor: ~Copyable {
         try Sys.close(fd)
     }
 
-    deinit { _ = Glibc.close(rawValue) }
+    deinit { try? Sys.close(rawValue) }
 }
 
 /// Reads a whole small file (procfs, sysfs) as text.
@@ -74,40 +74,20 @@ extension String {
 }
 
 /// Whether a path exists (access(2), F_OK); opens nothing.
-public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+public func fileExists(_ path: String) -> Bool { Sys.exists(path) }
 
-/// Creates or replaces a regular file with `text`, atomically (a temporary file in the
-/// same directory, then rename), so a reader never sees half a file.
-public func createTextFile(_ path: String, _ text: String) throws(SystemError) {
-    let temporary = path + ".tmp.\(getpid())"
-    do {
-        let fd = FileDescriptor(adopting: try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644))
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            done += try Sys.writeBytes(fd.rawValue, Array(bytes[done...]))
-        }
-        try fd.close()
-        try Sys.rename(temporary, path)
-    } catch {
-        _ = unlink(temporary)
-        throw error
-    }
+/// Creates or replaces a file with `text`, atomically and durably (``AtomicWriter``).
+public func createTextFile(_ path: String, _ text: String) throws(AtomicWriteError) {
+    try AtomicWriter.write(text, to: path)
 }
 
-/// rename(2): moves `source` over `destination` in one step, replacing it if it exists, so
-/// concurrent writers of the same file each leave a complete one.
-public func renameReplacing(_ source: String, _ destination: String) throws(SystemError) {
-    try Sys.rename(source, destination)
-}
-
-/// mkdir -p.
 /// A new, private (mode 0700), unpredictably named directory `<parent>/<prefix>XXXXXX`
 /// (mkdtemp(3)): never a directory someone else created first.
 public func makeTemporaryDirectory(in parent: String, prefix: String) throws(SystemError) -> String {
     try Sys.mkdtemp(parent + "/" + prefix + "XXXXXX")
 }
 
+/// mkdir -p.
 public func makeDirectory(_ path: String) throws(SystemError) {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for part in path.split(separator: "/") {

@@ -18,7 +18,8 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(call) failed: \(errno)" }
 }
 
-/// An errno value with its symbolic name.
+/// An errno value with its symbolic name: the one Errno of hmmkit, for the kernel layer's
+/// failed calls and the model's expected results alike.
 public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
@@ -36,53 +37,38 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let EEXIST = Errno(rawValue: 17)
     public static let ENODEV = Errno(rawValue: 19)
     public static let EINVAL = Errno(rawValue: 22)
+    public static let ENOTTY = Errno(rawValue: 25)
     public static let ENOSPC = Errno(rawValue: 28)
+    public static let EPIPE = Errno(rawValue: 32)
     public static let ERANGE = Errno(rawValue: 34)
     public static let ENOSYS = Errno(rawValue: 38)
-    public static let ENOTTY = Errno(rawValue: 25)
-    public static let EPIPE = Errno(rawValue: 32)
+    public static let EOPNOTSUPP = Errno(rawValue: 95)
+
+    /// The one table of symbolic names (Linux's generic numbering, x86-64 and arm64): the
+    /// spelling of errnos in KTAP diagnostics, fixtures and emitted C tests.
+    static let symbols: [Int32: String] = [
+        1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 8: "ENOEXEC", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES",
+        14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 25: "ENOTTY", 28: "ENOSPC", 32: "EPIPE",
+        34: "ERANGE", 38: "ENOSYS", 95: "EOPNOTSUPP",
+    ]
 
     /// The errno of the calling thread right now.
-    static var current: Errno { Errno(rawValue: Glibc.errno) }
+    package static var current: Errno { Errno(rawValue: Glibc.errno) }
+
+    /// "ENOENT", or nil for a value without a name in the table.
+    public var symbolicName: String? { Errno.symbols[rawValue] }
 
     /// "ENOENT", or "errno 123" for values without a short name here.
-    public var name: String {
-        switch self {
-        case .EPERM: "EPERM"
-        case .ENOENT: "ENOENT"
-        case .EINTR: "EINTR"
-        case .EIO: "EIO"
-        case .ENOEXEC: "ENOEXEC"
-        case .EAGAIN: "EAGAIN"
-        case .ENOMEM: "ENOMEM"
-        case .EACCES: "EACCES"
-        case .EFAULT: "EFAULT"
-        case .EBUSY: "EBUSY"
-        case .EEXIST: "EEXIST"
-        case .ENODEV: "ENODEV"
-        case .EINVAL: "EINVAL"
-        case .ENOSPC: "ENOSPC"
-        case .ERANGE: "ERANGE"
-        case .ENOSYS: "ENOSYS"
-        case .ENOTTY: "ENOTTY"
-        case .EPIPE: "EPIPE"
-        default: "errno \(rawValue)"
-        }
-    }
+    public var name: String { symbolicName ?? "errno \(rawValue)" }
 
     /// Looks a symbolic name up ("EBUSY" → 16); used by fixtures and model text.
     public init?(name: String) {
-        for candidate in Errno.named where candidate.name == name {
-            self = candidate
-            return
-        }
-        return nil
+        guard let hit = Errno.symbols.first(where: { $0.value == name }) else { return nil }
+        self.init(rawValue: hit.key)
     }
 
-    static let named: [Errno] = [.EPERM, .ENOENT, .EINTR, .EIO, .ENOEXEC, .EAGAIN, .ENOMEM, .EACCES, .EFAULT,
-                                 .EBUSY, .EEXIST, .ENODEV, .EINVAL, .ENOSPC, .ERANGE, .ENOSYS, .ENOTTY, .EPIPE]
+    /// strerror(3)'s text: "No such file or directory".
+    public var message: String { String(cString: strerror(rawValue)) }
 
-    public var description: String {
-        "\(name) (\(String(cString: strerror(rawValue))))"
-    }
+    public var description: String { "\(name) (\(message))" }
 }

@@ -18,26 +18,26 @@ public struct ForkedChild: ~Copyable {
     public static func spawn(newProcessGroup: Bool = true,
                              _ body: (_ send: @escaping (String) -> Void) -> Int32) throws(SystemError) -> ForkedChild {
         let pipe = try Sys.pipe()
-        fflush(nil)
+        Sys.flushStandardStreams()
         let pid: Int32
         do { pid = try Sys.fork() } catch {
-            _ = Glibc.close(pipe.read); _ = Glibc.close(pipe.write)
+            try? Sys.close(pipe.read); try? Sys.close(pipe.write)
             throw error
         }
         if pid == 0 {
-            _ = Glibc.close(pipe.read)
-            if newProcessGroup { setpgid(0, 0) }
+            try? Sys.close(pipe.read)
+            if newProcessGroup { Sys.setpgid(0, 0) }
             let send: (String) -> Void = { text in
                 let line = String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) + "\n"
                 _ = try? Sys.writeBytes(pipe.write, Array(line.utf8))
             }
             let code = body(send)
-            fflush(nil)
+            Sys.flushStandardStreams()
             Sys.exitImmediately(code)
         }
-        _ = Glibc.close(pipe.write)
+        try? Sys.close(pipe.write)
         // Set on both sides so a kill of the group cannot race the child's own call.
-        if newProcessGroup { setpgid(pid, pid) }
+        if newProcessGroup { Sys.setpgid(pid, pid) }
         return ForkedChild(pid: pid, channel: FileDescriptor(adopting: pipe.read), ownsGroup: newProcessGroup)
     }
 
@@ -79,16 +79,7 @@ public struct ForkedChild: ~Copyable {
     }
 
     /// How the child ended, once it has.
-    public enum Termination: Equatable, CustomStringConvertible {
-        case exited(Int32)
-        case signaled(Int32)
-        public var description: String {
-            switch self {
-            case let .exited(c): "exited with status \(c)"
-            case let .signaled(s): "killed by signal \(s) (\(String(cString: strsignal(s))))"
-            }
-        }
-    }
+    public typealias Termination = ProcessTermination
 
     /// Waits for the child, then kills whatever is left of its process group.
     public consuming func wait() -> Termination {
@@ -99,11 +90,7 @@ public struct ForkedChild: ~Copyable {
 }
 
 /// CLOCK_MONOTONIC in seconds.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+public func monotonicSeconds() -> Double { Sys.monotonicSeconds() }
 
 /// A forked worker the parent talks to in request and reply lines: the kernel side of a
 /// fixture replay, so a step that crashes or hangs takes down the worker, not the
@@ -123,14 +110,14 @@ public struct ConversingChild: ~Copyable {
         let child: ForkedChild
         do {
             child = try ForkedChild.spawn(newProcessGroup: false) { reply in
-                _ = Glibc.close(pipe.write)
+                try? Sys.close(pipe.write)
                 return body(RequestReader(fd: pipe.read), reply)
             }
         } catch {
-            _ = Glibc.close(pipe.read); _ = Glibc.close(pipe.write)
+            try? Sys.close(pipe.read); try? Sys.close(pipe.write)
             throw error
         }
-        _ = Glibc.close(pipe.read)
+        try? Sys.close(pipe.read)
         return ConversingChild(child: child, requests: FileDescriptor(adopting: pipe.write))
     }
 
@@ -182,14 +169,13 @@ public final class RequestReader {
 /// fork(2) for a worker that must copy its address space (a fixture's `fork` step). The
 /// caller is single-threaded. Returns 0 in the child.
 public func forkProcess() throws(SystemError) -> Int32 {
-    fflush(nil)
+    Sys.flushStandardStreams()
     return try Sys.fork()
 }
 
 /// Waits for `pid`, retrying EINTR.
-public func waitForExit(_ pid: Int32) -> ForkedChild.Termination {
-    let status = (try? Sys.waitpid(pid, 0))?.status ?? 0
-    return (status & 0x7f) != 0 ? .signaled(status & 0x7f) : .exited((status >> 8) & 0xff)
+public func waitForExit(_ pid: Int32) -> ProcessTermination {
+    ProcessTermination(waitStatus: (try? Sys.waitpid(pid, 0))?.status ?? 0)
 }
 
 /// Bytes read from a pipe, handed out a line at a time (newline dropped).
@@ -215,18 +201,3 @@ struct LineBuffer {
 
 /// `_exit(2)`: ends a forked process without running the parent's cleanup.
 public func exitProcess(_ code: Int32) -> Never { Sys.exitImmediately(code) }
-
-/// Runs a program to completion, collecting its standard output (standard error is
-/// discarded). Uses posix_spawn, not Foundation's Process, which needs AF_UNIX sockets
-/// that a minimal test kernel may lack.
-public func runProgram(_ argv: [String]) throws(SystemError) -> (termination: ForkedChild.Termination, output: String) {
-    let (pid, fd) = try Sys.spawn(argv)
-    let output = FileDescriptor(adopting: fd)
-    var bytes: [UInt8] = []
-    while true {
-        let chunk = (try? Sys.readBytes(output.rawValue, count: 65536)) ?? []
-        if chunk.isEmpty { break }
-        bytes += chunk
-    }
-    return (waitForExit(pid), String(decoding: bytes, as: UTF8.self))
-}
