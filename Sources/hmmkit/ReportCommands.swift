@@ -243,14 +243,7 @@ final class RecordingSink: ResultSink {
 
     func finished(_ id: TestID, _ outcome: TestOutcome) {
         ktap.finished(id, outcome)
-        let status: ResultSet.Status = switch outcome.status {
-        case .pass: .pass
-        case .fail: .fail
-        case .skip: .skip
-        case .timeout: .timeout
-        case .error: .error
-        }
-        run.tests.append(ResultSet.Test(name: id.description, status: status, reason: outcome.reason,
+        run.tests.append(ResultSet.Test(name: id.description, status: outcome.status, reason: outcome.reason,
                                         duration: outcome.seconds, diagnostics: outcome.diagnostics))
     }
 }

@@ -204,16 +204,9 @@ final class KTAPSink: ResultSink {
     func started(_ id: TestID) { writer.begin(id.description) }
     func diagnostic(_ line: String) { writer.diagnostic(line) }
     func finished(_ id: TestID, _ outcome: TestOutcome) {
-        let status: KTAPResult = switch outcome.status {
-        case .pass: .pass
-        case .fail: .fail
-        case .skip: .skip
-        case .timeout: .timeout
-        case .error: .error
-        }
         let reason = outcome.status == .fail ? nil : outcome.reason
         if outcome.status == .fail, let why = outcome.reason { writer.diagnostic(why) }
-        writer.end(KTAPTestCase(name: id.description, status: status, reason: reason,
+        writer.end(KTAPTestCase(name: id.description, status: outcome.status, reason: reason,
                                 duration: .milliseconds(Int(outcome.seconds * 1000))))
     }
     func end() { exitCode = writer.finish() }

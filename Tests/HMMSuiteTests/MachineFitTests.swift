@@ -2,6 +2,7 @@ import Foundation
 import HMMFixtures
 import HMMKernel
 import HMMModel
+import KTAP
 import Testing
 
 @testable import HMMSuite
