@@ -127,11 +127,7 @@ struct LavaCommand: ParsableCommand {
                 log("hmmkit lava: \(error)")
                 throw ExitStatus.fail
             }
-            switch LavaResults.ktap(kernels, sink: { Stdout.line($0) }) {
-            case .pass: return
-            case .skip: throw ExitStatus.skip
-            default: throw ExitStatus.fail
-            }
+            try ExitStatus.end(with: LavaResults.ktap(kernels, sink: { Stdout.line($0) }))
         }
     }
 }

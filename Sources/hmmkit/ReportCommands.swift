@@ -57,11 +57,11 @@ struct CompareCommand: ParsableCommand {
         } catch {
             log("hmmkit compare: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
         let text = format == .json ? comparison.json.rendered() : String(comparison.text.dropLast())
         Stdout.line(text)
-        if comparison.isRegression { throw ExitCode(1) }
+        if comparison.isRegression { throw ExitStatus.fail }
     }
 }
 
@@ -96,7 +96,7 @@ struct ReportConvertCommand: ParsableCommand {
         } catch {
             log("hmmkit report: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
     }
 }
@@ -134,7 +134,7 @@ struct ReportMergeCommand: ParsableCommand {
         } catch {
             log("hmmkit report merge: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
     }
 }

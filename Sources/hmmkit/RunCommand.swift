@@ -130,11 +130,7 @@ func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1
     let variants = Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a })
     runner.run(selected.map(\.test), variants: variants, sink: recorder)
     try resultFiles.writeAfterRun(recorder)
-    switch sink.exitCode {
-    case .pass: return
-    case .skip: throw ExitStatus.skip
-    default: throw ExitStatus.fail
-    }
+    try ExitStatus.end(with: sink.exitCode)
 }
 
 /// Loading test_hmm: opt-in, and refused outside a test VM unless asked for explicitly.

@@ -114,7 +114,7 @@ struct SeriesCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data(outcome.summary.utf8))
         log("hmmkit series: results in \(outcome.output); done in \(Self.minutes(since: started))")
-        if outcome.isRegression { throw ExitCode(1) }
+        if outcome.isRegression { throw ExitStatus.fail }
     }
 
     static func minutes(since start: Date) -> String {

@@ -142,11 +142,7 @@ struct VMCommand: ParsableCommand {
             log(String(format: "hmmkit vm: %@ in %.1f s over %d boot(s) (%@), first result after %@",
                        "\(report.exitCode)", report.seconds, report.boots, report.accelerator,
                        report.firstResultSeconds.map { String(format: "%.1f s", $0) } ?? "none"))
-            switch report.exitCode {
-            case .pass: return
-            case .skip: throw ExitStatus.skip
-            default: throw ExitStatus.fail
-            }
+            try ExitStatus.end(with: report.exitCode)
         }
     }
 
