@@ -5,8 +5,6 @@ import HMMSuite
 import HMMUAPI
 import KTAP
 
-extension MigrationBenchmark.Backing: ExpressibleByArgument {}
-
 extension BenchCommand {
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -6,10 +6,6 @@ import HMMModel
 import HMMVM
 import KTAP
 
-extension FuzzDuration: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
-}
-
 struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuzz", abstract: "Fuzz campaigns: generated programs in VMs, crashes deduplicated, reproduced and shrunk.",
@@ -39,12 +35,12 @@ struct FuzzCommand: ParsableCommand {
         var batch = 20
         @Option(help: "Steps per program.")
         var steps = 60
-        @Option(help: "Device minors the programs use (0,1 private; 2,3 coherent).")
-        var devices = "0,1,2,3"
-        @Option(help: "NUMA nodes the programs place memory on.")
-        var nodes = "0,1"
-        @Option(help: "THP mode the programs assume: never, madvise, always.")
-        var thp = "madvise"
+        @Option(help: "Device minors the programs use (0,1 private; 2,3 coherent). (default: 0,1,2,3)", transform: Parse.devices)
+        var devices = DeviceMinors([0, 1, 2, 3])
+        @Option(help: "NUMA nodes the programs place memory on. (default: 0,1)", transform: Parse.nodes)
+        var nodes = NodeNumbers([0, 1])
+        @Option(help: "THP mode the programs assume.")
+        var thp = THPMode.madvise
         @Flag(help: "Do not replay new crash signatures on fresh boots.")
         var noReproduce = false
         @Option(help: "Fresh boots the crash shrinker may use per signature (0: do not shrink).")
@@ -61,13 +57,10 @@ struct FuzzCommand: ParsableCommand {
                 throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)")
             }
             if !(0...1000).contains(shrinkBoots) { throw ValidationError("--shrink-boots takes 0...1000, got \(shrinkBoots)") }
-            _ = try settings()
         }
 
-        func settings() throws -> CampaignState.GeneratorSettings {
-            let environment = try GenCommand.environment(devices: devices, nodes: nodes, thp: thp)
-            return .init(profile: "", steps: steps, devices: environment.devices, nodes: environment.nodes,
-                         thp: environment.thp.rawValue, batchSize: batch)
+        func settings() -> CampaignState.GeneratorSettings {
+            .init(profile: "", steps: steps, devices: devices.minors, nodes: nodes.nodes, thp: thp.rawValue, batchSize: batch)
         }
 
         func run() throws {
@@ -87,7 +80,7 @@ struct FuzzCommand: ParsableCommand {
                     log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); "
                         + "its generator settings apply")
                 } else {
-                    var generator = try settings()
+                    var generator = settings()
                     generator.profile = (KernelProfile.forRelease(artifacts.release) ?? .linux6_12).name
                     state = CampaignState(kernel: kernel, release: artifacts.release, generator: generator, firstSeed: firstSeed)
                 }

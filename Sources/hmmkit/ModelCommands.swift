@@ -9,85 +9,31 @@ struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gen", abstract: "Generate fixtures from seeds with the model's expectations.",
         discussion: "Writes one file per seed, named gen-<profile>-seed<N>.fixture, into --output.")
-    @Option(help: "Kernel profile: \(KernelProfile.all.map(\.name).joined(separator: ", ")).")
-    var profile = "linux-6.12"
-    @Option(help: "Seeds, e.g. 1,2,3 or 1-20.")
-    var seeds = "1"
+    @Option(help: "Kernel profile.")
+    var profile = KernelProfile.linux6_12
+    @Option(help: "Seeds, e.g. 1,2,3 or 1-20. (default: 1)", transform: Parse.seeds)
+    var seeds = SeedList([1])
     @Option(help: "Operations per fixture.")
     var steps = 50
     @Option(help: "Directory to write into.")
     var output = "Fixtures/corpus"
-    @Option(help: "Device minors the machine has (0,1 private; 2,3 coherent).")
-    var devices = "0,1"
-    @Option(help: "NUMA nodes with memory.")
-    var nodes = "0"
-    @Option(help: "THP mode the fixtures assume: never, madvise, always.")
-    var thp = "never"
-
-    static func numbers(_ text: String, _ option: String) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-            throw ValidationError("--\(option): '\(text)' is not a comma-separated list of numbers")
-        }
-        return values.map { $0! }
-    }
-
-    func environment() throws -> Environment {
-        try Self.environment(devices: devices, nodes: nodes, thp: thp)
-    }
-
-    /// The machine generated programs assume, from `--devices`, `--nodes` and `--thp` (gen's
-    /// and fuzz's): within the fixture parser's limits, so what is written reads back.
-    static func environment(devices: String, nodes: String, thp: String) throws -> Environment {
-        guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
-        let d = try Self.numbers(devices, "devices")
-        guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else {
-            throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)")
-        }
-        let n = try Self.numbers(nodes, "nodes")
-        // The fixtures must read back: the same limits as the fixture parser's.
-        guard n.allSatisfy({ $0 <= FixtureLimits.largestNode }), Set(n).count == n.count else {
-            throw ValidationError("--nodes: distinct node numbers 0...\(FixtureLimits.largestNode), got '\(nodes)'")
-        }
-        return Environment(devices: d, nodes: n, thp: mode)
-    }
-
-    /// Seeds one run may generate: each is a file written.
-    static let mostSeeds = 1_000_000
-
-    func parsedSeeds() throws -> [UInt64] {
-        var out: [UInt64] = []
-        for part in seeds.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { UInt64($0) }
-            switch bounds.count {
-            case 1 where bounds[0] != nil: out.append(bounds[0]!)
-            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!:
-                let (low, high) = (bounds[0]!, bounds[1]!)
-                guard high - low < UInt64(Self.mostSeeds - out.count) else {
-                    throw ValidationError("--seeds: '\(part)' is more than \(Self.mostSeeds) seeds in all")
-                }
-                out += Array(low...high)
-            default: throw ValidationError("--seeds: '\(part)' is not a number or a range A-B")
-            }
-            if out.count > Self.mostSeeds { throw ValidationError("--seeds: more than \(Self.mostSeeds) seeds") }
-        }
-        return out
-    }
+    @Option(help: "Device minors the machine has (0,1 private; 2,3 coherent). (default: 0,1)", transform: Parse.devices)
+    var devices = DeviceMinors([0, 1])
+    @Option(help: "NUMA nodes with memory. (default: 0)", transform: Parse.nodes)
+    var nodes = NodeNumbers([0])
+    @Option(help: "THP mode the fixtures assume.")
+    var thp = THPMode.never
 
     func validate() throws {
-        if KernelProfile.named(profile) == nil {
-            throw ValidationError("unknown profile '\(profile)'; known: \(KernelProfile.all.map(\.name).joined(separator: ", "))")
-        }
         if !(1...FixtureLimits.steps).contains(steps) { throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)") }
-        _ = try parsedSeeds()
-        _ = try environment()
     }
 
     func run() throws {
-        let p = KernelProfile.named(profile)!
+        let p = profile
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        for seed in try parsedSeeds() {
-            var generator = FixtureGenerator(seed: seed, profile: p, environment: try environment())
+        for seed in seeds.seeds {
+            var generator = FixtureGenerator(seed: seed, profile: p, environment: Environment(devices: devices.minors, nodes: nodes.nodes,
+                                                                                              thp: thp))
             let fixture = generator.generate(steps: steps)
             let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
             try fixture.text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSuite
 
 struct ModuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,32 +23,24 @@ struct ModuleCommand: ParsableCommand {
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load the module with parameters (NAME=VALUE).")
         @OptionGroup var common: Common
-        @Argument(help: "Module parameters, e.g. spm_addr_dev0=0x40000000 spm_addr_dev1=0x50000000")
-        var parameters: [String] = []
+        @Argument(help: "Module parameters, e.g. spm_addr_dev0=0x40000000 spm_addr_dev1=0x50000000",
+                  transform: Parse.moduleParameter)
+        var parameters: [ModuleParameterValue] = []
         @Flag(help: "Allow loading on a machine that is not an hmmkit test VM.")
         var allowHostModuleLoad = false
 
         func validate() throws {
-            try Self.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+            try Self.validate(module: common.name, allowHostModuleLoad: allowHostModuleLoad)
         }
 
-        static func validate(parameters: [String], module: String, allowHostModuleLoad: Bool) throws {
-            for p in parameters where !p.contains("=") {
-                throw ValidationError("parameter '\(p)' is not NAME=VALUE")
-            }
+        static func validate(module: String, allowHostModuleLoad: Bool) throws {
             if !allowHostModuleLoad && !TestVM.isCurrentMachine {
                 throw ValidationError("refusing to load \(module) outside an hmmkit test VM without --allow-host-module-load")
             }
         }
 
-        static func pairs(_ parameters: [String]) -> [(String, String)] {
-            parameters.compactMap { p in
-                p.firstIndex(of: "=").map { (String(p[..<$0]), String(p[p.index(after: $0)...])) }
-            }
-        }
-
         func run() throws {
-            do { try common.modules().load(common.name, parameters: Self.pairs(parameters)) } catch {
+            do { try common.modules().load(common.name, parameters: parameters.map { ($0.name, $0.value) }) } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
             log("hmmkit: loaded \(common.name)")
@@ -60,8 +53,8 @@ struct ModuleCommand: ParsableCommand {
             abstract: "Load the module, run a program with it loaded (e.g. the kernel's hmm-tests), unload it.",
             discussion: "Exits with the program's exit code (1 when the module could not be loaded).")
         @OptionGroup var common: Common
-        @Option(parsing: .upToNextOption, help: "Module parameters, NAME=VALUE.")
-        var parameters: [String] = []
+        @Option(parsing: .upToNextOption, help: "Module parameters, NAME=VALUE.", transform: Parse.moduleParameter)
+        var parameters: [ModuleParameterValue] = []
         @Flag(help: "Allow loading on a machine that is not an hmmkit test VM.")
         var allowHostModuleLoad = false
         @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
@@ -73,7 +66,7 @@ struct ModuleCommand: ParsableCommand {
         }
 
         func validate() throws {
-            try Load.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+            try Load.validate(module: common.name, allowHostModuleLoad: allowHostModuleLoad)
             guard let first = program.first, first.hasPrefix("/") else {
                 throw ValidationError("give the program as an absolute path after --")
             }
@@ -83,7 +76,7 @@ struct ModuleCommand: ParsableCommand {
             let modules: KernelModules
             do {
                 modules = try common.modules()
-                try modules.load(common.name, parameters: Load.pairs(parameters))
+                try modules.load(common.name, parameters: parameters.map { ($0.name, $0.value) })
             } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
             // devtmpfs creates the device nodes asynchronously.
             for _ in 0..<100 where common.name == "test_hmm" && !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }

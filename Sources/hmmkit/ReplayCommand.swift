@@ -16,23 +16,16 @@ struct ReplayOptions: ParsableArguments {
     var stepTimeout: Double = 20
     @Option(help: "Directory for shrunk fixtures and C tests (default $HMMKIT_OUTPUT_DIR, else ./hmmkit-out).")
     var output: String?
-    @Option(help: """
-        Check against this kernel profile instead of the one for uname -r \
-        (\(KernelProfile.all.map(\.name).joined(separator: ", "))).
-        """)
-    var profile: String?
+    @Option(help: "Check against this kernel profile instead of the one for uname -r.")
+    var profile: KernelProfile?
 
     func validate() throws {
         if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
         if stepTimeout <= 0 { throw ValidationError("--step-timeout must be positive") }
-        if let profile, KernelProfile.named(profile) == nil {
-            let known = KernelProfile.all.map(\.name).joined(separator: ", ")
-            throw ValidationError("--profile: unknown profile '\(profile)' (known: \(known))")
-        }
     }
 
     var kernelProfile: KernelProfile? {
-        profile.flatMap(KernelProfile.named) ?? SystemFacts.runningKernelProfile()
+        profile ?? SystemFacts.runningKernelProfile()
     }
 
     func fixtureTests() -> FixtureTests {

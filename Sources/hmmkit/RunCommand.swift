@@ -5,12 +5,6 @@ import HMMKernel
 import HMMSuite
 import KTAP
 
-/// `K/N` on the command line. The options read it with ``Shard/init(parsing:)`` as a
-/// transform, so a bad value is refused with the reason rather than only "invalid".
-extension Shard: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
-
 /// The filter options shared by `list`, `run` and `replay` (kselftest_harness.h's flags, and `--shard`).
 struct FilterOptions: ParsableArguments {
     @Option(name: .customShort("t"), help: "Run only this test (name after the variant).")
@@ -32,7 +26,7 @@ struct FilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("""
         Only the tests of shard K of N (1 <= K <= N <= \(Shard.maximumCount)), after the other filters: a test belongs \
         to shard (FNV-1a 64 of its name mod N) + 1, so shards 1..N split any plan exactly, the same way on every machine.
-        """, valueName: "K/N"), transform: { try Shard(parsing: $0) })
+        """, valueName: "K/N"), transform: Parse.shard)
     var shard: Shard?
 
     /// Filters keep the order they were given in (first match decides), which the parsed
@@ -139,18 +133,13 @@ struct ModuleOptions: ParsableArguments {
     var loadModule = false
     @Flag(help: "Allow --load-module on a machine that is not an hmmkit test VM.")
     var allowHostModuleLoad = false
-    @Option(help: "SPM physical addresses for the device-coherent devices, 'ADDR0,ADDR1' (needs memmap= at boot).")
-    var spm: String?
+    @Option(help: "SPM physical addresses for the device-coherent devices, 'ADDR0,ADDR1' (needs memmap= at boot).",
+            transform: Parse.spm)
+    var spm: SPMAddresses?
     @Option(help: "Directory with modules.dep for libkmod (default /lib/modules/$(uname -r); the VM sets HMMKIT_MODULES_DIR).")
     var modulesDir: String?
 
     func validate() throws {
-        if let spm {
-            let parts = spm.split(separator: ",")
-            guard parts.count == 2, parts.allSatisfy({ UInt64($0.dropFirst(2), radix: 16) != nil && $0.hasPrefix("0x") }) else {
-                throw ValidationError("--spm takes two hex addresses 'ADDR0,ADDR1' (e.g. 0x40000000,0x50000000), got '\(spm)'")
-            }
-        }
         if (spm != nil || modulesDir != nil) && !loadModule {
             throw ValidationError("--spm and --modules-dir only apply with --load-module")
         }
@@ -166,13 +155,9 @@ struct ModuleOptions: ParsableArguments {
     /// Loads the module when asked; a failure is a KTAP bail-out (nothing can run).
     func load() throws -> ModuleSession? {
         guard loadModule else { return nil }
-        let params: [(String, String)] = spm.map { s in
-            let p = s.split(separator: ",").map(String.init)
-            return [("spm_addr_dev0", p[0]), ("spm_addr_dev1", p[1])]
-        } ?? []
         do {
             return try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],
-                                     parameters: params)
+                                     parameters: spm?.parameters ?? [], log: log)
         } catch {
             log("hmmkit: \(error)")
             Stdout.line("TAP version 13")
@@ -206,25 +191,4 @@ final class KTAPSink: ResultSink {
                                 duration: .milliseconds(Int(outcome.seconds * 1000))))
     }
     func end() { exitCode = writer.finish() }
-}
-
-/// test_hmm loaded for the duration of a run.
-struct ModuleSession {
-    let modules: KernelModules
-
-    init(modulesDirectory: String?, parameters: [(String, String)]) throws {
-        modules = try KernelModules(modulesDirectory: modulesDirectory)
-        if modules.isLoaded("test_hmm") {
-            log("hmmkit: test_hmm already loaded; unloading it so the requested parameters apply")
-            try modules.unload("test_hmm")
-        }
-        try modules.load("test_hmm", parameters: parameters)
-        log("hmmkit: loaded test_hmm \(parameters.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
-        // devtmpfs creates the nodes asynchronously.
-        for _ in 0..<100 where !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
-    }
-
-    func unload() {
-        do { try modules.unload("test_hmm"); log("hmmkit: unloaded test_hmm") } catch { log("hmmkit: \(error)") }
-    }
 }

@@ -31,8 +31,9 @@ struct SeriesCommand: ParsableCommand {
     var base: String
     @Option(help: ArgumentHelp("The patches as one mbox (git format-patch output), applied with git am.", valueName: "file"))
     var mbox: String?
-    @Option(help: ArgumentHelp("Commits of the tree to apply in order on top of the base.", valueName: "A..B"))
-    var range: String?
+    @Option(help: ArgumentHelp("Commits of the tree to apply in order on top of the base.", valueName: "A..B"),
+            transform: Parse.commitRange)
+    var range: CommitRange?
     @Flag(help: "Build and run after every patch; name the patch that introduced each new failure.")
     var each = false
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Fixture files or directories to replay besides the suite.", valueName: "path"))
@@ -56,9 +57,6 @@ struct SeriesCommand: ParsableCommand {
         case (.some, .some): throw ValidationError("--mbox and --range exclude each other")
         default: break
         }
-        if let range, CommitRange(range) == nil {
-            throw ValidationError("--range takes A..B (two revisions; not A...B), got '\(range)'")
-        }
         if let mbox, !FileManager.default.isReadableFile(atPath: mbox) {
             throw ValidationError("--mbox: cannot read '\(mbox)'")
         }
@@ -77,7 +75,7 @@ struct SeriesCommand: ParsableCommand {
 
     /// The run's settings, with paths made absolute (the guest sees the host's root).
     func configuration() -> SeriesConfiguration {
-        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(Self.absolute($0)) } ?? .range(CommitRange(range ?? "")!)
+        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(Self.absolute($0)) } ?? .range(range!)
         var c = SeriesConfiguration(tree: Self.absolute(tree), base: base, patches: patches, output: Self.absolute(output))
         c.each = each
         c.fixtures = fixtures.map(Self.absolute)

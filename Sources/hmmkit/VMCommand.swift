@@ -29,11 +29,6 @@ struct KernelCommand: ParsableCommand {
     }
 }
 
-extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
-extension VMConfiguration.AcceleratorChoice: ExpressibleByArgument {}
-extension VMConfiguration.NodeShape: ExpressibleByArgument {}
-extension VMSession.GuestRootChoice: ExpressibleByArgument {}
-
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vm", abstract: "Run hmmkit (or the kernel's hmm-tests) in a QEMU VM.",
                                                     subcommands: [Run.self, PowerOff.self])
