@@ -6,6 +6,7 @@ import HMMSeries
 import HMMSuite
 import HMMVM
 import KTAP
+import Synchronization
 
 // The library types options take. A bad value is ArgumentParser's usage error (exit 2)
 // naming the option; an enum's message lists its values, a parsed type's gives the reason.
@@ -79,5 +80,25 @@ enum Parse {
             throw ValidationError("--range takes A..B (two revisions; not A...B), got '\(text)'")
         }
         return range
+    }
+}
+
+/// The value of a filter option (`-t`, `-T`, `-v`, `-V`, `-f`, `-F`, `-r`) and its place
+/// among them. The first rule that matches a test decides, so their order counts across
+/// options, which ArgumentParser keeps only within each option's array. It reads the command
+/// line left to right and transforms each value as it reaches it, so a number drawn from one
+/// counter in the transform orders the values of one parse (draws by other parses at the same
+/// time only leave gaps). `FilterOrderTests` checks it through the command tree.
+struct FilterArgument: Sendable {
+    let rule: TestFilter.Rule
+    let position: Int
+
+    private static let counter = Atomic<Int>(0)
+
+    static func reader(_ include: Bool, _ field: TestFilter.Field) -> @Sendable (String) -> FilterArgument {
+        { value in
+            FilterArgument(rule: TestFilter.Rule(include: include, field: field, value: value),
+                           position: counter.add(1, ordering: .sequentiallyConsistent).newValue)
+        }
     }
 }

@@ -7,20 +7,21 @@ import KTAP
 
 /// The filter options shared by `list`, `run` and `replay` (kselftest_harness.h's flags, and `--shard`).
 struct FilterOptions: ParsableArguments {
-    @Option(name: .customShort("t"), help: "Run only this test (name after the variant).")
-    var test: [String] = []
-    @Option(name: .customShort("T"), help: "Skip this test.")
-    var excludeTest: [String] = []
-    @Option(name: .customShort("v"), help: "Run only this variant (e.g. hmm_device_private).")
-    var variant: [String] = []
-    @Option(name: .customShort("V"), help: "Skip this variant.")
-    var excludeVariant: [String] = []
-    @Option(name: .customShort("f"), help: "Run only this fixture (hmm, hmm2).")
-    var fixture: [String] = []
-    @Option(name: .customShort("F"), help: "Skip this fixture.")
-    var excludeFixture: [String] = []
-    @Option(name: .customShort("r"), help: "Run only fixture.variant.test.")
-    var full: [String] = []
+    @Option(name: .customShort("t"), help: "Run only this test (name after the variant).", transform: FilterArgument.reader(true, .test))
+    var test: [FilterArgument] = []
+    @Option(name: .customShort("T"), help: "Skip this test.", transform: FilterArgument.reader(false, .test))
+    var excludeTest: [FilterArgument] = []
+    @Option(name: .customShort("v"), help: "Run only this variant (e.g. hmm_device_private).",
+            transform: FilterArgument.reader(true, .variant))
+    var variant: [FilterArgument] = []
+    @Option(name: .customShort("V"), help: "Skip this variant.", transform: FilterArgument.reader(false, .variant))
+    var excludeVariant: [FilterArgument] = []
+    @Option(name: .customShort("f"), help: "Run only this fixture (hmm, hmm2).", transform: FilterArgument.reader(true, .fixture))
+    var fixture: [FilterArgument] = []
+    @Option(name: .customShort("F"), help: "Skip this fixture.", transform: FilterArgument.reader(false, .fixture))
+    var excludeFixture: [FilterArgument] = []
+    @Option(name: .customShort("r"), help: "Run only fixture.variant.test.", transform: FilterArgument.reader(true, .full))
+    var full: [FilterArgument] = []
     @Flag(help: "Also offer hmmkit's own VM fault-handling checks (fixture vmcheck).")
     var includeVMChecks = false
     @Option(help: ArgumentHelp("""
@@ -29,12 +30,15 @@ struct FilterOptions: ParsableArguments {
         """, valueName: "K/N"), transform: Parse.shard)
     var shard: Shard?
 
-    /// Filters keep the order they were given in (first match decides), which the parsed
-    /// arrays lose, so the rules are read from the raw command line.
-    var filter: TestFilter { TestFilter.parse(Array(CommandLine.arguments.dropFirst())) }
+    /// The filter rules in the order they were given: the first that matches a test decides,
+    /// as in kselftest_harness.h.
+    var filter: TestFilter {
+        TestFilter(rules: (test + excludeTest + variant + excludeVariant + fixture + excludeFixture + full)
+            .sorted { $0.position < $1.position }.map(\.rule))
+    }
 
     func selected() -> [PlannedTest] {
-        let namesVMCheck = !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck")
+        let namesVMCheck = full.contains { $0.rule.value.hasPrefix("vmcheck.") } || fixture.contains { $0.rule.value == "vmcheck" }
         let all = Registry.all(includeVMChecks: includeVMChecks || namesVMCheck)
         let f = filter
         return all.filter { f.accepts($0.test.id) }
@@ -46,7 +50,7 @@ struct FilterOptions: ParsableArguments {
     }
 
     func validate() throws {
-        for r in full where r.split(separator: ".").count != 3 {
+        for r in full.map(\.rule.value) where r.split(separator: ".").count != 3 {
             throw ValidationError("-r takes fixture.variant.test, got '\(r)'")
         }
     }

@@ -164,3 +164,28 @@ import Testing
         _ = try HMMKit.parseAsRoot(["run", "--shard", "2/2", "--start-after", elsewhere])
     }
 }
+
+/// The filter options keep their relative order through ArgumentParser (the first matching
+/// rule decides), and only the command's own arguments count: not the test runner's argv.
+@Suite struct FilterOrderTests {
+    @Test func interleavedFiltersKeepTheirOrder() throws {
+        let parsed = try HMMKit.parseAsRoot(["list", "-T", "migrate", "-v", "hmm_device_private", "--include-vm-checks",
+                                             "-t", "migrate", "-F", "hmm2", "-r", "hmm.hmm_device_coherent.migrate", "-V", "x",
+                                             "-f", "hmm", "-t", "open_close"])
+        let list = try #require(parsed as? ListCommand)
+        let rules = list.filters.filter.rules.map { "\($0.include ? "+" : "-")\($0.field):\($0.value)" }
+        #expect(rules == ["-test:migrate", "+variant:hmm_device_private", "+test:migrate", "-fixture:hmm2",
+                          "+full:hmm.hmm_device_coherent.migrate", "-variant:x", "+fixture:hmm", "+test:open_close"])
+        // -T migrate came first, so no migrate test runs although -t migrate and -r name one.
+        #expect(!list.filters.selected().contains { $0.test.id.name == "migrate" })
+
+        let reversed = try #require(try HMMKit.parseAsRoot(["list", "-t", "migrate", "-T", "migrate"]) as? ListCommand)
+        #expect(reversed.filters.selected().map(\.test.id.name) == ["migrate", "migrate"])
+    }
+
+    @Test func noFilterMeansEveryTest() throws {
+        let list = try #require(try HMMKit.parseAsRoot(["list"]) as? ListCommand)
+        #expect(list.filters.filter.rules.isEmpty)
+        #expect(list.filters.selected().count == Registry.all().count)
+    }
+}
