@@ -4,8 +4,8 @@ import KTAP
 
 /// The command tree; each subcommand is thin and calls into a library target.
 @main
-struct HMMKit: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct HMMKit: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "hmmkit",
         abstract: "Test Linux HMM (test_hmm) against a reference model; run it in kernel CI VMs.",
         discussion: """
@@ -20,7 +20,9 @@ struct HMMKit: ParsableCommand {
     )
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
-    static func main() {
+    public init() {}
+
+    public static func main() {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
         do {
@@ -36,7 +38,7 @@ struct HMMKit: ParsableCommand {
     }
 
     /// 2 for a usage error (bad or missing arguments), nil for any other outcome.
-    static func usageExitCode(for error: any Error) -> ExitCode? {
+    public static func usageExitCode(for error: any Error) -> ExitCode? {
         exitCode(for: error) == .validationFailure ? ExitStatus.usage : nil
     }
 }

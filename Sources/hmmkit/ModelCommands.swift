@@ -66,11 +66,13 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-struct FixtureCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct FixtureCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "fixture", abstract: "Maintain fixture files with the model.",
         discussion: "Limits every fixture must stay within (else file:line: problem): \(FixtureLimits.summary).",
         subcommands: [Expect.self, Check.self, C.self])
+
+    public init() {}
 
     static func read(_ path: String) throws -> String {
         // At most one byte over the limit, so a huge file is refused by the parser, not read whole.
@@ -140,16 +142,18 @@ struct FixtureCommand: ParsableCommand {
         }
     }
 
-    struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    public struct Check: ParsableCommand {
+        public static let configuration = CommandConfiguration(
             abstract: "Check that fixtures parse, meet the model's preconditions and carry its current expectations.",
             discussion: "Prints file:line: problem for each difference and exits 1 if there is any.")
         @Flag(help: "Also report steps the model flags as HAZARD (predicted kernel crash or use-after-free read).")
-        var forbidHazards = false
+        public var forbidHazards = false
         @Argument(help: "Fixture files.")
-        var files: [String]
+        public var files: [String]
 
-        func run() throws {
+        public init() {}
+
+        public func run() throws {
             var failed = false
             for path in files {
                 // An unreadable file is one problem among the others, not the end of the check.

@@ -3,6 +3,7 @@ import Foundation
 import HMMGuest
 import HMMKernel
 import HMMSuite
+import HMMWorkflows
 
 struct ModuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,9 +16,9 @@ struct ModuleCommand: ParsableCommand {
         @Option(help: "Module name.")
         var name = "test_hmm"
 
-        func modules() throws -> KernelModules {
-            try KernelModules(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"])
-        }
+        var modulesDirectory: String? { modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"] }
+
+        func modules() throws -> KernelModules { try KernelModules(modulesDirectory: modulesDirectory) }
     }
 
     struct Load: ParsableCommand {
@@ -60,11 +61,6 @@ struct ModuleCommand: ParsableCommand {
         @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
         var program: [String] = []
 
-        /// The fault lines of the kernel log (BUG, Oops, WARNING...) and where they hit (RIP).
-        static func kernelFaultLines(_ records: [KernelLogRecord]) -> [String] {
-            records.filter { $0.isFault || $0.text.hasPrefix("RIP:") }.prefix(20).map(\.text)
-        }
-
         func validate() throws {
             try Load.validate(module: common.name, allowHostModuleLoad: allowHostModuleLoad)
             guard let first = program.first, first.hasPrefix("/") else {
@@ -73,32 +69,10 @@ struct ModuleCommand: ParsableCommand {
         }
 
         func run() throws {
-            let modules: KernelModules
-            do {
-                modules = try common.modules()
-                try modules.load(common.name, parameters: parameters.map { ($0.name, $0.value) })
-            } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
-            // devtmpfs creates the device nodes asynchronously.
-            for _ in 0..<100 where common.name == "test_hmm" && !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
-            // The program's own KTAP cannot say that the kernel oopsed under it: hmmkit does.
-            let kernelLog = try? KernelLogMark()
-            var code: Int32
-            do {
-                let pid = try InitProcess.spawn(program, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
-                                                directory: FileManager.default.currentDirectoryPath,
-                                                stdin: nil, stdout: nil, stderr: nil)
-                code = InitProcess.waitForExit(of: pid)
-            } catch {
-                log("hmmkit: \(error)")
-                code = 1
-            }
-            let faults = RunProgram.kernelFaultLines(kernelLog?.records() ?? [])
-            if kernelLog == nil {
-                print("# hmmkit: warning: \(KernelLogMark.path) could not be opened: kernel faults during the program are not reported")
-            }
-            for line in faults { print("# hmmkit: kernel log: \(line)") }
-            if !faults.isEmpty && code == 0 { code = 1 }
-            do { try modules.unload(common.name) } catch { log("hmmkit: \(error)") }
+            let code = ModuleProgram.run(program, module: common.name, parameters: parameters,
+                                         modulesDirectory: common.modulesDirectory,
+                                         environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
+                                         directory: FileManager.default.currentDirectoryPath, output: { print($0) }, log: log)
             throw ExitCode(code)
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import HMMKernel
 import HMMModel
 import HMMSuite
+import HMMWorkflows
 
 /// How fixtures replay, shared by `replay` and `run --fixtures`.
 struct ReplayOptions: ParsableArguments {
@@ -39,14 +40,6 @@ struct ReplayOptions: ParsableArguments {
         return tests
     }
 
-    /// Planned replay tests for files and directories (a missing path is a failing test).
-    func plan(_ paths: [String]) -> [PlannedTest] {
-        var files: [String] = []
-        for path in paths {
-            files += (try? FixtureTests.expand([path])) ?? [path]
-        }
-        return fixtureTests().plan(paths: files)
-    }
 }
 
 struct ReplayCommand: ParsableCommand {
@@ -75,20 +68,19 @@ struct ReplayCommand: ParsableCommand {
 
     /// The fixtures' replays through the filters and the shard.
     func planned() -> [PlannedTest] {
-        let f = filters.filter
-        return filters.sharded(replay.plan(fixtures).filter { f.accepts($0.test.id) })
+        filters.plan.tests(suite: false, replays: replay.fixtureTests().plan(expanding: fixtures))
     }
 
     func run() throws {
         var planned = planned()
         if let startAfter {
-            guard let index = planned.firstIndex(where: { $0.test.id.description == startAfter }) else {
+            guard let rest = TestPlan.resuming(after: startAfter, in: planned) else {
                 throw ValidationError("--start-after: no selected fixture is named '\(startAfter)'")
             }
-            planned.removeSubrange(...index)
+            planned = rest
         }
         let loaded = try module.load()
         defer { loaded?.unload() }
-        try runPlanned(planned, timeout: 30, resultFiles: resultFiles)
+        try ExitStatus.end(with: SuiteRun.run(planned, timeout: 30, resultFiles: resultFiles.files, output: Stdout.line, log: log))
     }
 }

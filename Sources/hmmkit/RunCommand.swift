@@ -3,10 +3,11 @@ import Foundation
 import HMMGuest
 import HMMKernel
 import HMMSuite
+import HMMWorkflows
 import KTAP
 
 /// The filter options shared by `list`, `run` and `replay` (kselftest_harness.h's flags, and `--shard`).
-struct FilterOptions: ParsableArguments {
+public struct FilterOptions: ParsableArguments {
     @Option(name: .customShort("t"), help: "Run only this test (name after the variant).", transform: FilterArgument.reader(true, .test))
     var test: [FilterArgument] = []
     @Option(name: .customShort("T"), help: "Skip this test.", transform: FilterArgument.reader(false, .test))
@@ -32,36 +33,31 @@ struct FilterOptions: ParsableArguments {
 
     /// The filter rules in the order they were given: the first that matches a test decides,
     /// as in kselftest_harness.h.
-    var filter: TestFilter {
+    public var filter: TestFilter {
         TestFilter(rules: (test + excludeTest + variant + excludeVariant + fixture + excludeFixture + full)
             .sorted { $0.position < $1.position }.map(\.rule))
     }
 
-    func selected() -> [PlannedTest] {
-        let namesVMCheck = full.contains { $0.rule.value.hasPrefix("vmcheck.") } || fixture.contains { $0.rule.value == "vmcheck" }
-        let all = Registry.all(includeVMChecks: includeVMChecks || namesVMCheck)
-        let f = filter
-        return all.filter { f.accepts($0.test.id) }
-    }
+    /// The filters, `--include-vm-checks` and the shard, for the planner.
+    public var plan: TestPlan { TestPlan(filter: filter, includeVMChecks: includeVMChecks, shard: shard) }
 
-    /// The tests of `planned` in the `--shard` (all of them without one), in their order.
-    func sharded(_ planned: [PlannedTest]) -> [PlannedTest] {
-        shard.map { $0.select(planned) } ?? planned
-    }
+    public init() {}
 
-    func validate() throws {
+    public func validate() throws {
         for r in full.map(\.rule.value) where r.split(separator: ".").count != 3 {
             throw ValidationError("-r takes fixture.variant.test, got '\(r)'")
         }
     }
 }
 
-struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List tests in run order.")
-    @OptionGroup var filters: FilterOptions
+public struct ListCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "list", abstract: "List tests in run order.")
+    @OptionGroup public var filters: FilterOptions
 
-    func run() throws {
-        for planned in filters.sharded(filters.selected()) { Stdout.line(planned.test.id.description) }
+    public init() {}
+
+    public func run() throws {
+        for planned in filters.plan.tests() { Stdout.line(planned.test.id.description) }
     }
 }
 
@@ -87,48 +83,24 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
         if !(1...100_000).contains(`repeat`) { throw ValidationError("--repeat takes 1 to 100000, got \(`repeat`)") }
-        if let startAfter, !planned().contains(where: { $0.test.id.description == startAfter }) {
+        if let startAfter, TestPlan.resuming(after: startAfter, in: planned()) == nil {
             throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
         }
     }
 
     /// The suite's tests, then the fixtures' replays, through the same filters and shard.
     func planned() -> [PlannedTest] {
-        let f = filters.filter
-        return filters.sharded(filters.selected() + replay.plan(fixturePaths).filter { f.accepts($0.test.id) })
+        filters.plan.tests(replays: replay.fixtureTests().plan(expanding: fixturePaths))
     }
 
     func run() throws {
-        var selected = planned()
-        if let startAfter, let index = selected.firstIndex(where: { $0.test.id.description == startAfter }) {
-            selected.removeSubrange(...index)
-        }
+        let all = planned()
+        let selected = startAfter.flatMap { TestPlan.resuming(after: $0, in: all) } ?? all
         let loaded = try module.load()
         defer { loaded?.unload() }
-
-        try runPlanned(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles)
+        try ExitStatus.end(with: SuiteRun.run(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles.files,
+                                              output: Stdout.line, log: log))
     }
-}
-
-/// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
-/// A check that cannot run (`kernelLog`, `taint`: the kernel's files unless a test names
-/// others) is a `# hmmkit: warning:` in the KTAP header and a warning in the results.
-func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions,
-                output: @escaping (String) -> Void = { Stdout.line($0) },
-                kernelLog: String = KernelLogMark.path, taint: String = Taint.path) throws {
-    let facts = SystemFacts.gather()
-    log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), "
-        + "devices \(facts.devices.sorted())")
-    log("hmmkit: machine: \(facts.summary)")
-    let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
-    let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
-    let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
-    for gap in gaps { log("hmmkit: warning: \(gap)") }
-    let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
-    let variants = Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a })
-    runner.run(selected.map(\.test), variants: variants, sink: recorder)
-    try resultFiles.writeAfterRun(recorder)
-    try ExitStatus.end(with: sink.exitCode)
 }
 
 /// Loading test_hmm: opt-in, and refused outside a test VM unless asked for explicitly.

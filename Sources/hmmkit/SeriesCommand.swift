@@ -5,8 +5,8 @@ import HMMSeries
 import HMMVM
 
 /// `hmmkit series`: a patch series on a kernel tree, base against patched, in VMs.
-struct SeriesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct SeriesCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "series",
         abstract: "Test a patch series: build and run the base and the patched kernel (or every patch) and compare.",
         discussion: """
@@ -51,7 +51,9 @@ struct SeriesCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "More 'hmmkit run' arguments for the guest (filters, --timeout).")
     var runArguments: [String] = []
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         switch (mbox, range) {
         case (nil, nil): throw ValidationError("name the patches: --mbox FILE or --range A..B")
         case (.some, .some): throw ValidationError("--mbox and --range exclude each other")
@@ -74,7 +76,7 @@ struct SeriesCommand: ParsableCommand {
     }
 
     /// The run's settings, with paths made absolute (the guest sees the host's root).
-    func configuration() -> SeriesConfiguration {
+    public func configuration() -> SeriesConfiguration {
         let patches: SeriesConfiguration.Patches = mbox.map { .mbox(Self.absolute($0)) } ?? .range(range!)
         var c = SeriesConfiguration(tree: Self.absolute(tree), base: base, patches: patches, output: Self.absolute(output))
         c.each = each
@@ -86,7 +88,7 @@ struct SeriesCommand: ParsableCommand {
         return c
     }
 
-    func run() throws {
+    public func run() throws {
         let started = Date()
         let runner = SeriesRunner(configuration: configuration()) { log("hmmkit series: \($0)") }
         let outcome: SeriesOutcome
