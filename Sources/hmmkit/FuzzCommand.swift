@@ -71,19 +71,8 @@ struct FuzzCommand: ParsableCommand {
             let directory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
             var state: CampaignState
             do {
-                if let saved = try CampaignState.load(directory: directory) {
-                    guard saved.release == artifacts.release else {
-                        log("hmmkit fuzz: \(directory) is a campaign on \(saved.release), not \(artifacts.release); use another --output")
-                        throw ExitStatus.fail
-                    }
-                    state = saved
-                    log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); "
-                        + "its generator settings apply")
-                } else {
-                    var generator = settings()
-                    generator.profile = (KernelProfile.forRelease(artifacts.release) ?? .linux6_12).name
-                    state = CampaignState(kernel: kernel, release: artifacts.release, generator: generator, firstSeed: firstSeed)
-                }
+                state = try CampaignState.resumeOrStart(directory: directory, kernel: kernel, release: artifacts.release,
+                                                        settings: settings(), firstSeed: firstSeed) { log("hmmkit fuzz: \($0)") }
             } catch let error as FuzzError { log("hmmkit fuzz: \(error)"); throw ExitStatus.fail }
             var runner = VMProgramRunner(artifacts: artifacts, divergenceDirectory: directory + "/divergences") { log("hmmkit vm: \($0)") }
             runner.accelerator = accel
@@ -95,20 +84,7 @@ struct FuzzCommand: ParsableCommand {
             do { state = try campaign.run() } catch {
                 log("hmmkit fuzz: \(error)"); throw ExitStatus.fail
             }
-            var writer = KTAPWriter(style: .kselftest, sink: { Stdout.line($0) })
-            writer.start(plan: state.events.count + 1)
-            writer.end(KTAPTestCase(name: "fuzz.campaign", status: .pass, diagnostics: [
-                String(format: "%d execs in %@ (%.2f/s), %d boots, seeds %llu..%llu", state.execs, FuzzCampaign.clock(state.seconds),
-                       state.seconds > 0 ? Double(state.execs) / state.seconds : 0, state.boots, state.firstSeed, state.nextSeed &- 1)]))
-            for event in state.events {
-                writer.end(KTAPTestCase(name: "fuzz.\(event.kind.rawValue).\(StableHash.hex(event.signature))", status: .fail,
-                                        reason: event.signature,
-                                        diagnostics: [
-                                            "\(event.count) time(s), first seed \(event.firstSeed); \(event.reproduction.summary)"
-                                        ]
-                                            + event.files.map { "file: \(directory)/\($0)" }))
-            }
-            if writer.finish() != .pass { throw ExitStatus.fail }
+            if FuzzReport.ktap(state, directory: directory, sink: Stdout.line) != .pass { throw ExitStatus.fail }
         }
     }
 
