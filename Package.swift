@@ -47,8 +47,8 @@ let package = Package(
         .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
         // What a command does on this machine with the suite, joining the runner (HMMSuite, no
         // Foundation, no result files) and the results (HMMReport): a run with its KTAP header and
-        // result files, the benchmarks' KTAP, a program run with test_hmm loaded.
-        .target(name: "HMMWorkflows", dependencies: ["HMMSuite", "HMMReport", "HMMGuest", "HMMKernel", "HMMModel", "KTAP"]),
+        // result files, the benchmarks' KTAP, a program run with test_hmm loaded, fixture files.
+        .target(name: "HMMWorkflows", dependencies: ["HMMSuite", "HMMReport", "HMMGuest", "HMMKernel", "HMMModel", "HMMFixtures", "KTAP"]),
         // The command tree: option declarations that call the library targets.
         .executableTarget(name: "hmmkit", dependencies: [
             "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",

@@ -4,6 +4,7 @@ import HMMFixtures
 import HMMKernel
 import HMMModel
 import HMMReport
+import HMMWorkflows
 
 struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,16 +30,9 @@ struct GenCommand: ParsableCommand {
     }
 
     func run() throws {
-        let p = profile
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        for seed in seeds.seeds {
-            var generator = FixtureGenerator(seed: seed, profile: p, environment: Environment(devices: devices.minors, nodes: nodes.nodes,
-                                                                                              thp: thp))
-            let fixture = generator.generate(steps: steps)
-            let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
-            try fixture.text.write(toFile: path, atomically: true, encoding: .utf8)
-            print(path)
-        }
+        try FixtureFiles.generate(seeds: seeds.seeds, profile: profile,
+                                  environment: Environment(devices: devices.minors, nodes: nodes.nodes, thp: thp), steps: steps,
+                                  into: output) { print($0) }
     }
 }
 
@@ -74,13 +68,6 @@ public struct FixtureCommand: ParsableCommand {
 
     public init() {}
 
-    static func read(_ path: String) throws -> String {
-        // At most one byte over the limit, so a huge file is refused by the parser, not read whole.
-        do { return try readTextFile(path, limit: FixtureLimits.fileBytes) } catch {
-            throw ValidationError("\(path):1: cannot read: \(error)")
-        }
-    }
-
     struct Expect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the steps' expectations and notes with the model and rewrite the files in place.",
@@ -89,27 +76,7 @@ public struct FixtureCommand: ParsableCommand {
         var files: [String]
 
         func run() throws {
-            var failed = false
-            for path in files {
-                do {
-                    let text = try FixtureCommand.read(path)
-                    let updated = try FixtureMaintenance.withExpectations(text, file: path)
-                    if updated != text {
-                        try updated.write(toFile: path, atomically: true, encoding: .utf8)
-                        print("\(path): updated")
-                    } else {
-                        print("\(path): unchanged")
-                    }
-                    for p in FixtureMaintenance.problems(in: updated, file: path) {
-                        print(p)
-                        failed = true
-                    }
-                } catch {
-                    print(error)
-                    failed = true
-                }
-            }
-            if failed { throw ExitStatus.fail }
+            if !FixtureFiles.expect(files, print: { print($0) }) { throw ExitStatus.fail }
         }
     }
 
@@ -129,7 +96,7 @@ public struct FixtureCommand: ParsableCommand {
 
         func run() throws {
             let fixture: Fixture
-            do { fixture = try Fixture.parse(try FixtureCommand.read(file), file: file) } catch {
+            do { fixture = try Fixture.parse(try FixtureFiles.read(file), file: file) } catch {
                 print(HMMKit.message(for: error))
                 throw ExitStatus.fail
             }
@@ -154,20 +121,7 @@ public struct FixtureCommand: ParsableCommand {
         public init() {}
 
         public func run() throws {
-            var failed = false
-            for path in files {
-                // An unreadable file is one problem among the others, not the end of the check.
-                let problems: [String]
-                do {
-                    problems = FixtureMaintenance.problems(in: try FixtureCommand.read(path), file: path,
-                                                           allowHazards: !forbidHazards).map { "\($0)" }
-                } catch {
-                    problems = [HMMKit.message(for: error)]
-                }
-                for p in problems { print(p) }
-                failed = failed || !problems.isEmpty
-            }
-            if failed { throw ExitStatus.fail }
+            if !FixtureFiles.check(files, forbidHazards: forbidHazards, print: { print($0) }) { throw ExitStatus.fail }
         }
     }
 }
