@@ -1,11 +1,6 @@
 import ArgumentParser
 import Foundation
-import HMMGuest
-import HMMKernel
-import HMMModel
 import HMMReport
-import HMMSuite
-import KTAP
 
 /// `hmmkit compare BASE PATCHED`: what changed between two runs, and whether it regressed.
 struct CompareCommand: ParsableCommand {

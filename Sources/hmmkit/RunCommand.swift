@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import HMMGuest
-import HMMKernel
 import HMMSuite
 import HMMWorkflows
 import KTAP
