@@ -62,11 +62,11 @@ public struct SeriesCommand: ParsableCommand {
         if let mbox, !FileManager.default.isReadableFile(atPath: mbox) {
             throw ValidationError("--mbox: cannot read '\(mbox)'")
         }
-        if !Self.isDirectory(tree) { throw ValidationError("--tree: '\(tree)' is not a directory") }
+        if !SeriesPaths.isDirectory(tree) { throw ValidationError("--tree: '\(tree)' is not a directory") }
         for path in fixtures where !FileManager.default.fileExists(atPath: path) {
             throw ValidationError("--fixtures: '\(path)' does not exist")
         }
-        if FileManager.default.fileExists(atPath: output) && !Self.isDirectory(output) {
+        if FileManager.default.fileExists(atPath: output) && !SeriesPaths.isDirectory(output) {
             throw ValidationError("--output: '\(output)' exists and is not a directory")
         }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
@@ -77,10 +77,10 @@ public struct SeriesCommand: ParsableCommand {
 
     /// The run's settings, with paths made absolute (the guest sees the host's root).
     public func configuration() -> SeriesConfiguration {
-        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(Self.absolute($0)) } ?? .range(range!)
-        var c = SeriesConfiguration(tree: Self.absolute(tree), base: base, patches: patches, output: Self.absolute(output))
+        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(SeriesPaths.absolute($0)) } ?? .range(range!)
+        var c = SeriesConfiguration(tree: SeriesPaths.absolute(tree), base: base, patches: patches, output: SeriesPaths.absolute(output))
         c.each = each
-        c.fixtures = fixtures.map(Self.absolute)
+        c.fixtures = fixtures.map(SeriesPaths.absolute)
         c.accelerator = accel
         c.stallTimeout = stallTimeout
         c.shrink = shrink
@@ -94,42 +94,20 @@ public struct SeriesCommand: ParsableCommand {
         let outcome: SeriesOutcome
         do {
             if buildOnly {
-                let (kernels, lock) = try runner.buildKernels()
-                lock.release()
-                let count = kernels.steps.count - 1
-                for step in kernels.tested {
-                    Stdout.line("\(SeriesStep.label(step.number, of: count))\t\(step.commit)\t\(kernels.artifacts[step.number]!.directory)")
-                }
-                log("hmmkit series: built in \(Self.minutes(since: started))")
+                for line in try runner.buildOnly() { Stdout.line(line) }
+                log("hmmkit series: built in \(SeriesPaths.minutes(since: started))")
                 return
             }
             outcome = try runner.run()
         } catch {
             log("hmmkit series: \(error.message)")
             Stdout.line(error.description)
-            let output = configuration().output
-            if Self.isDirectory(output) { try? AtomicFile.write(error.description + "\n", to: output + "/summary.txt") }
-            log("hmmkit series: stopped after \(Self.minutes(since: started))")
+            runner.recordStop(error)
+            log("hmmkit series: stopped after \(SeriesPaths.minutes(since: started))")
             throw ExitCode(error.exitStatus)
         }
         FileHandle.standardOutput.write(Data(outcome.summary.utf8))
-        log("hmmkit series: results in \(outcome.output); done in \(Self.minutes(since: started))")
+        log("hmmkit series: results in \(outcome.output); done in \(SeriesPaths.minutes(since: started))")
         if outcome.isRegression { throw ExitStatus.fail }
-    }
-
-    static func minutes(since start: Date) -> String {
-        let seconds = Int(Date().timeIntervalSince(start))
-        return String(format: "%d min %02d s", seconds / 60, seconds % 60)
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-    }
-
-    static func absolute(_ path: String) -> String {
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
-            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
-        return url.standardizedFileURL.path
     }
 }
