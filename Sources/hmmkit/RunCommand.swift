@@ -141,29 +141,3 @@ struct ModuleOptions: ParsableArguments {
         }
     }
 }
-
-/// Streams the runner's results as kselftest-style KTAP on stdout.
-final class KTAPSink: ResultSink {
-    private var writer: KTAPWriter
-    private let testCases: Int
-    private(set) var exitCode: KSFTExitCode = .pass
-
-    /// `output` takes each line (standard output, unless a test collects them).
-    init(testCases: Int, output: @escaping (String) -> Void = { Stdout.line($0) }) {
-        self.testCases = testCases
-        writer = KTAPWriter(style: .kselftest, includeDurations: true, sink: output)
-    }
-
-    func begin(plan: Int) { begin(plan: plan, notes: []) }
-    /// The plan, then `notes` as diagnostics (the version line), then the harness's `# Starting` line.
-    func begin(plan: Int, notes: [String]) { writer.start(plan: plan, testCases: testCases, notes: notes) }
-    func started(_ id: TestID) { writer.begin(id.description) }
-    func diagnostic(_ line: String) { writer.diagnostic(line) }
-    func finished(_ id: TestID, _ outcome: TestOutcome) {
-        let reason = outcome.status == .fail ? nil : outcome.reason
-        if outcome.status == .fail, let why = outcome.reason { writer.diagnostic(why) }
-        writer.end(KTAPTestCase(name: id.description, status: outcome.status, reason: reason,
-                                duration: .milliseconds(Int(outcome.seconds * 1000))))
-    }
-    func end() { exitCode = writer.finish() }
-}
