@@ -2,7 +2,9 @@ import ArgumentParser
 import HMMGuest
 import KTAP
 
-/// The command tree; each subcommand is thin and calls into a library target.
+/// The command tree; each subcommand declares its options and calls into a library target.
+/// Public (with the few commands `CLITests` inspects) so the tests parse command lines
+/// through `HMMKit.parseAsRoot` without `@testable`.
 @main
 public struct HMMKit: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -19,9 +21,9 @@ public struct HMMKit: ParsableCommand {
                       SeriesCommand.self, LavaCommand.self, FuzzCommand.self]
     )
 
-    /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
     public init() {}
 
+    /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
     public static func main() {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
