@@ -48,8 +48,16 @@ let package = Package(
         // Fuzz campaigns: generated programs in VMs, crash and divergence signatures, fresh-boot
         // reproduction and shrinking, the campaign state on disk and its report.
         .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
+        // What a command does on this machine with the suite, joining the runner (HMMSuite, no
+        // Foundation, no result files) and the results (HMMReport): a run with its KTAP header and
+        // result files, the benchmarks' KTAP, a program run with test_hmm loaded, fixture files.
+        .target(name: "HMMWorkflows", dependencies: [
+            "HMMSystem", "HMMSuite", "HMMReport", "HMMGuest", "HMMKernel", "HMMModel", "HMMFixtures", "KTAP",
+        ]),
+        // The command tree: option declarations that call the library targets.
         .executableTarget(name: "hmmkit", dependencies: [
             "HMMSuite", "HMMVM", "HMMKernel", "HMMSystem", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
+            "HMMWorkflows",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +75,7 @@ let package = Package(
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
+        .testTarget(name: "HMMWorkflowsTests", dependencies: ["HMMWorkflows", "HMMSuite", "HMMReport", "HMMKernel", "KTAP"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP", "HMMFixtures", "HMMSeries", "HMMKernel"]),
     ],
     swiftLanguageModes: [.v6]

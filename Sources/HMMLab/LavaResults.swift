@@ -68,7 +68,7 @@ public enum LavaResults {
         writer.start(plan: kernels.count)
         for kernel in kernels {
             let cases = kernel.results.tests.map { test in
-                KTAPTestCase(name: test.name, status: test.status.ktapResult, reason: test.reason,
+                KTAPTestCase(name: test.name, status: test.status, reason: test.reason,
                              diagnostics: test.diagnostics, duration: test.duration.map { .milliseconds(Int64(($0 * 1000).rounded())) })
             }
             writer.write(.group(kernel.label, cases))

@@ -1,3 +1,5 @@
+import KTAP
+
 extension Comparison {
     /// How many diagnostic lines of a new failure the text shows.
     static let diagnosticsShown = 6
@@ -95,7 +97,7 @@ extension Comparison {
                 ("profile", set.profile.map(JSONValue.string)),
                 ("started_at", set.startedAt.map { .string(Timestamp.format($0)) }),
                 ("tests", .number(Double(set.tests.count))),
-                ("counts", .object(ResultSet.Status.allCases.compactMap { status in
+                ("counts", .object(TestStatus.reportingOrder.compactMap { status in
                     set.counts[status].map { (status.rawValue, .number(Double($0))) }
                 })),
                 ("warnings", set.warnings.isEmpty ? nil : .array(set.warnings.map(JSONValue.string))),

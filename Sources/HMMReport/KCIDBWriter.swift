@@ -263,7 +263,7 @@ public struct KCIDBWriter: Sendable {
     /// The KCIDB JSON text, ending with a newline.
     public func text(for set: ResultSet) -> String { document(for: set).rendered() + "\n" }
 
-    public static func status(_ status: ResultSet.Status) -> String {
+    public static func status(_ status: TestStatus) -> String {
         switch status {
         case .pass, .xfail, .xpass: "PASS"
         case .fail: "FAIL"

@@ -26,7 +26,7 @@ extension ResultSet {
             for warning in warnings { writer.diagnostic("hmmkit: warning: " + Self.oneLine(warning)) }
         }
         for test in tests {
-            writer.write(KTAPTestCase(name: test.name, status: test.status.ktapResult, reason: test.reason,
+            writer.write(KTAPTestCase(name: test.name, status: test.status, reason: test.reason,
                                       diagnostics: test.diagnostics,
                                       duration: test.duration.map { .milliseconds(Int64(($0 * 1000).rounded())) }))
         }

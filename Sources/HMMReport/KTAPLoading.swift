@@ -189,7 +189,7 @@ extension ResultSet {
 
 extension ResultSet.Test {
     init(ktap test: KTAPTestCase, name: String) {
-        var status = ResultSet.Status(test.status)
+        var status = test.status
         var reason = test.reason
         if status == .pass, let notice = test.skipNotice {
             status = .skip

@@ -21,44 +21,10 @@ public struct ResultSet: Sendable, Hashable {
         case kselftest
     }
 
-    public enum Status: String, Sendable, Hashable, CaseIterable {
-        case pass, fail, skip, timeout, error, xfail, xpass
-
-        public init(_ result: KTAPResult) {
-            switch result {
-            case .pass: self = .pass
-            case .fail: self = .fail
-            case .skip: self = .skip
-            case .timeout: self = .timeout
-            case .error: self = .error
-            case .xfail: self = .xfail
-            case .xpass: self = .xpass
-            }
-        }
-
-        /// The KTAP result this status is written as.
-        public var ktapResult: KTAPResult {
-            switch self {
-            case .pass: .pass
-            case .fail: .fail
-            case .skip: .skip
-            case .timeout: .timeout
-            case .error: .error
-            case .xfail: .xfail
-            case .xpass: .xpass
-            }
-        }
-
-        /// A result that makes the run fail (`not ok`).
-        public var isFailure: Bool { self == .fail || self == .timeout || self == .error }
-        /// The test's own checks ran to a good end (an expected failure counts as good).
-        public var isPassing: Bool { self == .pass || self == .xpass || self == .xfail }
-    }
-
     public struct Test: Sendable, Hashable {
         /// The full name; unique within a result set.
         public var name: String
-        public var status: Status
+        public var status: TestStatus
         /// The skip, timeout or error reason, or a failure's summary.
         public var reason: String?
         /// Wall time in seconds, when the producer measured it.
@@ -66,7 +32,7 @@ public struct ResultSet: Sendable, Hashable {
         /// What the test printed (`# ` lines), in order.
         public var diagnostics: [String]
 
-        public init(name: String, status: Status, reason: String? = nil, duration: Double? = nil, diagnostics: [String] = []) {
+        public init(name: String, status: TestStatus, reason: String? = nil, duration: Double? = nil, diagnostics: [String] = []) {
             self.name = name
             self.status = status
             self.reason = reason
@@ -139,14 +105,14 @@ public struct ResultSet: Sendable, Hashable {
     public func test(named name: String) -> Test? { tests.first { $0.name == name } }
 
     /// How many tests ended with each status.
-    public var counts: [Status: Int] {
+    public var counts: [TestStatus: Int] {
         tests.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
     }
 
     /// `58 tests: 56 pass, 2 skip` (statuses in a fixed order, zero counts left out).
     public var summary: String {
         let counts = self.counts
-        let parts = Status.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
+        let parts = TestStatus.reportingOrder.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
         let noun = tests.count == 1 ? "test" : "tests"
         return parts.isEmpty ? "0 tests" : "\(tests.count) \(noun): " + parts.joined(separator: ", ")
     }

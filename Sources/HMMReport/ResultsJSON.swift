@@ -161,8 +161,8 @@ extension ResultSet {
             guard let statusName = try string(item["status"], at + [.key("status")], required: true) else {
                 throw wrong("\(path).status is missing", at: at)
             }
-            guard let status = Status(rawValue: statusName) else {
-                let known = Status.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let status = TestStatus(rawValue: statusName) else {
+                let known = TestStatus.reportingOrder.map(\.rawValue).joined(separator: ", ")
                 throw wrong("\(path).status is \"\(statusName)\", expected one of \(known)",
                             at: at + [.key("status")])
             }

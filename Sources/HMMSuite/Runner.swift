@@ -1,11 +1,8 @@
 import HMMKernel
 import HMMSystem
+import KTAP
 
 /// How one test ended.
-public enum TestStatus: String, Sendable, Equatable {
-    case pass, fail, skip, timeout, error
-}
-
 public struct TestOutcome: Sendable, Equatable {
     public var status: TestStatus
     /// The SKIP/TIMEOUT/ERROR reason, or the failure summary.

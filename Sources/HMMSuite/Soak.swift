@@ -1,3 +1,5 @@
+import KTAP
+
 /// The runs of one test under `run --repeat N`, folded into the single result the test
 /// is reported with. A test that passed some runs and failed others is *flaky*: it fails,
 /// and its reason says so with the counts, because a flaky test is a failing test.
@@ -20,9 +22,9 @@ public struct Soak: Sendable {
 
     public func count(_ status: TestStatus) -> Int { outcomes.filter { $0.status == status }.count }
 
-    /// "10 runs: 9 pass, 1 fail" in TestStatus order, zero counts left out.
+    /// "10 runs: 9 pass, 1 fail" in TestStatus.reportingOrder, zero counts left out.
     public var counts: String {
-        let parts = [TestStatus.pass, .fail, .skip, .timeout, .error].compactMap { s in
+        let parts = TestStatus.reportingOrder.compactMap { s in
             count(s) > 0 ? "\(count(s)) \(s.rawValue)" : nil
         }
         return "\(outcomes.count) runs: " + parts.joined(separator: ", ")

@@ -80,7 +80,7 @@ public final class KTAPRelay {
     /// Between tests (after the last one, during the module's unload) it is a result of its
     /// own, `vm.died_after.<last test>`: an oops there fails the run like any other.
     @discardableResult
-    public func abort(status: KTAPResult, reason: String, excerpt: [String]) -> String? {
+    public func abort(status: TestStatus, reason: String, excerpt: [String]) -> String? {
         ensureStarted(plan: nil)
         for line in excerpt { writer.diagnostic("console: " + line) }
         guard let name = runningTest else {

@@ -3,7 +3,7 @@ public struct KTAPTestCase: Sendable, Hashable {
     /// The description, e.g. `hmm.hmm_device_private.migrate` (never contains `#` or a newline
     /// once written; see ``KTAPWriter/sanitizedName(_:)``).
     public var name: String
-    public var status: KTAPResult
+    public var status: TestStatus
     /// Text after the directive (`DEVICE_COHERENT not available` for a skip), or a plain
     /// pass/fail's diagnostic data after ` #  `.
     public var reason: String?
@@ -12,12 +12,12 @@ public struct KTAPTestCase: Sendable, Hashable {
     /// Wall time, when the producer measured it (kselftest does not print one).
     public var duration: Duration?
     /// Nested results; `nil` for a leaf. A group's own `status` is stored, not derived, because
-    /// a producer may fail a group for reasons of its own (``KTAPResult/aggregate(_:)`` helps).
+    /// a producer may fail a group for reasons of its own (``TestStatus/aggregate(_:)`` helps).
     public var subtests: [KTAPTestCase]?
 
     public init(
         name: String,
-        status: KTAPResult,
+        status: TestStatus,
         reason: String? = nil,
         diagnostics: [String] = [],
         duration: Duration? = nil,

@@ -1,11 +1,7 @@
 import ArgumentParser
 import Foundation
-import HMMKernel
 import HMMSuite
-import HMMUAPI
-import KTAP
-
-extension MigrationBenchmark.Backing: ExpressibleByArgument {}
+import HMMWorkflows
 
 extension BenchCommand {
     struct Migrate: ParsableCommand {
@@ -38,50 +34,10 @@ extension BenchCommand {
         func run() throws {
             let loaded = try module.load()
             defer { loaded?.unload() }
-            let facts = SystemFacts.gather()
-            let devices = DeviceMemoryType.allCases.compactMap { type in
-                type.minors.first { facts.devices.contains($0) }.map { (type, $0) }
+            if !MigrationBenchmarkRun.run(backings: backing, sizes: sizes, rounds: rounds, warmup: warmup, facts: SystemFacts.gather(),
+                                          output: Stdout.line, log: log) {
+                throw ExitStatus.fail
             }
-            let cases = devices.count * backing.count * sizes.count * 2
-            var writer = KTAPWriter(style: .kselftest, includeDurations: true) { Stdout.line($0) }
-            writer.start(plan: max(cases, 1), testCases: 1)
-            if devices.isEmpty {
-                writer.begin("bench.migrate")
-                writer.end(KTAPTestCase(name: "bench.migrate", status: .skip, reason: "no /dev/hmm_dmirror* (load test_hmm)",
-                                        duration: nil))
-            }
-            for (device, minor) in devices {
-                for kind in backing {
-                    for size in sizes {
-                        log("bench migrate: \(device.rawValue) \(kind.rawValue) \(size) MiB, \(rounds) rounds")
-                        for figure in MigrationBenchmark.measure(device: device, minor: minor, generation: facts.generation,
-                                                                 backing: kind, mebibytes: size, rounds: rounds, warmup: warmup) {
-                            report(figure, writer: &writer)
-                        }
-                    }
-                }
-            }
-            if writer.finish() != .pass && !devices.isEmpty { throw ExitStatus.fail }
-        }
-
-        func report(_ figure: MigrationBenchmark.Figure, writer: inout KTAPWriter) {
-            let name = figure.benchmarkCase.name
-            writer.begin(name)
-            if let note = figure.note { writer.diagnostic(note) }
-            if let failure = figure.failure {
-                writer.diagnostic(failure)
-                writer.end(KTAPTestCase(name: name, status: .fail, reason: nil, duration: nil))
-                return
-            }
-            guard let seconds = figure.medianSeconds, let rate = figure.gibibytesPerSecond,
-                  let fraction = figure.fractionOfMemcpy else {
-                writer.end(KTAPTestCase(name: name, status: .skip, reason: "no round ran", duration: nil))
-                return
-            }
-            writer.diagnostic(String(format: "%.3f GiB/s, %.2f of memcpy's speed (median of %d rounds: %@ ms)",
-                                     rate, fraction, figure.seconds.count,
-                                     figure.seconds.map { String(format: "%.2f", $0 * 1000) }.joined(separator: " ")))
-            writer.end(KTAPTestCase(name: name, status: .pass, reason: nil, duration: .microseconds(Int(seconds * 1_000_000))))
         }
     }
 }

@@ -6,10 +6,6 @@ import HMMModel
 import HMMVM
 import KTAP
 
-extension FuzzDuration: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
-}
-
 struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuzz", abstract: "Fuzz campaigns: generated programs in VMs, crashes deduplicated, reproduced and shrunk.",
@@ -39,12 +35,12 @@ struct FuzzCommand: ParsableCommand {
         var batch = 20
         @Option(help: "Steps per program.")
         var steps = 60
-        @Option(help: "Device minors the programs use (0,1 private; 2,3 coherent).")
-        var devices = "0,1,2,3"
-        @Option(help: "NUMA nodes the programs place memory on.")
-        var nodes = "0,1"
-        @Option(help: "THP mode the programs assume: never, madvise, always.")
-        var thp = "madvise"
+        @Option(help: "Device minors the programs use (0,1 private; 2,3 coherent). (default: 0,1,2,3)", transform: Parse.devices)
+        var devices = DeviceMinors([0, 1, 2, 3])
+        @Option(help: "NUMA nodes the programs place memory on. (default: 0,1)", transform: Parse.nodes)
+        var nodes = NodeNumbers([0, 1])
+        @Option(help: "THP mode the programs assume.")
+        var thp = THPMode.madvise
         @Flag(help: "Do not replay new crash signatures on fresh boots.")
         var noReproduce = false
         @Option(help: "Fresh boots the crash shrinker may use per signature (0: do not shrink).")
@@ -61,13 +57,10 @@ struct FuzzCommand: ParsableCommand {
                 throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)")
             }
             if !(0...1000).contains(shrinkBoots) { throw ValidationError("--shrink-boots takes 0...1000, got \(shrinkBoots)") }
-            _ = try settings()
         }
 
-        func settings() throws -> CampaignState.GeneratorSettings {
-            let environment = try GenCommand.environment(devices: devices, nodes: nodes, thp: thp)
-            return .init(profile: "", steps: steps, devices: environment.devices, nodes: environment.nodes,
-                         thp: environment.thp.rawValue, batchSize: batch)
+        func settings() -> CampaignState.GeneratorSettings {
+            .init(profile: "", steps: steps, devices: devices.minors, nodes: nodes.nodes, thp: thp.rawValue, batchSize: batch)
         }
 
         func run() throws {
@@ -78,19 +71,8 @@ struct FuzzCommand: ParsableCommand {
             let directory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
             var state: CampaignState
             do {
-                if let saved = try CampaignState.load(directory: directory) {
-                    guard saved.release == artifacts.release else {
-                        log("hmmkit fuzz: \(directory) is a campaign on \(saved.release), not \(artifacts.release); use another --output")
-                        throw ExitStatus.fail
-                    }
-                    state = saved
-                    log("hmmkit fuzz: resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); "
-                        + "its generator settings apply")
-                } else {
-                    var generator = try settings()
-                    generator.profile = (KernelProfile.forRelease(artifacts.release) ?? .linux6_12).name
-                    state = CampaignState(kernel: kernel, release: artifacts.release, generator: generator, firstSeed: firstSeed)
-                }
+                state = try CampaignState.resumeOrStart(directory: directory, kernel: kernel, release: artifacts.release,
+                                                        settings: settings(), firstSeed: firstSeed) { log("hmmkit fuzz: \($0)") }
             } catch let error as FuzzError { log("hmmkit fuzz: \(error)"); throw ExitStatus.fail }
             var runner = VMProgramRunner(artifacts: artifacts, divergenceDirectory: directory + "/divergences") { log("hmmkit vm: \($0)") }
             runner.accelerator = accel
@@ -102,20 +84,7 @@ struct FuzzCommand: ParsableCommand {
             do { state = try campaign.run() } catch {
                 log("hmmkit fuzz: \(error)"); throw ExitStatus.fail
             }
-            var writer = KTAPWriter(style: .kselftest, sink: { Stdout.line($0) })
-            writer.start(plan: state.events.count + 1)
-            writer.end(KTAPTestCase(name: "fuzz.campaign", status: .pass, diagnostics: [
-                String(format: "%d execs in %@ (%.2f/s), %d boots, seeds %llu..%llu", state.execs, FuzzCampaign.clock(state.seconds),
-                       state.seconds > 0 ? Double(state.execs) / state.seconds : 0, state.boots, state.firstSeed, state.nextSeed &- 1)]))
-            for event in state.events {
-                writer.end(KTAPTestCase(name: "fuzz.\(event.kind.rawValue).\(StableHash.hex(event.signature))", status: .fail,
-                                        reason: event.signature,
-                                        diagnostics: [
-                                            "\(event.count) time(s), first seed \(event.firstSeed); \(event.reproduction.summary)"
-                                        ]
-                                            + event.files.map { "file: \(directory)/\($0)" }))
-            }
-            if writer.finish() != .pass { throw ExitStatus.fail }
+            if FuzzReport.ktap(state, directory: directory, sink: Stdout.line) != .pass { throw ExitStatus.fail }
         }
     }
 

@@ -2,10 +2,12 @@ import ArgumentParser
 import HMMGuest
 import KTAP
 
-/// The command tree; each subcommand is thin and calls into a library target.
+/// The command tree; each subcommand declares its options and calls into a library target.
+/// Public (with the few commands `CLITests` inspects) so the tests parse command lines
+/// through `HMMKit.parseAsRoot` without `@testable`.
 @main
-struct HMMKit: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct HMMKit: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "hmmkit",
         abstract: "Test Linux HMM (test_hmm) against a reference model; run it in kernel CI VMs.",
         discussion: """
@@ -19,8 +21,10 @@ struct HMMKit: ParsableCommand {
                       SeriesCommand.self, LavaCommand.self, FuzzCommand.self]
     )
 
+    public init() {}
+
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
-    static func main() {
+    public static func main() {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
         do {
@@ -36,16 +40,29 @@ struct HMMKit: ParsableCommand {
     }
 
     /// 2 for a usage error (bad or missing arguments), nil for any other outcome.
-    static func usageExitCode(for error: any Error) -> ExitCode? {
-        exitCode(for: error) == .validationFailure ? ExitCode(2) : nil
+    public static func usageExitCode(for error: any Error) -> ExitCode? {
+        exitCode(for: error) == .validationFailure ? ExitStatus.usage : nil
     }
 }
 
-/// kselftest's exit codes, shared by every command that runs tests.
+/// The exit codes of every command: kselftest's for a run (`KSFT_PASS` 0, `KSFT_FAIL` 1,
+/// `KSFT_SKIP` 4), and 2 for a usage error or input that cannot be read. `compare` and
+/// `series` use `fail` for a regression.
 enum ExitStatus {
-    static let pass = ExitCode(0)
-    static let fail = ExitCode(1)
-    static let skip = ExitCode(4)
+    static let pass = ExitCode(KSFTExitCode.pass.rawValue)
+    static let fail = ExitCode(KSFTExitCode.fail.rawValue)
+    static let usage = ExitCode(2)
+    static let skip = ExitCode(KSFTExitCode.skip.rawValue)
+
+    /// Ends a command with a run's exit code: returns for a pass, throws 4 for a skipped
+    /// run and 1 for anything else.
+    static func end(with code: KSFTExitCode) throws {
+        switch code {
+        case .pass: return
+        case .skip: throw skip
+        default: throw fail
+        }
+    }
 }
 
 /// Prints to standard error (progress and logs never go to stdout, which carries KTAP).

@@ -51,15 +51,9 @@ struct LavaCommand: ParsableCommand {
         func run() throws {
             do {
                 var pendingModules = modules[...]
-                var artifacts: [KernelArtifacts] = []
-                for name in kernel {
-                    if ImportedKernel.isKernelImage(name), let modules = pendingModules.popFirst() {
-                        artifacts.append(try ImportedKernel.artifacts(bzImage: name, modules: modules, config: nil) {
-                            log("hmmkit: \($0)")
-                        })
-                    } else {
-                        artifacts.append(try KernelBuilder.artifacts(for: name, config: nil) { log("hmmkit: \($0)") })
-                    }
+                let artifacts = try kernel.map { name in
+                    let modules = ImportedKernel.isKernelImage(name) ? pendingModules.popFirst() : nil
+                    return try VMRun.artifacts(kernel: name, modules: modules, kernelConfig: nil, config: nil) { log("hmmkit: \($0)") }
                 }
                 var machine = VMConfiguration(bzImage: "", guestRoot: .initramfs(path: "", channelLog: ""), consoleLog: "", ktapLog: "")
                 machine.thp = thp
@@ -107,31 +101,14 @@ struct LavaCommand: ParsableCommand {
                 if let tokenFile {
                     token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
                 }
-                let lab = try LavaServer(url: server, token: token)
-                let prepared = try LavaCampaign.jobs(in: jobs)
-                let started = Date()
-                let outcomes = try LavaCampaign.run(prepared, on: lab, deadline: started.addingTimeInterval(Double(waitMinutes) * 60)) {
+                kernels = try LavaCampaign.submit(jobs, to: try LavaServer(url: server, token: token), waitMinutes: waitMinutes) {
                     log("hmmkit lava: \($0)")
                 }
-                kernels = try LavaResults.collect(outcomes)
-                for kernel in kernels {
-                    let directory = URL(fileURLWithPath: kernel.jobs[0].job.definitionPath).deletingLastPathComponent().path
-                    try AtomicFile.write(kernel.results.jsonText, to: directory + "/results.json")
-                    let times = kernel.jobs.compactMap(\.seconds)
-                    log(String(format: "hmmkit lava: %@: %d jobs, %d results, job time %.0f–%.0f s; %@/results.json",
-                               kernel.label, kernel.jobs.count, kernel.results.tests.count,
-                               times.min() ?? 0, times.max() ?? 0, directory))
-                }
-                log(String(format: "hmmkit lava: %d jobs in %.0f s wall time", outcomes.count, Date().timeIntervalSince(started)))
             } catch {
                 log("hmmkit lava: \(error)")
                 throw ExitStatus.fail
             }
-            switch LavaResults.ktap(kernels, sink: { Stdout.line($0) }) {
-            case .pass: return
-            case .skip: throw ExitStatus.skip
-            default: throw ExitStatus.fail
-            }
+            try ExitStatus.end(with: LavaResults.ktap(kernels, sink: { Stdout.line($0) }))
         }
     }
 }

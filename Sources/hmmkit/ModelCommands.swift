@@ -5,95 +5,35 @@ import HMMKernel
 import HMMModel
 import HMMReport
 import HMMSystem
+import HMMWorkflows
 
 struct GenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gen", abstract: "Generate fixtures from seeds with the model's expectations.",
         discussion: "Writes one file per seed, named gen-<profile>-seed<N>.fixture, into --output.")
-    @Option(help: "Kernel profile: \(KernelProfile.all.map(\.name).joined(separator: ", ")).")
-    var profile = "linux-6.12"
-    @Option(help: "Seeds, e.g. 1,2,3 or 1-20.")
-    var seeds = "1"
+    @Option(help: "Kernel profile.")
+    var profile = KernelProfile.linux6_12
+    @Option(help: "Seeds, e.g. 1,2,3 or 1-20. (default: 1)", transform: Parse.seeds)
+    var seeds = SeedList([1])
     @Option(help: "Operations per fixture.")
     var steps = 50
     @Option(help: "Directory to write into.")
     var output = "Fixtures/corpus"
-    @Option(help: "Device minors the machine has (0,1 private; 2,3 coherent).")
-    var devices = "0,1"
-    @Option(help: "NUMA nodes with memory.")
-    var nodes = "0"
-    @Option(help: "THP mode the fixtures assume: never, madvise, always.")
-    var thp = "never"
-
-    static func numbers(_ text: String, _ option: String) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-            throw ValidationError("--\(option): '\(text)' is not a comma-separated list of numbers")
-        }
-        return values.map { $0! }
-    }
-
-    func environment() throws -> Environment {
-        try Self.environment(devices: devices, nodes: nodes, thp: thp)
-    }
-
-    /// The machine generated programs assume, from `--devices`, `--nodes` and `--thp` (gen's
-    /// and fuzz's): within the fixture parser's limits, so what is written reads back.
-    static func environment(devices: String, nodes: String, thp: String) throws -> Environment {
-        guard let mode = THPMode(rawValue: thp) else { throw ValidationError("--thp must be never, madvise or always, got '\(thp)'") }
-        let d = try Self.numbers(devices, "devices")
-        guard d.allSatisfy({ $0 <= FixtureLimits.largestDevice }) else {
-            throw ValidationError("--devices: minors are 0...\(FixtureLimits.largestDevice)")
-        }
-        let n = try Self.numbers(nodes, "nodes")
-        // The fixtures must read back: the same limits as the fixture parser's.
-        guard n.allSatisfy({ $0 <= FixtureLimits.largestNode }), Set(n).count == n.count else {
-            throw ValidationError("--nodes: distinct node numbers 0...\(FixtureLimits.largestNode), got '\(nodes)'")
-        }
-        return Environment(devices: d, nodes: n, thp: mode)
-    }
-
-    /// Seeds one run may generate: each is a file written.
-    static let mostSeeds = 1_000_000
-
-    func parsedSeeds() throws -> [UInt64] {
-        var out: [UInt64] = []
-        for part in seeds.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { UInt64($0) }
-            switch bounds.count {
-            case 1 where bounds[0] != nil: out.append(bounds[0]!)
-            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!:
-                let (low, high) = (bounds[0]!, bounds[1]!)
-                guard high - low < UInt64(Self.mostSeeds - out.count) else {
-                    throw ValidationError("--seeds: '\(part)' is more than \(Self.mostSeeds) seeds in all")
-                }
-                out += Array(low...high)
-            default: throw ValidationError("--seeds: '\(part)' is not a number or a range A-B")
-            }
-            if out.count > Self.mostSeeds { throw ValidationError("--seeds: more than \(Self.mostSeeds) seeds") }
-        }
-        return out
-    }
+    @Option(help: "Device minors the machine has (0,1 private; 2,3 coherent). (default: 0,1)", transform: Parse.devices)
+    var devices = DeviceMinors([0, 1])
+    @Option(help: "NUMA nodes with memory. (default: 0)", transform: Parse.nodes)
+    var nodes = NodeNumbers([0])
+    @Option(help: "THP mode the fixtures assume.")
+    var thp = THPMode.never
 
     func validate() throws {
-        if KernelProfile.named(profile) == nil {
-            throw ValidationError("unknown profile '\(profile)'; known: \(KernelProfile.all.map(\.name).joined(separator: ", "))")
-        }
         if !(1...FixtureLimits.steps).contains(steps) { throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)") }
-        _ = try parsedSeeds()
-        _ = try environment()
     }
 
     func run() throws {
-        let p = KernelProfile.named(profile)!
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        for seed in try parsedSeeds() {
-            var generator = FixtureGenerator(seed: seed, profile: p, environment: try environment())
-            let fixture = generator.generate(steps: steps)
-            let path = "\(output)/gen-\(p.name)-seed\(seed).fixture"
-            try AtomicFile.write(fixture.text, to: path)
-            print(path)
-        }
+        try FixtureFiles.generate(seeds: seeds.seeds, profile: profile,
+                                  environment: Environment(devices: devices.minors, nodes: nodes.nodes, thp: thp), steps: steps,
+                                  into: output) { print($0) }
     }
 }
 
@@ -121,18 +61,13 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-struct FixtureCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct FixtureCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "fixture", abstract: "Maintain fixture files with the model.",
         discussion: "Limits every fixture must stay within (else file:line: problem): \(FixtureLimits.summary).",
         subcommands: [Expect.self, Check.self, C.self])
 
-    static func read(_ path: String) throws -> String {
-        // At most one byte over the limit, so a huge file is refused by the parser, not read whole.
-        do { return try readTextFile(path, limit: FixtureLimits.fileBytes) } catch {
-            throw ValidationError("\(path):1: cannot read: \(error)")
-        }
-    }
+    public init() {}
 
     struct Expect: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -142,27 +77,7 @@ struct FixtureCommand: ParsableCommand {
         var files: [String]
 
         func run() throws {
-            var failed = false
-            for path in files {
-                do {
-                    let text = try FixtureCommand.read(path)
-                    let updated = try FixtureMaintenance.withExpectations(text, file: path)
-                    if updated != text {
-                        try AtomicFile.write(updated, to: path)
-                        print("\(path): updated")
-                    } else {
-                        print("\(path): unchanged")
-                    }
-                    for p in FixtureMaintenance.problems(in: updated, file: path) {
-                        print(p)
-                        failed = true
-                    }
-                } catch {
-                    print(error)
-                    failed = true
-                }
-            }
-            if failed { throw ExitStatus.fail }
+            if !FixtureFiles.expect(files, print: { print($0) }) { throw ExitStatus.fail }
         }
     }
 
@@ -182,7 +97,7 @@ struct FixtureCommand: ParsableCommand {
 
         func run() throws {
             let fixture: Fixture
-            do { fixture = try Fixture.parse(try FixtureCommand.read(file), file: file) } catch {
+            do { fixture = try Fixture.parse(try FixtureFiles.read(file), file: file) } catch {
                 print(HMMKit.message(for: error))
                 throw ExitStatus.fail
             }
@@ -195,30 +110,19 @@ struct FixtureCommand: ParsableCommand {
         }
     }
 
-    struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    public struct Check: ParsableCommand {
+        public static let configuration = CommandConfiguration(
             abstract: "Check that fixtures parse, meet the model's preconditions and carry its current expectations.",
             discussion: "Prints file:line: problem for each difference and exits 1 if there is any.")
         @Flag(help: "Also report steps the model flags as HAZARD (predicted kernel crash or use-after-free read).")
-        var forbidHazards = false
+        public var forbidHazards = false
         @Argument(help: "Fixture files.")
-        var files: [String]
+        public var files: [String]
 
-        func run() throws {
-            var failed = false
-            for path in files {
-                // An unreadable file is one problem among the others, not the end of the check.
-                let problems: [String]
-                do {
-                    problems = FixtureMaintenance.problems(in: try FixtureCommand.read(path), file: path,
-                                                           allowHazards: !forbidHazards).map { "\($0)" }
-                } catch {
-                    problems = [HMMKit.message(for: error)]
-                }
-                for p in problems { print(p) }
-                failed = failed || !problems.isEmpty
-            }
-            if failed { throw ExitStatus.fail }
+        public init() {}
+
+        public func run() throws {
+            if !FixtureFiles.check(files, forbidHazards: forbidHazards, print: { print($0) }) { throw ExitStatus.fail }
         }
     }
 }

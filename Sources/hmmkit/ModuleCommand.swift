@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import HMMGuest
 import HMMKernel
+import HMMSuite
 import HMMSystem
+import HMMWorkflows
 
 struct ModuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,40 +17,32 @@ struct ModuleCommand: ParsableCommand {
         @Option(help: "Module name.")
         var name = "test_hmm"
 
-        func modules() throws -> KernelModules {
-            try KernelModules(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"])
-        }
+        var modulesDirectory: String? { modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"] }
+
+        func modules() throws -> KernelModules { try KernelModules(modulesDirectory: modulesDirectory) }
     }
 
     struct Load: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load the module with parameters (NAME=VALUE).")
         @OptionGroup var common: Common
-        @Argument(help: "Module parameters, e.g. spm_addr_dev0=0x40000000 spm_addr_dev1=0x50000000")
-        var parameters: [String] = []
+        @Argument(help: "Module parameters, e.g. spm_addr_dev0=0x40000000 spm_addr_dev1=0x50000000",
+                  transform: Parse.moduleParameter)
+        var parameters: [ModuleParameterValue] = []
         @Flag(help: "Allow loading on a machine that is not an hmmkit test VM.")
         var allowHostModuleLoad = false
 
         func validate() throws {
-            try Self.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+            try Self.validate(module: common.name, allowHostModuleLoad: allowHostModuleLoad)
         }
 
-        static func validate(parameters: [String], module: String, allowHostModuleLoad: Bool) throws {
-            for p in parameters where !p.contains("=") {
-                throw ValidationError("parameter '\(p)' is not NAME=VALUE")
-            }
+        static func validate(module: String, allowHostModuleLoad: Bool) throws {
             if !allowHostModuleLoad && !TestVM.isCurrentMachine {
                 throw ValidationError("refusing to load \(module) outside an hmmkit test VM without --allow-host-module-load")
             }
         }
 
-        static func pairs(_ parameters: [String]) -> [(String, String)] {
-            parameters.compactMap { p in
-                p.firstIndex(of: "=").map { (String(p[..<$0]), String(p[p.index(after: $0)...])) }
-            }
-        }
-
         func run() throws {
-            do { try common.modules().load(common.name, parameters: Self.pairs(parameters)) } catch {
+            do { try common.modules().load(common.name, parameters: parameters.map { ($0.name, $0.value) }) } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
             log("hmmkit: loaded \(common.name)")
@@ -61,52 +55,25 @@ struct ModuleCommand: ParsableCommand {
             abstract: "Load the module, run a program with it loaded (e.g. the kernel's hmm-tests), unload it.",
             discussion: "Exits with the program's exit code (1 when the module could not be loaded).")
         @OptionGroup var common: Common
-        @Option(parsing: .upToNextOption, help: "Module parameters, NAME=VALUE.")
-        var parameters: [String] = []
+        @Option(parsing: .upToNextOption, help: "Module parameters, NAME=VALUE.", transform: Parse.moduleParameter)
+        var parameters: [ModuleParameterValue] = []
         @Flag(help: "Allow loading on a machine that is not an hmmkit test VM.")
         var allowHostModuleLoad = false
         @Argument(parsing: .postTerminator, help: "The program and its arguments, after --.")
         var program: [String] = []
 
-        /// The fault lines of the kernel log (BUG, Oops, WARNING...) and where they hit (RIP).
-        static func kernelFaultLines(_ records: [KernelLogRecord]) -> [String] {
-            records.filter { $0.isFault || $0.text.hasPrefix("RIP:") }.prefix(20).map(\.text)
-        }
-
         func validate() throws {
-            try Load.validate(parameters: parameters, module: common.name, allowHostModuleLoad: allowHostModuleLoad)
+            try Load.validate(module: common.name, allowHostModuleLoad: allowHostModuleLoad)
             guard let first = program.first, first.hasPrefix("/") else {
                 throw ValidationError("give the program as an absolute path after --")
             }
         }
 
         func run() throws {
-            let modules: KernelModules
-            do {
-                modules = try common.modules()
-                try modules.load(common.name, parameters: Load.pairs(parameters))
-            } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
-            // devtmpfs creates the device nodes asynchronously.
-            for _ in 0..<100 where common.name == "test_hmm" && !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
-            // The program's own KTAP cannot say that the kernel oopsed under it: hmmkit does.
-            let kernelLog = try? KernelLogMark()
-            var code: Int32
-            do {
-                let pid = try InitProcess.spawn(program, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
-                                                directory: FileManager.default.currentDirectoryPath,
-                                                stdin: nil, stdout: nil, stderr: nil)
-                code = InitProcess.waitForExit(of: pid)
-            } catch {
-                log("hmmkit: \(error)")
-                code = 1
-            }
-            let faults = RunProgram.kernelFaultLines(kernelLog?.records() ?? [])
-            if kernelLog == nil {
-                print("# hmmkit: warning: \(KernelLogMark.path) could not be opened: kernel faults during the program are not reported")
-            }
-            for line in faults { print("# hmmkit: kernel log: \(line)") }
-            if !faults.isEmpty && code == 0 { code = 1 }
-            do { try modules.unload(common.name) } catch { log("hmmkit: \(error)") }
+            let code = ModuleProgram.run(program, module: common.name, parameters: parameters,
+                                         modulesDirectory: common.modulesDirectory,
+                                         environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
+                                         directory: FileManager.default.currentDirectoryPath, output: { print($0) }, log: log)
             throw ExitCode(code)
         }
     }

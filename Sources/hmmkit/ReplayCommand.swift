@@ -3,6 +3,7 @@ import Foundation
 import HMMKernel
 import HMMModel
 import HMMSuite
+import HMMWorkflows
 
 /// How fixtures replay, shared by `replay` and `run --fixtures`.
 struct ReplayOptions: ParsableArguments {
@@ -16,23 +17,16 @@ struct ReplayOptions: ParsableArguments {
     var stepTimeout: Double = 20
     @Option(help: "Directory for shrunk fixtures and C tests (default $HMMKIT_OUTPUT_DIR, else ./hmmkit-out).")
     var output: String?
-    @Option(help: """
-        Check against this kernel profile instead of the one for uname -r \
-        (\(KernelProfile.all.map(\.name).joined(separator: ", "))).
-        """)
-    var profile: String?
+    @Option(help: "Check against this kernel profile instead of the one for uname -r.")
+    var profile: KernelProfile?
 
     func validate() throws {
         if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
         if stepTimeout <= 0 { throw ValidationError("--step-timeout must be positive") }
-        if let profile, KernelProfile.named(profile) == nil {
-            let known = KernelProfile.all.map(\.name).joined(separator: ", ")
-            throw ValidationError("--profile: unknown profile '\(profile)' (known: \(known))")
-        }
     }
 
     var kernelProfile: KernelProfile? {
-        profile.flatMap(KernelProfile.named) ?? SystemFacts.runningKernelProfile()
+        profile ?? SystemFacts.runningKernelProfile()
     }
 
     func fixtureTests() -> FixtureTests {
@@ -46,14 +40,6 @@ struct ReplayOptions: ParsableArguments {
         return tests
     }
 
-    /// Planned replay tests for files and directories (a missing path is a failing test).
-    func plan(_ paths: [String]) -> [PlannedTest] {
-        var files: [String] = []
-        for path in paths {
-            files += (try? FixtureTests.expand([path])) ?? [path]
-        }
-        return fixtureTests().plan(paths: files)
-    }
 }
 
 struct ReplayCommand: ParsableCommand {
@@ -82,20 +68,19 @@ struct ReplayCommand: ParsableCommand {
 
     /// The fixtures' replays through the filters and the shard.
     func planned() -> [PlannedTest] {
-        let f = filters.filter
-        return filters.sharded(replay.plan(fixtures).filter { f.accepts($0.test.id) })
+        filters.plan.tests(suite: false, replays: replay.fixtureTests().plan(expanding: fixtures))
     }
 
     func run() throws {
         var planned = planned()
         if let startAfter {
-            guard let index = planned.firstIndex(where: { $0.test.id.description == startAfter }) else {
+            guard let rest = TestPlan.resuming(after: startAfter, in: planned) else {
                 throw ValidationError("--start-after: no selected fixture is named '\(startAfter)'")
             }
-            planned.removeSubrange(...index)
+            planned = rest
         }
         let loaded = try module.load()
         defer { loaded?.unload() }
-        try runPlanned(planned, timeout: 30, resultFiles: resultFiles)
+        try ExitStatus.end(with: SuiteRun.run(planned, timeout: 30, resultFiles: resultFiles.files, output: Stdout.line, log: log))
     }
 }

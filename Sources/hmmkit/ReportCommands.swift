@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-import HMMGuest
-import HMMKernel
-import HMMModel
 import HMMReport
 import HMMSuite
 import HMMSystem
@@ -58,11 +55,11 @@ struct CompareCommand: ParsableCommand {
         } catch {
             log("hmmkit compare: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
         let text = format == .json ? comparison.json.rendered() : String(comparison.text.dropLast())
         Stdout.line(text)
-        if comparison.isRegression { throw ExitCode(1) }
+        if comparison.isRegression { throw ExitStatus.fail }
     }
 }
 
@@ -92,12 +89,12 @@ struct ReportConvertCommand: ParsableCommand {
     func run() throws {
         do {
             let set = try ResultSet.load(path: results, options: LoadOptions(allowIncomplete: allowIncomplete))
-            try outputs.write(set)
+            try outputs.files.write(set)
             log("hmmkit report: \(set.summary)")
         } catch {
             log("hmmkit report: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
     }
 }
@@ -130,12 +127,12 @@ struct ReportMergeCommand: ParsableCommand {
             var sets: [ResultSet] = []
             for path in results { sets.append(try ResultSet.load(path: path, options: options)) }
             let merged = try ResultSet.merging(sets)
-            try outputs.write(merged)
+            try outputs.files.write(merged)
             log("hmmkit report merge: \(results.count) file\(results.count == 1 ? "" : "s"), \(merged.summary)")
         } catch {
             log("hmmkit report merge: \(error)")
             logIncompleteHint(error)
-            throw ExitCode(2)
+            throw ExitStatus.usage
         }
     }
 }
@@ -184,74 +181,8 @@ struct ResultFileOptions: ParsableArguments {
         }
     }
 
-    /// Writes every requested file, or (when one cannot be written) none of them.
-    func write(_ set: ResultSet) throws(ReportError) {
-        var files: [(text: String, path: String)] = []
-        if let json { files.append((set.jsonText, json)) }
-        if let kcidb { files.append((try KCIDBWriter(origin: origin, buildID: kcidbBuildId).text(for: set), kcidb)) }
-        if let junit { files.append((JUnitWriter().text(for: set), junit)) }
-        if let ktap { files.append((set.ktapText, ktap)) }
-        try AtomicFile.write(files)
-    }
-
-    /// For `hmmkit run`: writes the files, and on failure says so and fails the run.
-    func writeAfterRun(_ recorder: RecordingSink) throws {
-        guard requested else { return }
-        do {
-            try write(recorder.results)
-        } catch {
-            log("hmmkit: \(error)")
-            throw ExitStatus.fail
-        }
-    }
-}
-
-/// Passes the runner's results on to the KTAP sink and keeps them for the result files.
-/// It also prints hmmkit's version right after the plan (`# hmmkit version: 0.2.0`) and its
-/// header lines after that (`# hmmkit: kernel release …, arch …`, the kernel's compiler and
-/// config, the machine facts, warnings), so a saved log says what made it, which kernel it
-/// came from and on what machine.
-final class RecordingSink: ResultSink {
-    private let ktap: KTAPSink
-    /// The run's facts; the tests are added as they finish.
-    private var run: ResultSet
-
-    /// `configName` defaults to `$HMMKIT_CONFIG_NAME` (the VM host sets it from the kernel's
-    /// build); `machine` is the machine facts line.
-    init(forwardingTo ktap: KTAPSink, hmmkitVersion: String = HMMKitVersion.current, kernelRelease: String = Machine.kernelRelease,
-         startedAt: Date = Date(), warnings: [String] = [], architecture: String? = Machine.architecture,
-         compiler: String? = Machine.kernelCompiler,
-         configName: String? = ProcessInfo.processInfo.environment[BootPlan.configNameVariable].flatMap { $0.isEmpty ? nil : $0 },
-         machine: String? = nil) {
-        self.ktap = ktap
-        run = ResultSet(tool: .hmmkit, hmmkitVersion: hmmkitVersion, kernelRelease: kernelRelease,
-                        profile: KernelProfile.forRelease(kernelRelease)?.name, startedAt: startedAt, architecture: architecture,
-                        compiler: compiler, configName: configName, machine: machine, warnings: warnings)
-    }
-
-    var profile: String? { run.profile }
-
-    var results: ResultSet { run }
-
-    func begin(plan: Int) {
-        ktap.begin(plan: plan, notes: [ResultSet.ktapVersionLine(run.hmmkitVersion)])
-        for line in run.ktapHeaderLines { ktap.diagnostic(line) }
-    }
-
-    func started(_ id: TestID) { ktap.started(id) }
-    func diagnostic(_ line: String) { ktap.diagnostic(line) }
-    func end() { ktap.end() }
-
-    func finished(_ id: TestID, _ outcome: TestOutcome) {
-        ktap.finished(id, outcome)
-        let status: ResultSet.Status = switch outcome.status {
-        case .pass: .pass
-        case .fail: .fail
-        case .skip: .skip
-        case .timeout: .timeout
-        case .error: .error
-        }
-        run.tests.append(ResultSet.Test(name: id.description, status: status, reason: outcome.reason,
-                                        duration: outcome.seconds, diagnostics: outcome.diagnostics))
+    /// The files these options ask for.
+    var files: ResultFiles {
+        ResultFiles(json: json, kcidb: kcidb, junit: junit, ktap: ktap, origin: origin, kcidbBuildID: kcidbBuildId)
     }
 }

@@ -1,70 +1,63 @@
 import ArgumentParser
 import Foundation
 import HMMGuest
-import HMMKernel
 import HMMSuite
 import HMMSystem
+import HMMWorkflows
 import KTAP
 
-/// `K/N` on the command line. The options read it with ``Shard/init(parsing:)`` as a
-/// transform, so a bad value is refused with the reason rather than only "invalid".
-extension Shard: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
-
 /// The filter options shared by `list`, `run` and `replay` (kselftest_harness.h's flags, and `--shard`).
-struct FilterOptions: ParsableArguments {
-    @Option(name: .customShort("t"), help: "Run only this test (name after the variant).")
-    var test: [String] = []
-    @Option(name: .customShort("T"), help: "Skip this test.")
-    var excludeTest: [String] = []
-    @Option(name: .customShort("v"), help: "Run only this variant (e.g. hmm_device_private).")
-    var variant: [String] = []
-    @Option(name: .customShort("V"), help: "Skip this variant.")
-    var excludeVariant: [String] = []
-    @Option(name: .customShort("f"), help: "Run only this fixture (hmm, hmm2).")
-    var fixture: [String] = []
-    @Option(name: .customShort("F"), help: "Skip this fixture.")
-    var excludeFixture: [String] = []
-    @Option(name: .customShort("r"), help: "Run only fixture.variant.test.")
-    var full: [String] = []
+public struct FilterOptions: ParsableArguments {
+    @Option(name: .customShort("t"), help: "Run only this test (name after the variant).", transform: FilterArgument.reader(true, .test))
+    var test: [FilterArgument] = []
+    @Option(name: .customShort("T"), help: "Skip this test.", transform: FilterArgument.reader(false, .test))
+    var excludeTest: [FilterArgument] = []
+    @Option(name: .customShort("v"), help: "Run only this variant (e.g. hmm_device_private).",
+            transform: FilterArgument.reader(true, .variant))
+    var variant: [FilterArgument] = []
+    @Option(name: .customShort("V"), help: "Skip this variant.", transform: FilterArgument.reader(false, .variant))
+    var excludeVariant: [FilterArgument] = []
+    @Option(name: .customShort("f"), help: "Run only this fixture (hmm, hmm2).", transform: FilterArgument.reader(true, .fixture))
+    var fixture: [FilterArgument] = []
+    @Option(name: .customShort("F"), help: "Skip this fixture.", transform: FilterArgument.reader(false, .fixture))
+    var excludeFixture: [FilterArgument] = []
+    @Option(name: .customShort("r"), help: "Run only fixture.variant.test.", transform: FilterArgument.reader(true, .full))
+    var full: [FilterArgument] = []
     @Flag(help: "Also offer hmmkit's own VM fault-handling checks (fixture vmcheck).")
     var includeVMChecks = false
     @Option(help: ArgumentHelp("""
         Only the tests of shard K of N (1 <= K <= N <= \(Shard.maximumCount)), after the other filters: a test belongs \
         to shard (FNV-1a 64 of its name mod N) + 1, so shards 1..N split any plan exactly, the same way on every machine.
-        """, valueName: "K/N"), transform: { try Shard(parsing: $0) })
+        """, valueName: "K/N"), transform: Parse.shard)
     var shard: Shard?
 
-    /// Filters keep the order they were given in (first match decides), which the parsed
-    /// arrays lose, so the rules are read from the raw command line.
-    var filter: TestFilter { TestFilter.parse(Array(CommandLine.arguments.dropFirst())) }
-
-    func selected() -> [PlannedTest] {
-        let namesVMCheck = !(full.filter { $0.hasPrefix("vmcheck.") }.isEmpty) || fixture.contains("vmcheck")
-        let all = Registry.all(includeVMChecks: includeVMChecks || namesVMCheck)
-        let f = filter
-        return all.filter { f.accepts($0.test.id) }
+    /// The filter rules in the order they were given: the first that matches a test decides,
+    /// as in kselftest_harness.h.
+    public var filter: TestFilter {
+        TestFilter(rules: (test + excludeTest + variant + excludeVariant + fixture + excludeFixture + full)
+            .sorted { $0.position < $1.position }.map(\.rule))
     }
 
-    /// The tests of `planned` in the `--shard` (all of them without one), in their order.
-    func sharded(_ planned: [PlannedTest]) -> [PlannedTest] {
-        shard.map { $0.select(planned) } ?? planned
-    }
+    /// The filters, `--include-vm-checks` and the shard, for the planner.
+    public var plan: TestPlan { TestPlan(filter: filter, includeVMChecks: includeVMChecks, shard: shard) }
 
-    func validate() throws {
-        for r in full where r.split(separator: ".").count != 3 {
+    public init() {}
+
+    public func validate() throws {
+        for r in full.map(\.rule.value) where r.split(separator: ".").count != 3 {
             throw ValidationError("-r takes fixture.variant.test, got '\(r)'")
         }
     }
 }
 
-struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List tests in run order.")
-    @OptionGroup var filters: FilterOptions
+public struct ListCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "list", abstract: "List tests in run order.")
+    @OptionGroup public var filters: FilterOptions
 
-    func run() throws {
-        for planned in filters.sharded(filters.selected()) { Stdout.line(planned.test.id.description) }
+    public init() {}
+
+    public func run() throws {
+        for planned in filters.plan.tests() { Stdout.line(planned.test.id.description) }
     }
 }
 
@@ -90,51 +83,23 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
         if !(1...100_000).contains(`repeat`) { throw ValidationError("--repeat takes 1 to 100000, got \(`repeat`)") }
-        if let startAfter, !planned().contains(where: { $0.test.id.description == startAfter }) {
+        if let startAfter, TestPlan.resuming(after: startAfter, in: planned()) == nil {
             throw ValidationError("--start-after: no selected test is named '\(startAfter)'")
         }
     }
 
     /// The suite's tests, then the fixtures' replays, through the same filters and shard.
     func planned() -> [PlannedTest] {
-        let f = filters.filter
-        return filters.sharded(filters.selected() + replay.plan(fixturePaths).filter { f.accepts($0.test.id) })
+        filters.plan.tests(replays: replay.fixtureTests().plan(expanding: fixturePaths))
     }
 
     func run() throws {
-        var selected = planned()
-        if let startAfter, let index = selected.firstIndex(where: { $0.test.id.description == startAfter }) {
-            selected.removeSubrange(...index)
-        }
+        let all = planned()
+        let selected = startAfter.flatMap { TestPlan.resuming(after: $0, in: all) } ?? all
         let loaded = try module.load()
         defer { loaded?.unload() }
-
-        try runPlanned(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles)
-    }
-}
-
-/// Runs planned tests with KTAP on stdout and maps the totals to kselftest's exit codes.
-/// A check that cannot run (`kernelLog`, `taint`: the kernel's files unless a test names
-/// others) is a `# hmmkit: warning:` in the KTAP header and a warning in the results.
-func runPlanned(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFileOptions,
-                output: @escaping (String) -> Void = { Stdout.line($0) },
-                kernelLog: String = KernelLogMark.path, taint: String = Taint.path) throws {
-    let facts = SystemFacts.gather()
-    log("hmmkit: kernel \(Machine.kernelRelease), UAPI \(facts.generation.rawValue) (\(facts.generationReason)), "
-        + "devices \(facts.devices.sorted())")
-    log("hmmkit: machine: \(facts.summary)")
-    let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
-    let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
-    let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
-    for gap in gaps { log("hmmkit: warning: \(gap)") }
-    let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
-    let variants = Dictionary(selected.map { ($0.test.id, $0.variant) }, uniquingKeysWith: { a, _ in a })
-    runner.run(selected.map(\.test), variants: variants, sink: recorder)
-    try resultFiles.writeAfterRun(recorder)
-    switch sink.exitCode {
-    case .pass: return
-    case .skip: throw ExitStatus.skip
-    default: throw ExitStatus.fail
+        try ExitStatus.end(with: SuiteRun.run(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles.files,
+                                              output: Stdout.line, log: log))
     }
 }
 
@@ -144,18 +109,13 @@ struct ModuleOptions: ParsableArguments {
     var loadModule = false
     @Flag(help: "Allow --load-module on a machine that is not an hmmkit test VM.")
     var allowHostModuleLoad = false
-    @Option(help: "SPM physical addresses for the device-coherent devices, 'ADDR0,ADDR1' (needs memmap= at boot).")
-    var spm: String?
+    @Option(help: "SPM physical addresses for the device-coherent devices, 'ADDR0,ADDR1' (needs memmap= at boot).",
+            transform: Parse.spm)
+    var spm: SPMAddresses?
     @Option(help: "Directory with modules.dep for libkmod (default /lib/modules/$(uname -r); the VM sets HMMKIT_MODULES_DIR).")
     var modulesDir: String?
 
     func validate() throws {
-        if let spm {
-            let parts = spm.split(separator: ",")
-            guard parts.count == 2, parts.allSatisfy({ UInt64($0.dropFirst(2), radix: 16) != nil && $0.hasPrefix("0x") }) else {
-                throw ValidationError("--spm takes two hex addresses 'ADDR0,ADDR1' (e.g. 0x40000000,0x50000000), got '\(spm)'")
-            }
-        }
         if (spm != nil || modulesDir != nil) && !loadModule {
             throw ValidationError("--spm and --modules-dir only apply with --load-module")
         }
@@ -171,72 +131,14 @@ struct ModuleOptions: ParsableArguments {
     /// Loads the module when asked; a failure is a KTAP bail-out (nothing can run).
     func load() throws -> ModuleSession? {
         guard loadModule else { return nil }
-        let params: [(String, String)] = spm.map { s in
-            let p = s.split(separator: ",").map(String.init)
-            return [("spm_addr_dev0", p[0]), ("spm_addr_dev1", p[1])]
-        } ?? []
         do {
             return try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],
-                                     parameters: params)
+                                     parameters: spm?.parameters ?? [], log: log)
         } catch {
             log("hmmkit: \(error)")
             Stdout.line("TAP version 13")
             Stdout.line("Bail out! could not load test_hmm: \(error)")
             throw ExitStatus.fail
         }
-    }
-}
-
-/// Streams the runner's results as kselftest-style KTAP on stdout.
-final class KTAPSink: ResultSink {
-    private var writer: KTAPWriter
-    private let testCases: Int
-    private(set) var exitCode: KSFTExitCode = .pass
-
-    /// `output` takes each line (standard output, unless a test collects them).
-    init(testCases: Int, output: @escaping (String) -> Void = { Stdout.line($0) }) {
-        self.testCases = testCases
-        writer = KTAPWriter(style: .kselftest, includeDurations: true, sink: output)
-    }
-
-    func begin(plan: Int) { begin(plan: plan, notes: []) }
-    /// The plan, then `notes` as diagnostics (the version line), then the harness's `# Starting` line.
-    func begin(plan: Int, notes: [String]) { writer.start(plan: plan, testCases: testCases, notes: notes) }
-    func started(_ id: TestID) { writer.begin(id.description) }
-    func diagnostic(_ line: String) { writer.diagnostic(line) }
-    func finished(_ id: TestID, _ outcome: TestOutcome) {
-        let status: KTAPResult = switch outcome.status {
-        case .pass: .pass
-        case .fail: .fail
-        case .skip: .skip
-        case .timeout: .timeout
-        case .error: .error
-        }
-        let reason = outcome.status == .fail ? nil : outcome.reason
-        if outcome.status == .fail, let why = outcome.reason { writer.diagnostic(why) }
-        writer.end(KTAPTestCase(name: id.description, status: status, reason: reason,
-                                duration: .milliseconds(Int(outcome.seconds * 1000))))
-    }
-    func end() { exitCode = writer.finish() }
-}
-
-/// test_hmm loaded for the duration of a run.
-struct ModuleSession {
-    let modules: KernelModules
-
-    init(modulesDirectory: String?, parameters: [(String, String)]) throws {
-        modules = try KernelModules(modulesDirectory: modulesDirectory)
-        if modules.isLoaded("test_hmm") {
-            log("hmmkit: test_hmm already loaded; unloading it so the requested parameters apply")
-            try modules.unload("test_hmm")
-        }
-        try modules.load("test_hmm", parameters: parameters)
-        log("hmmkit: loaded test_hmm \(parameters.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
-        // devtmpfs creates the nodes asynchronously.
-        for _ in 0..<100 where !fileExists("/dev/hmm_dmirror0") { usleep(10_000) }
-    }
-
-    func unload() {
-        do { try modules.unload("test_hmm"); log("hmmkit: unloaded test_hmm") } catch { log("hmmkit: \(error)") }
     }
 }

@@ -5,8 +5,8 @@ import HMMSeries
 import HMMVM
 
 /// `hmmkit series`: a patch series on a kernel tree, base against patched, in VMs.
-struct SeriesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct SeriesCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "series",
         abstract: "Test a patch series: build and run the base and the patched kernel (or every patch) and compare.",
         discussion: """
@@ -31,8 +31,9 @@ struct SeriesCommand: ParsableCommand {
     var base: String
     @Option(help: ArgumentHelp("The patches as one mbox (git format-patch output), applied with git am.", valueName: "file"))
     var mbox: String?
-    @Option(help: ArgumentHelp("Commits of the tree to apply in order on top of the base.", valueName: "A..B"))
-    var range: String?
+    @Option(help: ArgumentHelp("Commits of the tree to apply in order on top of the base.", valueName: "A..B"),
+            transform: Parse.commitRange)
+    var range: CommitRange?
     @Flag(help: "Build and run after every patch; name the patch that introduced each new failure.")
     var each = false
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Fixture files or directories to replay besides the suite.", valueName: "path"))
@@ -50,23 +51,22 @@ struct SeriesCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "More 'hmmkit run' arguments for the guest (filters, --timeout).")
     var runArguments: [String] = []
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         switch (mbox, range) {
         case (nil, nil): throw ValidationError("name the patches: --mbox FILE or --range A..B")
         case (.some, .some): throw ValidationError("--mbox and --range exclude each other")
         default: break
         }
-        if let range, CommitRange(range) == nil {
-            throw ValidationError("--range takes A..B (two revisions; not A...B), got '\(range)'")
-        }
         if let mbox, !FileManager.default.isReadableFile(atPath: mbox) {
             throw ValidationError("--mbox: cannot read '\(mbox)'")
         }
-        if !Self.isDirectory(tree) { throw ValidationError("--tree: '\(tree)' is not a directory") }
+        if !SeriesPaths.isDirectory(tree) { throw ValidationError("--tree: '\(tree)' is not a directory") }
         for path in fixtures where !FileManager.default.fileExists(atPath: path) {
             throw ValidationError("--fixtures: '\(path)' does not exist")
         }
-        if FileManager.default.fileExists(atPath: output) && !Self.isDirectory(output) {
+        if FileManager.default.fileExists(atPath: output) && !SeriesPaths.isDirectory(output) {
             throw ValidationError("--output: '\(output)' exists and is not a directory")
         }
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
@@ -76,11 +76,11 @@ struct SeriesCommand: ParsableCommand {
     }
 
     /// The run's settings, with paths made absolute (the guest sees the host's root).
-    func configuration() -> SeriesConfiguration {
-        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(Self.absolute($0)) } ?? .range(CommitRange(range ?? "")!)
-        var c = SeriesConfiguration(tree: Self.absolute(tree), base: base, patches: patches, output: Self.absolute(output))
+    public func configuration() -> SeriesConfiguration {
+        let patches: SeriesConfiguration.Patches = mbox.map { .mbox(SeriesPaths.absolute($0)) } ?? .range(range!)
+        var c = SeriesConfiguration(tree: SeriesPaths.absolute(tree), base: base, patches: patches, output: SeriesPaths.absolute(output))
         c.each = each
-        c.fixtures = fixtures.map(Self.absolute)
+        c.fixtures = fixtures.map(SeriesPaths.absolute)
         c.accelerator = accel
         c.stallTimeout = stallTimeout
         c.shrink = shrink
@@ -88,48 +88,26 @@ struct SeriesCommand: ParsableCommand {
         return c
     }
 
-    func run() throws {
+    public func run() throws {
         let started = Date()
         let runner = SeriesRunner(configuration: configuration()) { log("hmmkit series: \($0)") }
         let outcome: SeriesOutcome
         do {
             if buildOnly {
-                let (kernels, lock) = try runner.buildKernels()
-                lock.release()
-                let count = kernels.steps.count - 1
-                for step in kernels.tested {
-                    Stdout.line("\(SeriesStep.label(step.number, of: count))\t\(step.commit)\t\(kernels.artifacts[step.number]!.directory)")
-                }
-                log("hmmkit series: built in \(Self.minutes(since: started))")
+                for line in try runner.buildOnly() { Stdout.line(line) }
+                log("hmmkit series: built in \(SeriesPaths.minutes(since: started))")
                 return
             }
             outcome = try runner.run()
         } catch {
             log("hmmkit series: \(error.message)")
             Stdout.line(error.description)
-            let output = configuration().output
-            if Self.isDirectory(output) { try? AtomicFile.write(error.description + "\n", to: output + "/summary.txt") }
-            log("hmmkit series: stopped after \(Self.minutes(since: started))")
+            runner.recordStop(error)
+            log("hmmkit series: stopped after \(SeriesPaths.minutes(since: started))")
             throw ExitCode(error.exitStatus)
         }
         FileHandle.standardOutput.write(Data(outcome.summary.utf8))
-        log("hmmkit series: results in \(outcome.output); done in \(Self.minutes(since: started))")
-        if outcome.isRegression { throw ExitCode(1) }
-    }
-
-    static func minutes(since start: Date) -> String {
-        let seconds = Int(Date().timeIntervalSince(start))
-        return String(format: "%d min %02d s", seconds / 60, seconds % 60)
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-    }
-
-    static func absolute(_ path: String) -> String {
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path)
-            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
-        return url.standardizedFileURL.path
+        log("hmmkit series: results in \(outcome.output); done in \(SeriesPaths.minutes(since: started))")
+        if outcome.isRegression { throw ExitStatus.fail }
     }
 }

@@ -29,11 +29,6 @@ struct KernelCommand: ParsableCommand {
     }
 }
 
-extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
-extension VMConfiguration.AcceleratorChoice: ExpressibleByArgument {}
-extension VMConfiguration.NodeShape: ExpressibleByArgument {}
-extension VMSession.GuestRootChoice: ExpressibleByArgument {}
-
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vm", abstract: "Run hmmkit (or the kernel's hmm-tests) in a QEMU VM.",
                                                     subcommands: [Run.self, PowerOff.self])
@@ -98,33 +93,15 @@ struct VMCommand: ParsableCommand {
 
         func run() throws {
             let artifacts: KernelArtifacts
+            let (command, resumable, hostFiles): ([String], Bool, [String])
             do {
-                if ImportedKernel.isKernelImage(kernel) {
-                    guard let modules else { throw HMMKitError("--kernel \(kernel) is a kernel image: give its modules with --modules") }
-                    artifacts = try ImportedKernel.artifacts(bzImage: kernel, modules: modules, config: kernelConfig) {
-                        log("hmmkit: \($0)")
-                    }
-                } else {
-                    artifacts = try KernelBuilder.artifacts(for: kernel, config: config) { log("hmmkit: \($0)") }
+                artifacts = try VMRun.artifacts(kernel: kernel, modules: modules, kernelConfig: kernelConfig, config: config) {
+                    log("hmmkit: \($0)")
                 }
+                (command, resumable, hostFiles) = try VMRun.guestCommand(kselftest: kselftest, program: program,
+                                                                         guestArguments: guestArguments, artifacts: artifacts)
             } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
-            }
-            let exe = Repository.executable
-            var command: [String]
-            var resumable = false
-            var hostFiles: [String] = []
-            if kselftest || program != nil {
-                guard let peer = program ?? artifacts.kselftest else {
-                    log("hmmkit: \(artifacts.directory) has no hmm-tests binary (the tree lacks tools/testing/selftests/mm/hmm-tests.c?)")
-                    throw ExitStatus.fail
-                }
-                // Same module load as hmmkit's own runs, then the peer exactly as test_hmm.sh smoke runs it.
-                command = [exe, "module", "run-program", "--parameters"]
-                    + GuestCommand.spmParameters.map { "\($0.0)=\($0.1)" } + ["--", peer]
-                hostFiles.append(peer)
-            } else {
-                (command, resumable) = GuestCommand.hmmkit(guestArguments, executable: exe, peer: artifacts.kselftest)
             }
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
             options.guestRoot = guestRoot
@@ -142,11 +119,7 @@ struct VMCommand: ParsableCommand {
             log(String(format: "hmmkit vm: %@ in %.1f s over %d boot(s) (%@), first result after %@",
                        "\(report.exitCode)", report.seconds, report.boots, report.accelerator,
                        report.firstResultSeconds.map { String(format: "%.1f s", $0) } ?? "none"))
-            switch report.exitCode {
-            case .pass: return
-            case .skip: throw ExitStatus.skip
-            default: throw ExitStatus.fail
-            }
+            try ExitStatus.end(with: report.exitCode)
         }
     }
 

@@ -3,8 +3,7 @@ import Foundation
 import HMMSuite
 import KTAP
 import Testing
-
-@testable import hmmkit
+import hmmkit
 
 @Suite struct ArgumentTests {
     @Test func badSPMIsAClearError() {
@@ -61,35 +60,6 @@ import Testing
     }
 }
 
-@Suite struct FilterTests {
-    let ids = Registry.kselftestParity().map(\.test.id)
-
-    @Test func everythingByDefaultInKselftestOrder() {
-        #expect(ids.count == 58)
-        #expect(ids.first?.description == "hmm.hmm_device_private.open_close")
-        #expect(ids[26].description == "hmm.hmm_device_coherent.open_close")
-        #expect(ids[52].description == "hmm2.hmm2_device_private.migrate_mixed")
-        #expect(ids.last?.description == "hmm2.hmm2_device_coherent.double_map")
-    }
-
-    @Test func firstMatchDecides() {
-        // -T migrate -t migrate: the exclusion comes first and wins.
-        let f = TestFilter.parse(["-T", "migrate", "-t", "migrate", "-v", "hmm_device_private"])
-        #expect(!ids.filter(f.accepts).contains { $0.name == "migrate" })
-        #expect(ids.filter(f.accepts).allSatisfy { $0.variant == "hmm_device_private" })
-    }
-
-    @Test func exclusionsOnlyRunTheRest() {
-        let f = TestFilter.parse(["-F", "hmm2", "-V", "hmm_device_coherent"])
-        #expect(ids.filter(f.accepts).count == 26)
-    }
-
-    @Test func fullName() {
-        let f = TestFilter.parse(["-r", "hmm2.hmm2_device_coherent.snapshot"])
-        #expect(ids.filter(f.accepts).map(\.description) == ["hmm2.hmm2_device_coherent.snapshot"])
-    }
-}
-
 /// Arguments that used to trap or write fixtures that do not read back (the bad-input issue).
 @Suite struct BadArgumentTests {
     @Test(arguments: [
@@ -119,10 +89,6 @@ import Testing
 }
 
 @Suite struct ShardOptionTests {
-    static let corpus = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/corpus").path
-
     @Test func aBadShardIsAUsageError() {
         do {
             _ = try HMMKit.parseAsRoot(["run", "--shard", "4/3"])
@@ -133,34 +99,35 @@ import Testing
         }
     }
 
-    @Test func runPlansOnlyItsShardSuiteAndFixturesAlike() throws {
-        let count = 3
-        let whole = try #require(try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus]) as? RunCommand).planned()
-        var union: [String] = []
-        for k in 1...count {
-            let parsed = try HMMKit.parseAsRoot(["run", "--fixtures", Self.corpus, "--shard", "\(k)/\(count)"])
-            let command = try #require(parsed as? RunCommand)
-            let names = command.planned().map(\.test.id.description)
-            #expect(names.allSatisfy { Shard.number(for: $0, count: count) == k })
-            union += names
-        }
-        #expect(union.sorted() == whole.map(\.test.id.description).sorted())
-        #expect(whole.contains { $0.test.id.fixture == "replay" })
-    }
-
-    @Test func replayAndListShardTheSameWay() throws {
-        let replay = try #require(try HMMKit.parseAsRoot(["replay", Self.corpus, "--shard", "2/2"]) as? ReplayCommand)
-        let all = try #require(try HMMKit.parseAsRoot(["replay", Self.corpus]) as? ReplayCommand).planned()
-        #expect(replay.planned().map(\.test.id) == (try Shard(2, of: 2)).select(all).map(\.test.id))
-        let list = try #require(try HMMKit.parseAsRoot(["list", "--shard", "1/4"]) as? ListCommand)
-        #expect(list.filters.sharded(list.filters.selected()).map(\.test.id)
-                == (try Shard(1, of: 4)).select(Registry.all()).map(\.test.id))
-    }
-
     @Test func startAfterNamesATestOfTheShard() throws {
         let all = Registry.all().map(\.test.id.description)
         let elsewhere = try #require(all.first { Shard.number(for: $0, count: 2) == 2 })
         #expect(throws: (any Error).self) { try HMMKit.parseAsRoot(["run", "--shard", "1/2", "--start-after", elsewhere]) }
         _ = try HMMKit.parseAsRoot(["run", "--shard", "2/2", "--start-after", elsewhere])
+    }
+}
+
+/// The filter options keep their relative order through ArgumentParser (the first matching
+/// rule decides), and only the command's own arguments count: not the test runner's argv.
+@Suite struct FilterOrderTests {
+    @Test func interleavedFiltersKeepTheirOrder() throws {
+        let parsed = try HMMKit.parseAsRoot(["list", "-T", "migrate", "-v", "hmm_device_private", "--include-vm-checks",
+                                             "-t", "migrate", "-F", "hmm2", "-r", "hmm.hmm_device_coherent.migrate", "-V", "x",
+                                             "-f", "hmm", "-t", "open_close"])
+        let list = try #require(parsed as? ListCommand)
+        let rules = list.filters.filter.rules.map { "\($0.include ? "+" : "-")\($0.field):\($0.value)" }
+        #expect(rules == ["-test:migrate", "+variant:hmm_device_private", "+test:migrate", "-fixture:hmm2",
+                          "+full:hmm.hmm_device_coherent.migrate", "-variant:x", "+fixture:hmm", "+test:open_close"])
+        // -T migrate came first, so no migrate test runs although -t migrate and -r name one.
+        #expect(!list.filters.plan.tests().contains { $0.test.id.name == "migrate" })
+
+        let reversed = try #require(try HMMKit.parseAsRoot(["list", "-t", "migrate", "-T", "migrate"]) as? ListCommand)
+        #expect(reversed.filters.plan.tests().map(\.test.id.name) == ["migrate", "migrate"])
+    }
+
+    @Test func noFilterMeansEveryTest() throws {
+        let list = try #require(try HMMKit.parseAsRoot(["list"]) as? ListCommand)
+        #expect(list.filters.filter.rules.isEmpty)
+        #expect(list.filters.plan.tests().count == Registry.all().count)
     }
 }

@@ -5,7 +5,7 @@ import HMMReport
 import HMMSeries
 import HMMSystem
 import Testing
-@testable import hmmkit
+import hmmkit
 
 /// Tests/MalformedInputs/<format>/ (written by scripts/malformed-inputs): at least 100 bad
 /// inputs per format, each read by the reader hmmkit's commands use, must give a clean

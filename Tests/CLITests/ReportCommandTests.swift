@@ -3,9 +3,7 @@ import Foundation
 import HMMReport
 import KTAP
 import Testing
-
-@testable import HMMSuite
-@testable import hmmkit
+import hmmkit
 
 private let fixtures = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -106,11 +104,6 @@ private func exitStatus(_ arguments: [String]) -> Int32 {
     }
 }
 
-/// Collects the lines a KTAPSink writes.
-final class LineBox: @unchecked Sendable {
-    var lines: [String] = []
-}
-
 @Suite struct ReportMergeTests {
     /// `log` split in `count` shards by test name, each saved as results JSON; returns their paths.
     func shardFiles(of log: String, count: Int, in dir: URL) throws -> [String] {
@@ -184,54 +177,6 @@ final class LineBox: @unchecked Sendable {
         #expect(exitStatus(["report", "merge", "--json", "m.json"]) == 2)  // no results named
         #expect(exitStatus(["report", "merge", fixture("hmm-tests-6.12-nomodule.log")]) == 2)  // no output named
         #expect(exitStatus(["report", "merge", "a.ktap", "--ktap", "/nonexistent-dir/m.ktap"]) == 2)
-    }
-}
-
-@Suite struct RecordingSinkTests {
-    @Test func keepsWhatTheRunnerReports() {
-        let box = LineBox()
-        let recorder = RecordingSink(forwardingTo: KTAPSink(testCases: 1) { box.lines.append($0) }, kernelRelease: "6.12.117",
-                                     startedAt: Date(timeIntervalSince1970: 0))
-        let a = TestID(fixture: "hmm", variant: "hmm_device_private", name: "open_close")
-        let b = TestID(fixture: "hmm", variant: "hmm_device_private", name: "migrate")
-        recorder.begin(plan: 2)
-        recorder.started(a)
-        recorder.finished(a, TestOutcome(status: .pass, reason: nil, diagnostics: [], seconds: 0.25))
-        recorder.started(b)
-        recorder.finished(b, TestOutcome(status: .timeout, reason: "30 seconds", diagnostics: ["stuck"], seconds: 30))
-        recorder.end()
-        let results = recorder.results
-        #expect(results.tool == .hmmkit)
-        #expect(results.hmmkitVersion == HMMKitVersion.current)
-        // The version right after the plan, then the header; the log reads back as what was recorded.
-        #expect(box.lines.prefix(3) == ["TAP version 13", "1..2", "# hmmkit version: \(HMMKitVersion.current)"])
-        #expect(box.lines.contains { $0.hasPrefix("# hmmkit: kernel release 6.12.117, profile linux-6.12, started 1970-01-01T00:00:00Z") })
-        #expect(results.architecture != nil)  // uname -m of this machine
-        var reread = try? ResultSet.parse(box.lines.joined(separator: "\n") + "\n")
-        reread?.source = nil
-        #expect(reread?.hmmkitVersion == results.hmmkitVersion)
-        #expect(reread?.tests.map(\.name) == results.tests.map(\.name))
-        #expect(results.kernelRelease == "6.12.117")
-        #expect(results.profile == "linux-6.12")
-        #expect(results.tests == [
-            .init(name: "hmm.hmm_device_private.open_close", status: .pass, duration: 0.25),
-            .init(name: "hmm.hmm_device_private.migrate", status: .timeout, reason: "30 seconds", duration: 30, diagnostics: ["stuck"]),
-        ])
-    }
-}
-
-extension RecordingSinkTests {
-    @Test func printsTheMachineFactsItWasGiven() throws {
-        let box = LineBox()
-        let recorder = RecordingSink(forwardingTo: KTAPSink(testCases: 1) { box.lines.append($0) }, kernelRelease: "6.12.117",
-                                     startedAt: Date(timeIntervalSince1970: 0), warnings: ["no /dev/kmsg"], architecture: "x86_64",
-                                     compiler: "gcc 12", configName: "tinyconfig+hmmkit.config", machine: "nodes 0 (CPUs 0 1, 1 MiB)")
-        recorder.begin(plan: 0)
-        recorder.end()
-        for line in recorder.results.ktapHeaderLines { #expect(box.lines.contains("# " + line), "\(line)") }
-        var reread = try ResultSet.parse(box.lines.joined(separator: "\n") + "\n")
-        reread.source = nil
-        #expect(reread == recorder.results)
     }
 }
 

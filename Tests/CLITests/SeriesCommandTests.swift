@@ -1,7 +1,7 @@
 import Foundation
 import HMMSeries
 import Testing
-@testable import hmmkit
+import hmmkit
 
 @Suite struct SeriesArgumentTests {
     /// The message a rejected command line gets, or nil when it parses.

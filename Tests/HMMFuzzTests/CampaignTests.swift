@@ -202,3 +202,42 @@ private func newState(batch: Int = 5) -> CampaignState {
         #expect(FuzzDuration(parsing: text) == nil)
     }
 }
+
+/// `fuzz run`'s start: a new campaign or the saved one, and its KTAP at the end.
+@Suite struct CampaignStartTests {
+    let settings = CampaignState.GeneratorSettings(profile: "", steps: 12, devices: [0, 1], nodes: [0], thp: "madvise", batchSize: 5)
+
+    @Test func aNewCampaignTakesItsProfileFromTheRelease() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let state = try CampaignState.resumeOrStart(directory: dir, kernel: "debian-6.1", release: "6.1.158", settings: settings,
+                                                    firstSeed: 7, log: { Issue.record("logged \($0)") })
+        #expect(state.generator.profile == "linux-6.1")
+        #expect(state.firstSeed == 7 && state.nextSeed == 7 && state.release == "6.1.158")
+    }
+
+    @Test func theSavedCampaignResumesOnItsOwnReleaseOnly() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let saved = newState()
+        try saved.save(directory: dir)
+        var lines: [String] = []
+        let resumed = try CampaignState.resumeOrStart(directory: dir, kernel: "debian-6.12", release: "6.12.118", settings: settings,
+                                                      firstSeed: 1, log: { lines.append($0) })
+        #expect(resumed == saved)
+        #expect(lines == ["resuming \(dir) at seed 100 (0 execs so far); its generator settings apply"])
+        let refused = #expect(throws: FuzzError.self) {
+            try CampaignState.resumeOrStart(directory: dir, kernel: "debian-6.12", release: "6.12.119", settings: settings,
+                                            firstSeed: 1, log: { _ in })
+        }
+        #expect(refused?.description == "\(dir) is a campaign on 6.12.118, not 6.12.119; use another --output")
+    }
+
+    @Test func aCampaignWithoutEventsIsOnePassingResult() {
+        var lines: [String] = []
+        let code = FuzzReport.ktap(newState(), directory: "/d") { lines.append($0) }
+        #expect(code == .pass)
+        #expect(lines.first == "TAP version 13" && lines.contains("1..1"))
+        #expect(lines.contains { $0.hasPrefix("ok 1 fuzz.campaign") })
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import KTAP
 import Testing
 @testable import HMMReport
 
@@ -83,7 +84,7 @@ struct ComparisonTests {
     }
 
     @Test func everyKindOfStatusChange() throws {
-        func set(_ statuses: [(String, ResultSet.Status, String?)]) -> ResultSet {
+        func set(_ statuses: [(String, TestStatus, String?)]) -> ResultSet {
             ResultSet(tool: .hmmkit, tests: statuses.map { .init(name: $0.0, status: $0.1, reason: $0.2) })
         }
         let base = set([

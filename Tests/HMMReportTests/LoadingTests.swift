@@ -9,8 +9,8 @@ struct LoadingTests {
     struct Expectation: Sendable, CustomTestStringConvertible {
         var log: String
         var count: Int
-        var counts: [ResultSet.Status: Int]
-        var samples: [String: ResultSet.Status]
+        var counts: [TestStatus: Int]
+        var samples: [String: TestStatus]
         var testDescription: String { log }
     }
 

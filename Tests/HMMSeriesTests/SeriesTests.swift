@@ -1,5 +1,6 @@
 import Foundation
 import HMMReport
+import KTAP
 import Testing
 @testable import HMMSeries
 
@@ -80,7 +81,7 @@ import Testing
     }
 }
 
-func results(_ statuses: [String: ResultSet.Status]) -> ResultSet {
+func results(_ statuses: [String: TestStatus]) -> ResultSet {
     ResultSet(tool: .hmmkit, kernelRelease: "6.12.117",
               tests: statuses.keys.sorted().map { ResultSet.Test(name: $0, status: statuses[$0]!) })
 }

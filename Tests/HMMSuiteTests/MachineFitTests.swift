@@ -3,6 +3,7 @@ import HMMFixtures
 import HMMKernel
 import HMMModel
 import HMMSystem
+import KTAP
 import Testing
 
 @testable import HMMSuite

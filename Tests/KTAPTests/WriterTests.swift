@@ -167,14 +167,14 @@ struct WriterTests {
 
     @Test("exit codes follow KSFT_PASS / KSFT_FAIL / KSFT_SKIP")
     func exitCodes() {
-        #expect(KSFTExitCode(summarizing: [KTAPResult.pass, .skip, .xfail, .xpass]) == .pass)
-        #expect(KSFTExitCode(summarizing: [KTAPResult.skip, .timeout]) == .fail)
-        #expect(KSFTExitCode(summarizing: [KTAPResult.error]) == .fail)
-        #expect(KSFTExitCode(summarizing: [KTAPResult.skip, .skip]) == .skip)
-        #expect(KSFTExitCode(summarizing: [KTAPResult]()) == .skip)
+        #expect(KSFTExitCode(summarizing: [TestStatus.pass, .skip, .xfail, .xpass]) == .pass)
+        #expect(KSFTExitCode(summarizing: [TestStatus.skip, .timeout]) == .fail)
+        #expect(KSFTExitCode(summarizing: [TestStatus.error]) == .fail)
+        #expect(KSFTExitCode(summarizing: [TestStatus.skip, .skip]) == .skip)
+        #expect(KSFTExitCode(summarizing: [TestStatus]()) == .skip)
         #expect(KSFTExitCode.skip.rawValue == 4 && KSFTExitCode.fail.rawValue == 1)
-        #expect(KTAPResult(exitCode: 4) == .skip && KTAPResult(exitCode: 139) == .fail)
-        #expect(KTAPResult.allCases.map(\.exitCode.rawValue) == [0, 1, 4, 2, 3, 1, 1])
+        #expect(TestStatus(exitCode: 4) == .skip && TestStatus(exitCode: 139) == .fail)
+        #expect(TestStatus.allCases.map(\.exitCode.rawValue) == [0, 1, 4, 2, 3, 1, 1])
         #expect(mixedDocument.exitCode == .fail)
 
         var writer = KTAPWriter(style: .ktap) { _ in }
@@ -185,10 +185,10 @@ struct WriterTests {
 
     @Test("group status bubbles up: failures fail, skips do not")
     func aggregate() {
-        #expect(KTAPResult.aggregate([.pass, .skip]) == .pass)
-        #expect(KTAPResult.aggregate([.skip, .skip]) == .skip)
-        #expect(KTAPResult.aggregate([.pass, .timeout]) == .fail)
-        #expect(KTAPResult.aggregate([]) == .pass)
+        #expect(TestStatus.aggregate([.pass, .skip]) == .pass)
+        #expect(TestStatus.aggregate([.skip, .skip]) == .skip)
+        #expect(TestStatus.aggregate([.pass, .timeout]) == .fail)
+        #expect(TestStatus.aggregate([]) == .pass)
         #expect(KTAPWriter.testCaseCount(["a.b.c", "a.b.d", "a.e.c", "plain"]) == 3)
     }
 }

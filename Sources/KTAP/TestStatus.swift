@@ -1,10 +1,17 @@
-/// The outcome of one test, as kselftest distinguishes them.
+/// The outcome of one test, as kselftest distinguishes them: the one status type of every
+/// layer (the runner's outcomes, KTAP lines, hmmkit's results JSON, KCIDB and JUnit).
 ///
 /// KTAP only has `ok` / `not ok`; the finer grain lives in the directive after ` # `.
 /// `timeout` and `error` are separate because runners (and hmmkit's own isolation)
 /// report them separately even though kselftest's counters fold a timeout into `fail`.
-public enum KTAPResult: String, Sendable, Hashable, CaseIterable {
+/// The raw values are the names hmmkit's results JSON stores.
+public enum TestStatus: String, Sendable, Hashable, CaseIterable {
     case pass, fail, skip, xfail, xpass, timeout, error
+
+    /// The order counts and lists of statuses are written in (a results summary, the
+    /// comparison's counts, a repeated test's counts, the JSON reader's "expected one of"):
+    /// hmmkit's own outcomes first, then the expected ones only other tools report.
+    public static let reportingOrder: [TestStatus] = [.pass, .fail, .skip, .timeout, .error, .xfail, .xpass]
 
     /// Whether the result line starts with `ok` (skips and expected outcomes do).
     public var isOK: Bool {
@@ -16,6 +23,9 @@ public enum KTAPResult: String, Sendable, Hashable, CaseIterable {
 
     /// Whether this result makes the run fail (the harness's `FAIL` decoration and exit 1).
     public var isFailure: Bool { !isOK }
+
+    /// The test's own checks ran to a good end (an expected failure counts as good).
+    public var isPassing: Bool { self == .pass || self == .xpass || self == .xfail }
 
     /// The directive keyword written after ` # `, or `nil` for plain pass/fail.
     public var directive: String? {
@@ -54,7 +64,7 @@ public enum KTAPResult: String, Sendable, Hashable, CaseIterable {
 
     /// The result of a parent test from its subtests (KTAP "bubbling up"): any failure
     /// fails the parent, skips never do, and a parent whose children all skipped is skipped.
-    public static func aggregate(_ results: some Sequence<KTAPResult>) -> KTAPResult {
+    public static func aggregate(_ results: some Sequence<TestStatus>) -> TestStatus {
         var sawAny = false
         var allSkipped = true
         for result in results {
@@ -81,7 +91,7 @@ public enum KSFTExitCode: Int32, Sendable, Hashable, CaseIterable {
     ///
     /// Unlike `kselftest_harness.h` (which exits 0 for an all-skipped run) this follows the
     /// `KSFT_SKIP` convention so a runner can tell "not applicable here" from "passed".
-    public init(summarizing results: some Sequence<KTAPResult>) {
+    public init(summarizing results: some Sequence<TestStatus>) {
         var allSkipped = true
         for result in results {
             if result.isFailure { self = .fail; return }
@@ -112,11 +122,11 @@ public struct KTAPTotals: Sendable, Hashable, CustomStringConvertible {
         self.error = error
     }
 
-    public init(counting results: some Sequence<KTAPResult>) {
+    public init(counting results: some Sequence<TestStatus>) {
         for result in results { add(result) }
     }
 
-    public mutating func add(_ result: KTAPResult) {
+    public mutating func add(_ result: TestStatus) {
         switch result {
         case .pass: pass += 1
         case .fail, .timeout: fail += 1

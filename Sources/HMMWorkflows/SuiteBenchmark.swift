@@ -1,0 +1,105 @@
+import Foundation
+import HMMKernel
+import HMMSuite
+import HMMSystem
+import KTAP
+
+/// `bench suite`: hmmkit's kselftest-equivalent cases against the kernel's own hmm-tests on
+/// the same machine, in alternating rounds (the machines are noisy: only the ratio means much).
+public struct SuiteBenchmark {
+    /// The kernel's hmm-tests binary.
+    public var hmmTests: String
+    /// This hmmkit executable.
+    public var hmmkit: String
+    /// Alternating rounds per side.
+    public var rounds: Int
+    /// Untimed runs per side first (the first run of either side was always the slowest).
+    public var warmup: Int
+    /// kselftest filter arguments passed to both sides, in order.
+    public var select: [String]
+    /// Also time each kselftest test name on its own, to show where the gap is.
+    public var perTest: Bool
+
+    public init(hmmTests: String, hmmkit: String, rounds: Int, warmup: Int, select: [String], perTest: Bool) {
+        self.hmmTests = hmmTests
+        self.hmmkit = hmmkit
+        self.rounds = rounds
+        self.warmup = warmup
+        self.select = select
+        self.perTest = perTest
+    }
+
+    struct Side {
+        var name: String
+        var argv: [String]
+        var seconds: [Double] = []
+        var lastTotals: String = "?"
+        var failedRounds = 0
+    }
+
+    /// Times both sides, writes KTAP to `output` (one result per side, the figures as
+    /// diagnostics) and returns its exit code.
+    public func run(output: @escaping (String) -> Void, log: (String) -> Void) throws(SystemError) -> KSFTExitCode {
+        var sides = [Side(name: "hmm-tests", argv: [hmmTests] + select),
+                     Side(name: "hmmkit", argv: [hmmkit, "run"] + select)]
+        for _ in 0..<warmup {
+            for side in sides { _ = try Self.time(side.argv) }
+        }
+        for round in 0..<rounds {
+            // Alternate which side goes first so drift in machine load is shared.
+            for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
+                let (seconds, totals, ok) = try Self.time(sides[i].argv)
+                sides[i].seconds.append(seconds)
+                sides[i].lastTotals = totals
+                if !ok { sides[i].failedRounds += 1 }
+                log("bench suite: round \(round + 1) \(sides[i].name): \(String(format: "%.2f", seconds)) s (\(totals))")
+            }
+        }
+        var writer = KTAPWriter(style: .kselftest, sink: output)
+        writer.start(plan: sides.count, testCases: 1)
+        for side in sides {
+            writer.begin("bench.suite.\(side.name)")
+            writer.diagnostic("\(side.name): rounds " + side.seconds.map { String(format: "%.2f", $0) }.joined(separator: " ")
+                              + String(format: " s, median %.2f s; last run %@", Self.median(side.seconds), side.lastTotals))
+            writer.end(KTAPTestCase(name: "bench.suite.\(side.name)", status: side.failedRounds == 0 ? .pass : .fail,
+                                    reason: nil, duration: nil))
+        }
+        let ratio = Self.median(sides[1].seconds) / Self.median(sides[0].seconds)
+        writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
+                                     + "%.2f (target <= 1.5: %@)",
+                                 ratio, ratio <= 1.5 ? "met" : "NOT met"))
+        if perTest { try timeEachTest(writer: &writer) }
+        return writer.finish()
+    }
+
+    /// One line per test name: each side's median over the rounds with `-t NAME` (process
+    /// start-up included on both sides, so open_close shows the fixed cost per run).
+    func timeEachTest(writer: inout KTAPWriter) throws(SystemError) {
+        var names: [String] = []
+        for planned in Registry.all(includeVMChecks: false) where !names.contains(planned.test.id.name) {
+            names.append(planned.test.id.name)
+        }
+        for name in names {
+            var c: [Double] = []
+            var swift: [Double] = []
+            for _ in 0..<rounds {
+                c.append(try Self.time([hmmTests, "-t", name]).0)
+                swift.append(try Self.time([hmmkit, "run", "-t", name]).0)
+            }
+            writer.diagnostic(String(format: "per-test %@: hmm-tests %.3f s, hmmkit %.3f s, ratio %.2f",
+                                     name, Self.median(c), Self.median(swift), Self.median(swift) / Self.median(c)))
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double { HMMSuite.median(values) ?? .nan }
+
+    /// Runs a suite to completion; returns wall seconds, its Totals line and whether it passed.
+    static func time(_ argv: [String]) throws(SystemError) -> (Double, String, Bool) {
+        let start = monotonicSeconds()
+        let run = try runProgram(argv, input: .inherited, error: .discarded)
+        let (termination, text) = (run.termination, run.output)
+        let seconds = monotonicSeconds() - start
+        let totals = text.split(separator: "\n").last { $0.hasPrefix("# Totals:") }.map { String($0.dropFirst(2)) } ?? "no Totals line"
+        return (seconds, totals, termination == .exited(0))
+    }
+}
