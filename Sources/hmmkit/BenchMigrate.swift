@@ -5,7 +5,7 @@ import HMMWorkflows
 
 extension BenchCommand {
     struct Migrate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "migrate", 
             abstract: "migrate_vma throughput to the device and back, per device type, page size and size, beside memcpy (run it in a VM).",
             discussion: """
             Prints KTAP: one result per case, bench.migrate.<device>.<4k|thp>.<N>MiB.<to-device|to-system>, whose

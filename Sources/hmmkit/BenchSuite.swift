@@ -8,7 +8,7 @@ import HMMWorkflows
 extension BenchCommand {
     /// hmmkit's kselftest-equivalent cases against the kernel's own hmm-tests (``SuiteBenchmark``).
     struct Suite: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "suite", 
             abstract: "Wall time of hmmkit's 58 kselftest-equivalent tests beside hmm-tests', as a ratio (run it in a VM).",
             discussion: "Prints KTAP: one result per side (ok when its suite passed) and the figures as diagnostics. "
                 + "Through a VM: hmmkit vm run -- bench suite")

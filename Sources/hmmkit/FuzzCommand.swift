@@ -12,7 +12,7 @@ struct FuzzCommand: ParsableCommand {
         subcommands: [Run.self, Report.self], defaultSubcommand: Run.self)
 
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "run", 
             abstract: "Run generated programs in VMs of one kernel until --duration; resume with the same --output.",
             discussion: """
             Each program is a generated fixture replayed against the model. An oops, BUG, WARN, hang or
@@ -89,7 +89,10 @@ struct FuzzCommand: ParsableCommand {
     }
 
     struct Report: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The kernel-versus-model report of a campaign, as markdown on stdout.")
+        static let configuration = CommandConfiguration(
+            commandName: "report",
+            abstract: "The kernel-versus-model report of a campaign, as markdown on stdout."
+        )
         @Argument(help: "Campaign directory.")
         var directory: String
 

@@ -11,7 +11,7 @@ struct LavaCommand: ParsableCommand {
         subcommands: [Job.self, Submit.self])
 
     struct Job: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "job", 
             abstract: "Write LAVA job definitions: each kernel × each shard of the suite and its fixtures.",
             discussion: """
             For each kernel, DIR/<kernel>/ gets its bzImage, ramdisk.cpio (the payload's initramfs with test_hmm's
@@ -73,7 +73,7 @@ struct LavaCommand: ParsableCommand {
     }
 
     struct Submit: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "submit", 
             abstract: "Submit jobs 'lava job' wrote, wait for them, and merge their KTAP back: KTAP on stdout.",
             discussion: """
             Each job's log and KTAP are saved beside its definition; each kernel's merged results go to

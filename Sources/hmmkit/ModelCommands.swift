@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
                                                     subcommands: [Model.self, Suite.self, Migrate.self])
 
     struct Model: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "model", 
             abstract: "Model steps per second, memory for a 262,144-page space, time to generate and check sequences.")
         @Option(help: "Sequences to generate and check.")
         var sequences = 10_000
@@ -70,7 +70,7 @@ public struct FixtureCommand: ParsableCommand {
     public init() {}
 
     struct Expect: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "expect", 
             abstract: "Recompute the steps' expectations and notes with the model and rewrite the files in place.",
             discussion: "Header lines, comments and blank lines are kept. Exits 1 if a file does not parse or a step's precondition fails.")
         @Argument(help: "Fixture files.")
@@ -82,7 +82,7 @@ public struct FixtureCommand: ParsableCommand {
     }
 
     struct C: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "c", 
             abstract: "Write the kselftest C test that performs a fixture's steps and checks the model's primary expectations.",
             discussion: """
             Builds against the kernel tree's tools/testing/selftests (kselftest_harness.h) and
@@ -111,7 +111,7 @@ public struct FixtureCommand: ParsableCommand {
     }
 
     public struct Check: ParsableCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "check", 
             abstract: "Check that fixtures parse, meet the model's preconditions and carry its current expectations.",
             discussion: "Prints file:line: problem for each difference and exits 1 if there is any.")
         @Flag(help: "Also report steps the model flags as HAZARD (predicted kernel crash or use-after-free read).")

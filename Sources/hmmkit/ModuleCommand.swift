@@ -23,7 +23,7 @@ struct ModuleCommand: ParsableCommand {
     }
 
     struct Load: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Load the module with parameters (NAME=VALUE).")
+        static let configuration = CommandConfiguration(commandName: "load", abstract: "Load the module with parameters (NAME=VALUE).")
         @OptionGroup var common: Common
         @Argument(help: "Module parameters, e.g. spm_addr_dev0=0x40000000 spm_addr_dev1=0x50000000",
                   transform: Parse.moduleParameter)
@@ -79,7 +79,7 @@ struct ModuleCommand: ParsableCommand {
     }
 
     struct Unload: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Unload the module.")
+        static let configuration = CommandConfiguration(commandName: "unload", abstract: "Unload the module.")
         @OptionGroup var common: Common
         func run() throws {
             do { try common.modules().unload(common.name) } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
@@ -87,7 +87,10 @@ struct ModuleCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print whether the module is loaded (exit 0) or not (exit 1).")
+        static let configuration = CommandConfiguration(
+            commandName: "status",
+            abstract: "Print whether the module is loaded (exit 0) or not (exit 1)."
+        )
         @OptionGroup var common: Common
         func run() throws {
             let loaded = try common.modules().isLoaded(common.name)
@@ -97,7 +100,7 @@ struct ModuleCommand: ParsableCommand {
     }
 
     struct Params: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the parameters the module declares.")
+        static let configuration = CommandConfiguration(commandName: "params", abstract: "List the parameters the module declares.")
         @OptionGroup var common: Common
         func run() throws {
             do {

@@ -9,7 +9,7 @@ struct KernelCommand: ParsableCommand {
                                                     subcommands: [Build.self])
 
     struct Build: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "build", 
             abstract: "Build (or find cached) a kernel with test_hmm; prints its artifact directory.",
             discussion: "SOURCE is debian-6.12 (default), debian-6.1, or a kernel tree. Cached under ~/.cache/hmmkit by source and config.")
         @Option(help: "debian-6.12, debian-6.1, or a kernel source directory.")
@@ -34,7 +34,7 @@ struct VMCommand: ParsableCommand {
                                                     subcommands: [Run.self, PowerOff.self])
 
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "run", 
             abstract: "Boot a kernel with test_hmm under QEMU and run hmmkit inside; KTAP on stdout.",
             discussion: """
             Everything after -- is the hmmkit command line for the guest (default: run). The guest loads
