@@ -18,10 +18,7 @@ public enum GuestInit {
         InitProcess.isPID1 && (CommandLine.arguments.isEmpty || CommandLine.arguments.first == GuestLayout.initLink)
     }
 
-    /// `inProcess` runs one of hmmkit's own commands (its arguments after the program name)
-    /// and exits; given it, a guest command naming hmmkit runs in a forked copy of PID 1
-    /// instead of a new exec of the binary.
-    public static func run(inProcess: (([String]) -> Never)? = nil) -> Never {
+    public static func run() -> Never {
         for (type, target, options) in [("proc", "/proc", nil), ("sysfs", "/sys", nil), ("devtmpfs", "/dev", nil),
                                         // Not /tmp: the initramfs is writable memory already, and a tmpfs
                                         // there would hide host files the boot archive put under /tmp.
@@ -40,16 +37,8 @@ public enum GuestInit {
         say("running: \(plan.command.joined(separator: " "))")
         var code: Int32
         do {
-            let stdout = plan.ktapDevice ?? "/dev/console"
-            let pid: Int32
-            if let inProcess, plan.command.first == GuestLayout.executable {
-                let arguments = Array(plan.command.dropFirst())
-                pid = try InitProcess.forkCommand(environment: plan.environment, directory: plan.workingDirectory,
-                                                  stdout: stdout, stderr: "/dev/console") { inProcess(arguments) }
-            } else {
-                pid = try InitProcess.spawn(plan.command, environment: plan.environment, directory: plan.workingDirectory,
-                                            stdout: stdout, stderr: "/dev/console")
-            }
+            let pid = try InitProcess.spawn(plan.command, environment: plan.environment, directory: plan.workingDirectory,
+                                            stdout: plan.ktapDevice ?? "/dev/console", stderr: "/dev/console")
             code = InitProcess.waitForExit(of: pid)
         } catch {
             say("\(error)")

@@ -23,33 +23,6 @@ public enum InitProcess {
                          output: stdout.map { .path($0) } ?? .inherited, error: stderr.map { .path($0) } ?? .inherited).pid
     }
 
-    /// Runs `command` in a forked copy of this process, set up as ``spawn(_:environment:directory:stdin:stdout:stderr:)``
-    /// sets up a program: its standard streams opened from their paths, `environment` in
-    /// place of this one, `directory` as the working directory. For hmmkit's own commands:
-    /// the copy skips an exec and a second start of the same static binary (its loader
-    /// relocations and runtime start-up, paid under TCG before the first result). The caller
-    /// must be single-threaded. Returns the child's pid.
-    public static func forkCommand(environment: [String], directory: String = "/", stdin: String? = "/dev/null",
-                                   stdout: String?, stderr: String?, command: () -> Never) throws(SystemError) -> Int32 {
-        let pid = try forkProcess()
-        guard pid == 0 else { return pid }
-        do {
-            for (target, path, flags) in [(Int32(0), stdin, O_RDONLY), (1, stdout, O_WRONLY), (2, stderr, O_WRONLY)] {
-                guard let path else { continue }
-                let fd = try Sys.open(path, flags)
-                try Sys.dup2(fd, target)
-                try? Sys.close(fd)
-            }
-            try Sys.chdir(directory)
-        } catch {
-            let message = Array("hmmkit-vm: could not set up the command: \(error)\n".utf8)
-            message.withUnsafeBytes { try? Sys.writeAll(2, $0) }
-            Sys.exitImmediately(127)
-        }
-        Sys.replaceEnvironment(environment)
-        command()
-    }
-
     /// Waits for `pid` and returns its exit code (128 + signal when a signal killed it),
     /// reaping any other process that ends meanwhile, as PID 1 must.
     public static func waitForExit(of pid: Int32) -> Int32 {

@@ -358,20 +358,4 @@ package enum Sys {
     }
 
     package static func exitImmediately(_ code: Int32) -> Never { Glibc._exit(code) }
-
-    /// dup2(2): makes `target` refer to what `fd` refers to (without O_CLOEXEC).
-    package static func dup2(_ fd: Int32, _ target: Int32) throws(SystemError) {
-        _ = try retryingEINTR("dup2") { Glibc.dup2(fd, target) }
-    }
-
-    package static func chdir(_ path: String) throws(SystemError) {
-        if Glibc.chdir(path) == -1 { throw SystemError("chdir(\(path))", .current) }
-    }
-
-    /// Replaces the whole environment with `entries` (`NAME=VALUE`), as exec with an
-    /// environment would. The strings are copied and stay for the process's life.
-    package static func replaceEnvironment(_ entries: [String]) {
-        _ = Glibc.clearenv()
-        for entry in entries { _ = Glibc.putenv(strdup(entry)) }
-    }
 }

@@ -25,18 +25,11 @@ public struct HMMKit: ParsableCommand {
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
     public static func main() {
-        // The kernel starts the payload's /init (this executable) as PID 1 with no arguments;
-        // it runs the guest command in a forked copy of itself (see GuestInit.run).
-        if GuestInit.isRequested { GuestInit.run(inProcess: { main(arguments: $0) }) }
-        main(arguments: nil)
-    }
-
-    /// Parses `arguments` (nil: the process's own) and runs the command; never returns.
-    static func main(arguments: [String]?) -> Never {
+        // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
+        if GuestInit.isRequested { GuestInit.run() }
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot()
             try command.run()
-            exit()
         } catch {
             if let code = usageExitCode(for: error) {
                 FileHandleStderr.write(fullMessage(for: error) + "\n")
