@@ -68,11 +68,9 @@ extension Model {
         if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
         var pos = range.first
         var faults: UInt64 = 0
-        var slack: UInt64 = 0
         while true {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
-                if e.tag & Tag.maybe != 0 { slack = 1; break }
                 if e.tag == Tag.none || (write && e.tag != Tag.write) {
                     notePastEnd(pi, fd, r, pos, "\(write ? "WRITE" : "READ") faults again at r\(r) page \(pos)")
                     break
@@ -105,8 +103,7 @@ extension Model {
             upper += UInt64(thpBlocks.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
         }
-        let lower = faults >= slack ? faults - slack : 0
-        if slack > 0 { x.note("some mirror entries may already have been dropped") }
+        let lower = faults
         if write {
             for (i, p) in (range.first..<end).enumerated() {
                 let e = entry(pi, fd, r, p)

@@ -45,13 +45,12 @@ enum FB {
     static let dirty: UInt8 = 0x10
 }
 
-/// Mirror page-table tags (`DPT_XA_TAG_*` in test_hmm), plus "maybe dropped".
+/// Mirror page-table tags (`DPT_XA_TAG_*` in test_hmm).
 enum Tag {
     static let none: UInt8 = 0
     static let read: UInt8 = 1
     static let write: UInt8 = 2
     static let atomic: UInt8 = 3
-    static let maybe: UInt8 = 0x80
     /// No entry: erased by `dmirror_do_update` as the page after an invalidated range
     /// (``KernelProfile/invalidateOnePastEnd``), kept apart for the notes.
     static let pastEnd: UInt8 = 0x40
