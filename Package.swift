@@ -45,8 +45,11 @@ let package = Package(
         // Fuzz campaigns: generated programs in VMs, crash and divergence signatures, fresh-boot
         // reproduction and shrinking, the campaign state on disk and its report.
         .target(name: "HMMFuzz", dependencies: ["HMMVM", "HMMFixtures", "HMMModel", "HMMReport", "KTAP"]),
+        // Kernel line coverage (gcov): the guest's collector, coverage VM runs, gcov's JSON, the table.
+        .target(name: "HMMCoverage", dependencies: ["HMMVM", "HMMGuest", "HMMKernel"]),
         .executableTarget(name: "hmmkit", dependencies: [
             "HMMSuite", "HMMVM", "HMMKernel", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
+            "HMMCoverage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +66,7 @@ let package = Package(
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
+        .testTarget(name: "HMMCoverageTests", dependencies: ["HMMCoverage", "HMMVM", "HMMGuest"], exclude: ["Samples"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP", "HMMFixtures", "HMMSeries", "HMMKernel"]),
     ],
     swiftLanguageModes: [.v6]

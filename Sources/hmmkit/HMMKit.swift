@@ -16,7 +16,7 @@ struct HMMKit: ParsableCommand {
         version: HMMKitVersion.current,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self, PayloadCommand.self,
                       GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
-                      SeriesCommand.self, LavaCommand.self, FuzzCommand.self]
+                      SeriesCommand.self, LavaCommand.self, FuzzCommand.self, CoverageCommand.self]
     )
 
     /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
