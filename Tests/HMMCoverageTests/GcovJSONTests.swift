@@ -30,6 +30,22 @@ func sample(_ name: String) throws -> Data {
         #expect(try GcovJSON.fileNames(in: sample("demo.gcov.json")) == ["demo.c", "helper.h"])
     }
 
+    /// kernel-6.12.118-mm-hmm.gcov.json: gcov's JSON of mm/hmm.o from `hmmkit coverage --workload
+    /// hm-tests` on 6.12.118 (line numbers, counts, function names and paths; no source text).
+    /// The source is named by its absolute path and the headers whose inline functions hmm.o
+    /// compiled come after it; gcov -n's summary of the same data is beside it.
+    @Test func kernelObjectCountsItsOwnSourceOnly() throws {
+        let json = try sample("kernel-6.12.118-mm-hmm.gcov.json")
+        let c = try #require(try GcovJSON.coverage(of: "mm/hmm.c", in: json))
+        #expect(c.executed.count == 157 && c.instrumented.count == 204)
+        let summary = try String(contentsOf: samples.appendingPathComponent("kernel-6.12.118-mm-hmm.gcov-n.txt"), encoding: .utf8)
+        #expect(summary.contains("File 'mm/hmm.c'\nLines executed:76.96% of 204"))
+        #expect(CoverageTable.cell(c) == "157/204 (77.0%)")
+        let mmh = try #require(try GcovJSON.coverage(of: "include/linux/mm.h", in: json))
+        #expect(mmh.instrumented.count == 10 && mmh.executed.count == 6)
+        #expect(try GcovJSON.fileNames(in: json).first?.hasSuffix("/linux-source-6.12-6.12.118-1~deb12u1/mm/hmm.c") == true)
+    }
+
     @Test func pathsMatchBySuffixAtADirectoryBoundary() throws {
         let doc = #"{"files": [{"file": "/src/linux/mm/hmm.c", "lines": [{"line_number": 7, "count": 2}]}]}"#
         #expect(try GcovJSON.coverage(of: "mm/hmm.c", in: Data(doc.utf8)) == LineCoverage(instrumented: [7], executed: [7]))
