@@ -5,7 +5,7 @@ import HMMVM
 /// One workload of a coverage run: what the guest runs between the counters' reset and
 /// their copy.
 public enum CoverageWorkload: Sendable, Equatable {
-    /// hmmkit's suite with fixtures replayed beside it (`run --fixtures ...`): guest paths
+    /// hmmkit's suite with fixtures replayed beside it (`run --no-shrink --fixtures ...`): guest paths
     /// (the payload's) or host paths (shipped in the boot archive).
     case suite(fixtures: [String])
     /// The kernel's own hm-tests, built from the same tree, as `vm run --kselftest` runs it.
@@ -41,7 +41,9 @@ public enum CoverageWorkload: Sendable, Equatable {
     func guestCommand(executable: String, kernel: KernelArtifacts) throws -> (command: [String], hostFiles: [String]) {
         switch self {
         case let .suite(fixtures):
-            return (GuestCommand.hmmkit(["run"] + fixtures.flatMap { ["--fixtures", $0] }, executable: executable).command, [])
+            // No shrinking: its extra replays of a divergent fixture would count as the suite's coverage.
+            let arguments = ["run", "--no-shrink"] + fixtures.flatMap { ["--fixtures", $0] }
+            return (GuestCommand.hmmkit(arguments, executable: executable).command, [])
         case .kselftest:
             guard let peer = kernel.kselftest else {
                 throw HMMKitError("\(kernel.directory) has no hm-tests binary (the tree lacks tools/testing/selftests/mm/hmm-tests.c?)")
@@ -138,7 +140,7 @@ public final class CoverageRun {
         vm.artifactsDirectory = dir + "/guest"
         vm.maxBoots = 1
         let ktapPath = dir + "/ktap.log"
-        FileManager.default.createFile(atPath: ktapPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: ktapPath, contents: nil)
         let ktap = FileHandle(forWritingAtPath: ktapPath)
         var tally = (passed: 0, failed: 0, skipped: 0)
         progress("\(workload.name): booting \(kernel.artifacts.release): \(inner.joined(separator: " "))")

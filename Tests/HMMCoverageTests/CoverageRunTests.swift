@@ -48,7 +48,7 @@ import Testing
         let kernel = KernelArtifacts(directory: "/nonexistent")
         let suite = try CoverageWorkload.suite(fixtures: CoverageWorkload.mainJobFixtures(release: "6.12.118"))
             .guestCommand(executable: "/x/hmmkit", kernel: kernel).command
-        #expect(suite.starts(with: ["/x/hmmkit", "run", "--fixtures", GuestLayout.fixtures + "/corpus"]))
+        #expect(suite.starts(with: ["/x/hmmkit", "run", "--no-shrink", "--fixtures", GuestLayout.fixtures + "/corpus"]))
         #expect(suite.contains(GuestLayout.fixtures + "/scenarios/linux-6.12"))
         #expect(suite.contains("--load-module"))
         let corpus = try CoverageWorkload.corpus(["/c"]).guestCommand(executable: "/x/hmmkit", kernel: kernel).command
