@@ -54,10 +54,13 @@ let package = Package(
         .target(name: "HMMWorkflows", dependencies: [
             "HMMSystem", "HMMSuite", "HMMReport", "HMMGuest", "HMMKernel", "HMMModel", "HMMFixtures", "KTAP",
         ]),
+        // Kernel line coverage (gcov): the guest's collector, coverage VM runs, gcov's JSON, the table.
+        .target(name: "HMMCoverage", dependencies: ["HMMSystem", "HMMVM", "HMMGuest", "HMMKernel"]),
         // The command tree: option declarations that call the library targets.
         .executableTarget(name: "hmmkit", dependencies: [
             "HMMSuite", "HMMVM", "HMMKernel", "HMMSystem", "HMMGuest", "KTAP", "HMMFixtures", "HMMReport", "HMMSeries", "HMMLab", "HMMFuzz",
             "HMMWorkflows",
+            "HMMCoverage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
         .testTarget(name: "HMMWorkflowsTests", dependencies: ["HMMWorkflows", "HMMSuite", "HMMReport", "HMMKernel", "KTAP"]),
+        .testTarget(name: "HMMCoverageTests", dependencies: ["HMMCoverage", "HMMVM", "HMMGuest"], exclude: ["Samples"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP", "HMMFixtures", "HMMSeries", "HMMKernel"]),
     ],
     swiftLanguageModes: [.v6]

@@ -83,14 +83,19 @@ public enum Repository {
 public enum KernelBuilder {
     /// `spec`: debian-6.12, debian-6.1, a kernel tree, or a directory that already holds artifacts.
     /// `config`: a config fragment (on top of defconfig) or a whole .config; nil for hmmkit's own.
-    public static func artifacts(for spec: String, config: String? = nil, progress: (String) -> Void) throws -> KernelArtifacts {
+    /// `coverage`: the gcov build (`scripts/kernel-build --coverage`), cached under its own key.
+    public static func artifacts(for spec: String, config: String? = nil, coverage: Bool = false,
+                                 progress: (String) -> Void) throws -> KernelArtifacts {
         let existing = KernelArtifacts(directory: spec)
         if spec.hasPrefix("/") || spec.hasPrefix("."), existing.isComplete {
-            if config != nil { throw HMMKitError("'\(spec)' is an already built kernel: --config applies to a source only") }
+            if config != nil || coverage {
+                throw HMMKitError("'\(spec)' is an already built kernel: --config and --coverage apply to a source only")
+            }
             return KernelArtifacts(directory: URL(fileURLWithPath: spec).standardizedFileURL.path)
         }
         let root = try Repository.root()
-        let build = try runProgram([root + "/scripts/kernel-build", "--source", spec] + (config.map { ["--config", $0] } ?? []),
+        let build = try runProgram([root + "/scripts/kernel-build", "--source", spec] + (config.map { ["--config", $0] } ?? [])
+                                       + (coverage ? ["--coverage"] : []),
                                    input: .inherited, error: .inherited)
         guard build.termination == .exited(0) else {
             throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(build.termination.status)); "

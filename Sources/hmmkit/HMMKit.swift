@@ -18,7 +18,7 @@ public struct HMMKit: ParsableCommand {
         version: HMMKitVersion.current,
         subcommands: [ListCommand.self, RunCommand.self, ModuleCommand.self, KernelCommand.self, VMCommand.self, PayloadCommand.self,
                       GenCommand.self, FixtureCommand.self, ReplayCommand.self, BenchCommand.self, CompareCommand.self, ReportCommand.self,
-                      SeriesCommand.self, LavaCommand.self, FuzzCommand.self]
+                      SeriesCommand.self, LavaCommand.self, FuzzCommand.self, CoverageCommand.self]
     )
 
     public init() {}

@@ -19,10 +19,12 @@ struct KernelCommand: ParsableCommand {
             Default: hmmkit's tinyconfig-based one.
             """)
         var config: String?
+        @Flag(help: "Instrument mm/hmm, mm/migrate_device, mm/memory, mm/rmap and lib/test_hmm with gcov (for 'hmmkit coverage').")
+        var coverage = false
 
         func run() throws {
             do {
-                let a = try KernelBuilder.artifacts(for: source, config: config) { log("hmmkit: \($0)") }
+                let a = try KernelBuilder.artifacts(for: source, config: config, coverage: coverage) { log("hmmkit: \($0)") }
                 print(a.directory)
             } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
         }
