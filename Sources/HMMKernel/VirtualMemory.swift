@@ -47,7 +47,8 @@ public enum VirtualMemory {
         let hint = UnsafeMutableRawPointer(bitPattern: UInt(slotHint))
         let base = try Sys.mmap(hint, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         let start = UInt64(UInt(bitPattern: base))
-        slotHint = max(slotHint, start + UInt64(total) + UInt64(pmdBytes))
+        // Onward either way: a hint the kernel could not honour is tried no more.
+        slotHint += UInt64(total + pmdBytes)
         return slotStart(inReservationAt: start, pageSize: Sys.pageSize)
     }
 

@@ -471,15 +471,20 @@ extension Model {
         let hi = lo + Self.pmdPages
         guard hi <= reg.span,
               (lo..<hi).allSatisfy({ reg.flags[$0] & PF.mapped != 0 && reg.sameVMA(page, $0) }) else { return }
+        splitPMDNotifier(pi, r, lo..<hi, note: "the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over "
+            + "pages \(lo)..<\(hi) (vma_adjust_trans_huge): their mirror entries go")
+    }
+
+    /// __split_huge_pmd brackets every split, of a huge page or of a VMA, with an MMU notifier
+    /// over the whole PMD `block`: test_hmm drops each mirror entry there. `note` is added
+    /// when there was one to drop.
+    mutating func splitPMDNotifier(_ pi: Int, _ r: Int, _ block: Range<Int>, note: @autoclosure () -> String) {
         let mirrored = s.procs[pi].mirrors.contains { mirror in
             guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
-            return (lo..<hi).contains { pt.tag[$0] != Tag.none }
+            return block.contains { pt.tag[$0] != Tag.none }
         }
-        if mirrored {
-            x.note("the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over pages \(lo)..<\(hi) "
-                + "(vma_adjust_trans_huge): their mirror entries go")
-        }
-        invalidate(pi, r, lo..<hi)
+        if mirrored { x.note(note()) }
+        invalidate(pi, r, block)
     }
 
     /// Splits for a change of VMA attributes over `range` where `changes(region, p)` says
@@ -502,17 +507,9 @@ extension Model {
             if range.lowerBound <= lo && range.upperBound >= hi { continue }
             if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }), !reg.splitBlocks.contains(b) {
                 s.procs[pi].regions[r]!.splitBlocks.insert(b)
-                // __split_huge_pmd brackets the split with an MMU notifier over the whole PMD:
-                // every mirror entry of the block goes, not only those in `range`.
-                let mirrored = s.procs[pi].mirrors.contains { mirror in
-                    guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
-                    return (lo..<hi).contains { pt.tag[$0] != Tag.none }
-                }
-                if mirrored {
-                    x.note("splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) invalidates the whole block: "
-                        + "its mirror entries go")
-                }
-                invalidate(pi, r, lo..<hi)
+                // Every mirror entry of the block goes, not only those in `range`.
+                splitPMDNotifier(pi, r, lo..<hi, note: "splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) "
+                    + "invalidates the whole block: its mirror entries go")
             }
         }
     }
