@@ -102,3 +102,16 @@ struct FilterArgument: Sendable {
         }
     }
 }
+
+/// How a command boots its VMs: the accelerator and when a silent guest counts as hung.
+/// Shared by `vm run`, `series` and `coverage`.
+struct VMBootOptions: ParsableArguments {
+    @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
+    var accel: VMConfiguration.AcceleratorChoice = .auto
+    @Option(help: "Seconds without new output before a VM counts as hung.")
+    var stallTimeout: Double = 300
+
+    func validate() throws {
+        if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
+    }
+}

@@ -39,15 +39,11 @@ struct CoverageCommand: ParsableCommand {
         var output = "hmmkit-coverage"
         @Option(help: "The gcov to run (the one of the gcc that built the kernel).")
         var gcov = "gcov"
-        @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
-        var accel: VMConfiguration.AcceleratorChoice = .auto
-        @Option(help: "Seconds without new output before a VM counts as hung.")
-        var stallTimeout: Double = 300
+        @OptionGroup var vm: VMBootOptions
         @Option(help: "Keep the VMs' logs (console, KTAP, QEMU) under this directory.")
         var keep: String?
 
         func validate() throws {
-            if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
             if workloads.contains(.corpus) && corpus.isEmpty { throw ValidationError("the corpus workload needs --corpus DIR") }
             for path in fixtures + corpus where !FileManager.default.fileExists(atPath: path) {
                 throw ValidationError("'\(path)' does not exist")
@@ -92,8 +88,8 @@ struct CoverageCommand: ParsableCommand {
                 }
                 var options = CoverageRun.Options(kernel: coverageKernel, workloads: planned, outputDirectory: Self.absolute(output))
                 options.gcov = gcov
-                options.accelerator = accel
-                options.stallTimeout = stallTimeout
+                options.accelerator = vm.accel
+                options.stallTimeout = vm.stallTimeout
                 options.keepDirectory = keep.map(Self.absolute)
                 results = try CoverageRun(options: options, progress: { log("hmmkit coverage: \($0)") }).run()
             } catch { log("hmmkit coverage: \(error)"); throw ExitStatus.fail }

@@ -40,10 +40,7 @@ public struct SeriesCommand: ParsableCommand {
     var fixtures: [String] = []
     @Option(help: "Directory for the results.")
     var output = "hmmkit-series"
-    @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
-    var accel: VMConfiguration.AcceleratorChoice = .auto
-    @Option(help: "Seconds without new output before a VM counts as hung.")
-    var stallTimeout: Double = 300
+    @OptionGroup var vm: VMBootOptions
     @Flag(help: "Let the guest shrink a divergent fixture (up to 90 s each) and save the reproducer.")
     var shrink = false
     @Flag(help: "Apply and build only (every patch with --each); print each kernel's artifact directory, boot nothing.")
@@ -69,7 +66,6 @@ public struct SeriesCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: output) && !SeriesPaths.isDirectory(output) {
             throw ValidationError("--output: '\(output)' exists and is not a directory")
         }
-        if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
         if let owned = runArguments.first(where: { ["--start-after", "--load-module", "--spm", "--fixtures"].contains($0) }) {
             throw ValidationError("'\(owned)' after -- is set by hmmkit series itself (use --fixtures before --)")
         }
@@ -81,8 +77,8 @@ public struct SeriesCommand: ParsableCommand {
         var c = SeriesConfiguration(tree: SeriesPaths.absolute(tree), base: base, patches: patches, output: SeriesPaths.absolute(output))
         c.each = each
         c.fixtures = fixtures.map(SeriesPaths.absolute)
-        c.accelerator = accel
-        c.stallTimeout = stallTimeout
+        c.accelerator = vm.accel
+        c.stallTimeout = vm.stallTimeout
         c.shrink = shrink
         c.runArguments = runArguments
         return c

@@ -64,10 +64,7 @@ struct VMCommand: ParsableCommand {
         var kselftest = false
         @Option(help: "Run this kselftest-harness program (e.g. a C test hmmkit emitted) with test_hmm loaded, instead of hmmkit.")
         var program: String?
-        @Option(help: "auto (KVM if it works, else TCG), kvm or tcg.")
-        var accel: VMConfiguration.AcceleratorChoice = .auto
-        @Option(help: "Seconds without new output before the VM counts as hung.")
-        var stallTimeout: Double = 300
+        @OptionGroup var vm: VMBootOptions
         @Option(help: "Transparent huge pages at boot: always, madvise or never.")
         var thp: VMConfiguration.THPAtBoot = .madvise
         @Option(help: "NUMA shape: memory-only-node (node 1 has no CPU) or cpu-per-node (one CPU and 1 GiB per node, SPM range in node 1).")
@@ -82,7 +79,6 @@ struct VMCommand: ParsableCommand {
         var guestArguments: [String] = []
 
         func validate() throws {
-            if stallTimeout <= 0 { throw ValidationError("--stall-timeout must be positive") }
             if (kselftest || program != nil) && !guestArguments.isEmpty {
                 throw ValidationError("--kselftest and --program run a C test themselves; drop the guest arguments")
             }
@@ -108,10 +104,10 @@ struct VMCommand: ParsableCommand {
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
             options.guestRoot = guestRoot
             options.hostFiles = hostFiles
-            options.accelerator = accel
+            options.accelerator = vm.accel
             options.thp = thp
             options.nodeShape = numa
-            options.stallTimeout = stallTimeout
+            options.stallTimeout = vm.stallTimeout
             options.keepDirectory = keep
             options.extraKernelArguments = kernelArguments
             options.artifactsDirectory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
