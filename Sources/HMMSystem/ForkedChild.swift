@@ -27,10 +27,7 @@ public struct ForkedChild: ~Copyable {
         if pid == 0 {
             try? Sys.close(pipe.read)
             if newProcessGroup { Sys.setpgid(0, 0) }
-            let send: (String) -> Void = { text in
-                let line = String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) + "\n"
-                _ = try? Sys.writeBytes(pipe.write, Array(line.utf8))
-            }
+            let send: (String) -> Void = { text in _ = try? Sys.writeBytes(pipe.write, Self.line(text)) }
             let code = body(send)
             Sys.flushStandardStreams()
             Sys.exitImmediately(code)
@@ -39,6 +36,18 @@ public struct ForkedChild: ~Copyable {
         // Set on both sides so a kill of the group cannot race the child's own call.
         if newProcessGroup { Sys.setpgid(pid, pid) }
         return ForkedChild(pid: pid, channel: FileDescriptor(adopting: pipe.read), ownsGroup: newProcessGroup)
+    }
+
+    /// `text` as one protocol line: its line breaks (a CR of a CRLF too) become spaces, so
+    /// a message cannot forge a verdict line. Bytes, not Characters: a fork child sends
+    /// thousands of answers per test.
+    static func line(_ text: String) -> [UInt8] {
+        var bytes = Array(text.utf8)
+        for i in bytes.indices where bytes[i] == UInt8(ascii: "\n") || bytes[i] == UInt8(ascii: "\r") {
+            bytes[i] = UInt8(ascii: " ")
+        }
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
     }
 
     private let ownsGroup: Bool

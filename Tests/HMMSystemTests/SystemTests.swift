@@ -26,6 +26,14 @@ import Glibc
         #expect(child.wait() == .exited(3))
     }
 
+    /// A CRLF is one Character in Swift: the line breaks are replaced byte by byte, so a
+    /// message cannot start a line of its own (a forged verdict) with either.
+    @Test func lineBreaksInAMessageBecomeSpaces() {
+        #expect(ForkedChild.line("a\r\nP\rb\nc") == Array("a  P b c\n".utf8))
+        #expect(ForkedChild.line("") == [UInt8(ascii: "\n")])
+        #expect(ForkedChild.line("é\n") == Array("é \n".utf8))
+    }
+
     @Test func forkedChildTimeoutAndKill() throws {
         var child = try ForkedChild.spawn { _ in while true { sleep(1) } }
         #expect(child.next(deadline: monotonicSeconds() + 0.3) == .timedOut)
