@@ -70,6 +70,7 @@ public final class CoverageRun {
         public var gcov = "gcov"
         public var accelerator: VMConfiguration.AcceleratorChoice = .auto
         public var stallTimeout: Double = 300
+        public var instructionCountShift: Int?
         public var keepDirectory: String?
 
         public init(kernel: CoverageKernel, workloads: [CoverageWorkload], outputDirectory: String) {
@@ -137,6 +138,7 @@ public final class CoverageRun {
         vm.hostFiles = hostFiles
         vm.accelerator = options.accelerator
         vm.stallTimeout = options.stallTimeout
+        vm.instructionCountShift = options.instructionCountShift
         vm.keepDirectory = options.keepDirectory.map { $0 + "/" + workload.name }
         vm.artifactsDirectory = dir + "/guest"
         vm.maxBoots = 1

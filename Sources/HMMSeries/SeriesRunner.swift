@@ -22,6 +22,7 @@ public struct SeriesConfiguration: Sendable {
     public var output: String
     public var accelerator: VMConfiguration.AcceleratorChoice = .auto
     public var stallTimeout: Double = 300
+    public var instructionCountShift: Int?
     /// Let the guest shrink a divergent fixture (up to 90 s each); off, a series run stays short.
     public var shrink = false
     /// More `hmmkit run` arguments for the guest (filters, timeouts).
@@ -226,6 +227,7 @@ public final class SeriesRunner {
         var options = VMSession.Options(artifacts: kernel, command: command, resumable: resumable)
         options.accelerator = c.accelerator
         options.stallTimeout = c.stallTimeout
+        options.instructionCountShift = c.instructionCountShift
         options.keepDirectory = c.output + "/vm/" + names[0]
         options.artifactsDirectory = c.output + "/guest-files/" + names[0]
         try? FileManager.default.removeItem(atPath: options.keepDirectory!)

@@ -35,6 +35,10 @@ public struct VMConfiguration: Sendable, Equatable {
     public var thp: THPAtBoot = .madvise
     public var nodeShape: NodeShape = .memoryOnlyNode
     public var cpus = 2
+    /// TCG only: QEMU's `-icount shift=N`. Guest time then counts executed instructions
+    /// (2^N ns each) instead of the host's clock, so a benchmark's figures no longer move
+    /// with the host's load; what an instruction costs on the host is left out.
+    public var instructionCountShift: Int?
 
     /// Each node's memory and its CPUs' part of the -numa option, from the shape.
     var nodes: [(mib: Int, cpus: String?)] {
@@ -112,7 +116,9 @@ public struct VMConfiguration: Sendable, Equatable {
         var a: [String] = []
         switch accelerator {
         case .kvm: a += ["-accel", "kvm", "-cpu", "host"]
-        case .tcg: a += ["-accel", Self.tcgAccelerator, "-cpu", "max"]
+        case .tcg:
+            a += ["-accel", Self.tcgAccelerator, "-cpu", "max"]
+            if let shift = instructionCountShift { a += ["-icount", "shift=\(shift)"] }
         }
         a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(memoryMiB)M"] + numaArguments
         a += ["-kernel", bzImage, "-append", kernelCommandLine,

@@ -21,6 +21,8 @@ public final class VMSession {
         /// Host files the guest needs besides those the command names (a peer program).
         public var hostFiles: [String] = []
         public var accelerator: VMConfiguration.AcceleratorChoice = .auto
+        /// TCG's instruction-counted guest time (``VMConfiguration/instructionCountShift``).
+        public var instructionCountShift: Int?
         public var thp: VMConfiguration.THPAtBoot = .madvise
         public var nodeShape: VMConfiguration.NodeShape = .memoryOnlyNode
         /// No new KTAP for this long means the guest is hung.
@@ -218,6 +220,7 @@ public final class VMSession {
                                                      exchangeDirectory: bootDir + "/out", initPath: initPath),
                                 consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
         c.accelerator = accelerator
+        c.instructionCountShift = options.instructionCountShift
         c.thp = options.thp
         c.nodeShape = options.nodeShape
         c.extraKernelArguments += options.extraKernelArguments
@@ -242,6 +245,7 @@ public final class VMSession {
                                 guestRoot: .initramfs(path: initrd, channelLog: bootDir + "/channel.log"),
                                 consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
         c.accelerator = accelerator
+        c.instructionCountShift = options.instructionCountShift
         c.thp = options.thp
         c.nodeShape = options.nodeShape
         c.extraKernelArguments += options.extraKernelArguments

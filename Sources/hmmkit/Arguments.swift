@@ -110,8 +110,19 @@ struct VMBootOptions: ParsableArguments {
     var accel: VMConfiguration.AcceleratorChoice = .auto
     @Option(help: "Seconds without new output before a VM counts as hung.")
     var stallTimeout: Double = 300
+    @Option(help: ArgumentHelp("Count guest time in executed instructions, 2^N ns each (QEMU -icount shift=N; TCG only).",
+                               discussion: "Benchmarks then give the same figures on a loaded host.",
+                               valueName: "N"))
+    var icount: Int?
 
     func validate() throws {
         if !(stallTimeout > 0) { throw ValidationError("--stall-timeout must be positive") }
+        if let icount {
+            if !(0...10).contains(icount) { throw ValidationError("--icount takes a shift from 0 to 10, got \(icount)") }
+            if accel == .kvm { throw ValidationError("--icount needs TCG: it cannot be used with --accel kvm") }
+        }
     }
+
+    /// The accelerator to ask for: instruction counting exists only under TCG.
+    var accelerator: VMConfiguration.AcceleratorChoice { icount == nil ? accel : .tcg }
 }

@@ -88,8 +88,9 @@ struct CoverageCommand: ParsableCommand {
                 }
                 var options = CoverageRun.Options(kernel: coverageKernel, workloads: planned, outputDirectory: Self.absolute(output))
                 options.gcov = gcov
-                options.accelerator = vm.accel
+                options.accelerator = vm.accelerator
                 options.stallTimeout = vm.stallTimeout
+                options.instructionCountShift = vm.icount
                 options.keepDirectory = keep.map(Self.absolute)
                 results = try CoverageRun(options: options, progress: { log("hmmkit coverage: \($0)") }).run()
             } catch { log("hmmkit coverage: \(error)"); throw ExitStatus.fail }

@@ -77,8 +77,9 @@ public struct SeriesCommand: ParsableCommand {
         var c = SeriesConfiguration(tree: SeriesPaths.absolute(tree), base: base, patches: patches, output: SeriesPaths.absolute(output))
         c.each = each
         c.fixtures = fixtures.map(SeriesPaths.absolute)
-        c.accelerator = vm.accel
+        c.accelerator = vm.accelerator
         c.stallTimeout = vm.stallTimeout
+        c.instructionCountShift = vm.icount
         c.shrink = shrink
         c.runArguments = runArguments
         return c

@@ -104,10 +104,11 @@ struct VMCommand: ParsableCommand {
             var options = VMSession.Options(artifacts: artifacts, command: command, resumable: resumable)
             options.guestRoot = guestRoot
             options.hostFiles = hostFiles
-            options.accelerator = vm.accel
+            options.accelerator = vm.accelerator
             options.thp = thp
             options.nodeShape = numa
             options.stallTimeout = vm.stallTimeout
+            options.instructionCountShift = vm.icount
             options.keepDirectory = keep
             options.extraKernelArguments = kernelArguments
             options.artifactsDirectory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output

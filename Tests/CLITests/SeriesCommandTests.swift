@@ -48,6 +48,10 @@ import hmmkit
     @Test func vmSettings() {
         #expect(rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--accel", "hvf"])?.contains("--accel") == true)
         #expect(rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--stall-timeout", "0"]) != nil)
+        #expect(rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--icount", "11"])?.contains("from 0 to 10") == true)
+        #expect(rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--icount", "3", "--accel", "kvm"])?
+            .contains("needs TCG") == true)
+        #expect(rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--icount", "3"]) == nil)
         let startAfter = rejection(["--tree", tree, "--base", "b", "--range", "a..b", "--", "--start-after", "x"])
         #expect(startAfter?.contains("set by hmmkit series") == true)
     }

@@ -142,6 +142,16 @@ import Testing
         #expect(c.qemuArguments.starts(with: ["-accel", "kvm"]))
         c.accelerator = .tcg
         #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single"]))
+        #expect(!c.qemuArguments.contains("-icount"))
+    }
+
+    @Test func instructionCountingIsTCGOnly() {
+        var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
+        c.instructionCountShift = 3
+        c.accelerator = .tcg
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=3"]))
+        c.accelerator = .kvm
+        #expect(!c.qemuArguments.contains("-icount"))
     }
 }
 
