@@ -146,10 +146,11 @@ public struct FixtureTests: Sendable {
     var timeout: Double { replayer.stepTimeout * 2 + (shrink ? shrinkSeconds + 30 : 0) }
 
     func run(_ fixture: Fixture, path: String, lines: StepLines, context: TestContext) throws {
-        // The fixture's local node, on this machine's nodes (the worker inherits the pin).
+        // The fixture's local node, on this machine's nodes, one CPU of it (the worker inherits
+        // the pin; see ``LocalNodePlacement/oneCPU`` for why one).
         let (placement, placed) = try LocalNodePlacement.forFixture(fixture, nodes: context.facts.numaNodes)
             .mapError { TestSkip($0.reason) }.get()
-        try placement.apply()
+        try placement.oneCPU.apply()
         if let node = placement.node, node != fixture.environment.localNode {
             let wanted = fixture.environment.localNode.map(String.init) ?? "?"
             context.log("replayed with local node \(node): node \(wanted) has no CPUs here, and the expectations are the same")

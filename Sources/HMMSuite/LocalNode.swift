@@ -24,6 +24,17 @@ public enum LocalNodePlacement: Equatable, Sendable {
         return nil
     }
 
+    /// The node's lowest CPU alone. A fixture's steps run on one CPU because the kernel's
+    /// answer may depend on which CPU ran the step before: per-CPU LRU batches
+    /// (`folio_batch_add_and_move`: MADV_FREE's lazyfree batch, `folio_activate`) hold a
+    /// reference on a folio that stays on the LRU, and `migrate_device_unmap` drains only
+    /// its own CPU's batches (`lru_add_drain`), so `migrate_vma_check_page` refused a folio
+    /// another CPU's batch held and MIGRATE_TO_DEV left it behind (fuzz seeds 1160, 1327).
+    public var oneCPU: LocalNodePlacement {
+        guard case let .pinned(node, cpus) = self, let first = cpus.min() else { return self }
+        return .pinned(node: node, cpus: [first])
+    }
+
     /// Pins the calling thread (and what it forks or starts later). A machine that will not
     /// run this thread on those CPUs (a cpuset without them) cannot hold the model's local
     /// node: the test SKIPs with the reason rather than fail.

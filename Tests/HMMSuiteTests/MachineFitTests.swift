@@ -54,6 +54,8 @@ import Testing
 
     @Test func homeIsTheFirstNodeWithCPUsAndMemory() {
         #expect(LocalNodePlacement.home(among: Self.cpusOnNode1) == .pinned(node: 1, cpus: [0, 1]))
+        #expect(LocalNodePlacement.pinned(node: 1, cpus: [3, 2]).oneCPU == .pinned(node: 1, cpus: [2]))
+        #expect(LocalNodePlacement.anywhere.oneCPU == .anywhere)
         #expect(LocalNodePlacement.home(among: Self.cpuPerNode) == .pinned(node: 0, cpus: [0]))
         #expect(LocalNodePlacement.home(among: []) == nil)
     }
