@@ -48,13 +48,11 @@ extension Model {
 
     /// First page after `p` where the VMA changes (or the span ends), looking no further than `limit`.
     func vmaEnd(_ pi: Int, _ r: Int, _ p: Int, limit: Int) -> Int {
-        s.procs[pi].regions[r]!.flags.withUnsafeBufferPointer { flags in
-            let bits = flags[p] & PF.vmaBits
-            let stop = min(flags.count, limit)
-            var q = p + 1
-            while q < stop && flags[q] & PF.vmaBits == bits { q += 1 }
-            return q
-        }
+        let reg = s.procs[pi].regions[r]!
+        let stop = min(reg.span, limit)
+        var q = p + 1
+        while q < stop && reg.sameVMA(p, q) { q += 1 }
+        return q
     }
 
     static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports "

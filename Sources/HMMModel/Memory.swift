@@ -185,9 +185,9 @@ extension Model {
         let lo = (p / Self.pmdPages) * Self.pmdPages
         let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
-        let bits = reg.flags[p] & PF.vmaBits
-        if environment.thp == .madvise && bits & PF.advised == 0 { return nil }
-        for q in lo..<hi where reg.flags[q] & PF.vmaBits != bits || reg.frame[q] != Frames.none { return nil }
+        if environment.thp == .madvise && reg.flags[p] & PF.advised == 0 { return nil }
+        // One VMA must span the block (an mbind or accounting split ends it too).
+        for q in lo..<hi where !reg.sameVMA(p, q) || reg.frame[q] != Frames.none { return nil }
         return lo..<hi
     }
 
