@@ -39,6 +39,8 @@ public final class FuzzCampaign {
     var signal = CoverageSignal()
     var corpusSignal = CoverageSignal()
     var corpus: [Fixture] = []
+    /// Maps the signal to the five files (nil: no per-file figures).
+    public var symbols: KCOVSymbols?
 
     public init(directory: String, state: CampaignState, runner: any ProgramRunner, options: Options,
                 progress: @escaping (String) -> Void) {
@@ -100,6 +102,12 @@ public final class FuzzCampaign {
             try runBatch(baseSeconds: baseSeconds)
         }
         status(final: true)
+        if let guidance = state.guidance {
+            let files = guidance.signalByFile.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            progress("guidance: signal \(signal.count) PCs" + (files.isEmpty ? "" : " (\(files); \(guidance.unmappedSignal) in no file)")
+                     + ", corpus \(corpus.count) (\(guidance.generatedKept) of \(guidance.generated) generated, "
+                     + "\(guidance.mutatedKept) of \(guidance.mutated) mutants), \(guidance.uncovered) programs without coverage")
+        }
         return state
     }
 
@@ -144,6 +152,11 @@ public final class FuzzCampaign {
         state.seconds = baseSeconds + Date().timeIntervalSince(started)
         if state.guidance != nil {
             state.guidance!.history.append(.init(seconds: state.seconds, execs: state.execs, signal: signal.count, corpus: corpus.count))
+            if let symbols {
+                let (perFile, unmapped) = symbols.breakdown(signal.pcs)
+                state.guidance!.signalByFile = Dictionary(uniqueKeysWithValues: perFile.map { ($0.file, $0.pcs) })
+                state.guidance!.unmappedSignal = unmapped
+            }
             try saveSignal()
         }
         try state.save(directory: directory)

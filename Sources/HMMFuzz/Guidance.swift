@@ -21,6 +21,9 @@ public struct GuidanceState: Sendable, Codable, Equatable {
     public var malformedLines = 0
     /// After each round: campaign seconds, execs, signal, corpus size.
     public var history: [Point] = []
+    /// The signal by instrumented file (from the kernel's `kcov/` symbols), and PCs in none.
+    public var signalByFile: [String: Int] = [:]
+    public var unmappedSignal = 0
 
     public struct Point: Sendable, Codable, Equatable {
         public var seconds: Double

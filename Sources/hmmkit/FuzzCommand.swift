@@ -109,6 +109,11 @@ struct FuzzCommand: ParsableCommand {
             options.jobs = jobs
             options.freshPercent = freshPercent
             let campaign = FuzzCampaign(directory: directory, state: state, runner: runner, options: options) { log("hmmkit fuzz: \($0)") }
+            if guided {
+                do { campaign.symbols = try KCOVSymbols(artifactDirectory: artifacts.directory) } catch {
+                    log("hmmkit fuzz: no per-file coverage figures: \(error)")
+                }
+            }
             do { state = try campaign.run() } catch {
                 log("hmmkit fuzz: \(error)"); throw ExitStatus.fail
             }

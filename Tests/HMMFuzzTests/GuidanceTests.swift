@@ -222,3 +222,67 @@ private func stepCoverage(_ n: UInt64, _ fixture: Fixture) -> [UInt64] {
                                                 firstSeed: 1, guided: true) { _ in }.guidance != nil)
     }
 }
+
+@Suite struct KCOVSymbolTests {
+    static let map = """
+        ffffffff81000000 T _stext
+        ffffffff81100000 t hmm_vma_walk_pmd
+        ffffffff81100400 T hmm_range_fault
+        ffffffff81200000 T do_swap_page
+        ffffffff81200800 t memory_helper
+        ffffffff81300000 T kmalloc
+        ffffffff81400000 D some_data
+        """
+
+    static func symbols() throws -> KCOVSymbols {
+        try KCOVSymbols(systemMap: map, file: "System.map", objects: [
+            ("mm/hmm", ["hmm_vma_walk_pmd", "hmm_range_fault"]), ("mm/memory", ["do_swap_page", "memory_helper"]),
+            ("lib/test_hmm", ["dmirror_fops_open"]),
+        ])
+    }
+
+    @Test func pcsMapToTheFileOfTheirFunction() throws {
+        let s = try Self.symbols()
+        #expect(s.file(of: 0xffff_ffff_8110_0010) == "mm/hmm.c")
+        #expect(s.file(of: 0xffff_ffff_8110_0400) == "mm/hmm.c")
+        #expect(s.file(of: 0xffff_ffff_8120_0900) == "mm/memory.c")
+        #expect(s.file(of: 0xffff_ffff_8130_0010) == nil)  // kmalloc: not instrumented
+        #expect(s.file(of: 0xffff_ffff_8000_0000) == nil)  // before every symbol
+        #expect(s.file(of: KCOVWire.modulePC(section: ".text", offset: 4)!) == "lib/test_hmm.c")
+        let (perFile, unmapped) = s.breakdown([0xffff_ffff_8110_0010, 0xffff_ffff_8120_0010, 0xffff_ffff_8130_0010])
+        #expect(perFile.map(\.file) == ["mm/hmm.c", "mm/memory.c", "lib/test_hmm.c"])
+        #expect(perFile.map(\.pcs) == [1, 1, 0])
+        #expect(unmapped == 1)
+    }
+
+    @Test func aBadSystemMapLineIsNamed() {
+        do {
+            _ = try KCOVSymbols(systemMap: "ffffffff81000000 T _stext\nnot a line\n", file: "k/System.map", objects: [])
+            Issue.record("accepted a bad line")
+        } catch { #expect("\(error)".hasPrefix("k/System.map:2: ")) }
+    }
+
+    @Test func aMissingKCOVDirectorySaysWhatKernelItNeeds() {
+        do {
+            _ = try KCOVSymbols(artifactDirectory: "/nonexistent-kernel")
+            Issue.record("accepted a kernel without kcov/")
+        } catch { #expect("\(error)".contains("scripts/kernel-build --kcov")) }
+    }
+
+    @Test func theReportShowsCoverageOfAGuidedCampaign() {
+        var state = CampaignState(kernel: "debian-6.12", release: "6.12.118",
+                                  generator: .init(profile: "linux-6.12", steps: 20, devices: [0], nodes: [0], thp: "madvise",
+                                                   batchSize: 5), firstSeed: 1)
+        var guidance = GuidanceState()
+        guidance.history = [.init(seconds: 60, execs: 40, signal: 900, corpus: 12),
+                            .init(seconds: 120, execs: 80, signal: 1000, corpus: 15)]
+        guidance.signalByFile = ["mm/hmm.c": 100, "lib/test_hmm.c": 300]
+        state.guidance = guidance
+        let report = FuzzReport.markdown(state, directory: "d")
+        #expect(report.contains("## Coverage guidance (KCOV)"))
+        #expect(report.contains("| 0:02:00 | 80 | 1000 | 15 |"))
+        #expect(report.contains("| mm/hmm.c | 100 |"))
+        state.guidance = nil
+        #expect(!FuzzReport.markdown(state, directory: "d").contains("Coverage guidance"))
+    }
+}
