@@ -14,7 +14,7 @@ import Glibc
 /// the descriptor can be enabled again by the next worker.
 ///
 /// Word 0 of the buffer is the number of PCs recorded; when the buffer is full the kernel
-/// stops recording (``Sample/full``).
+/// stops recording (``Sample/full``). ``drain()`` empties it into a set between steps.
 public final class KCOVTrace {
     public static let path = "/sys/kernel/debug/kcov"
     /// `_IOR('c', 1, unsigned long)`, `_IO('c', 100)`, `_IO('c', 101)` from uapi/linux/kcov.h.
@@ -63,23 +63,45 @@ public final class KCOVTrace {
         area.storeBytes(of: value, as: UInt64.self)
     }
 
-    /// What the buffer holds now.
+    /// What the buffer held, over every ``drain()`` so far.
     public struct Sample: Sendable, Equatable {
         /// Distinct PCs, sorted.
         public var pcs: [UInt64]
         /// PCs recorded, repeats included.
         public var recorded: Int
-        /// The buffer filled up: later PCs were not recorded.
+        /// The buffer filled up before a drain: some PCs were not recorded.
         public var full: Bool
     }
 
-    /// The distinct PCs recorded since the last ``enable()``.
-    public func sample() -> Sample {
+    private var seen = Set<UInt64>()
+    /// A direct-mapped filter in front of `seen`: a loop records the same PCs over and over.
+    private var recent = [UInt64](repeating: 0, count: 4096)
+    private var recorded = 0
+    private var full = false
+
+    /// Moves the PCs recorded so far into this object and empties the buffer, so a long run
+    /// can be read in parts (between a worker's steps) instead of filling it. A PC the kernel
+    /// records while the count is reset may be lost.
+    public func drain() {
         let count = Int(clamping: area.load(as: UInt64.self))
         let n = min(count, words - 1)
-        var seen = Set<UInt64>(minimumCapacity: min(n, 1 << 16))
-        for i in 0..<n { seen.insert(area.load(fromByteOffset: (i + 1) * 8, as: UInt64.self)) }
-        return Sample(pcs: seen.sorted(), recorded: n, full: count >= words - 1)
+        if count >= words - 1 { full = true }
+        for i in 0..<n {
+            let pc = area.load(fromByteOffset: (i + 1) * 8, as: UInt64.self)
+            let slot = Int(truncatingIfNeeded: (pc >> 1) & 4095)
+            if recent[slot] != pc {
+                recent[slot] = pc
+                seen.insert(pc)
+            }
+        }
+        recorded += n
+        storeCount(0)
+    }
+
+    /// The distinct PCs recorded since the trace was opened (the buffer is drained first).
+    public func sample() -> Sample {
+        drain()
+        return Sample(pcs: seen.sorted(), recorded: recorded, full: full)
     }
 }
 

@@ -93,7 +93,7 @@ public struct FixtureReplayer: Sendable {
 
     /// ``replay(_:)``, with the worker's KCOV coverage when `kcovWords` > 0 (nil otherwise).
     /// The parent opens and maps the buffer; the worker enables it for itself before its
-    /// first step, and the parent reads it once the worker has exited.
+    /// first step; the parent drains it after each answer and once the worker has exited.
     public func replayCovered(_ fixture: Fixture) -> (verdict: ReplayVerdict, coverage: Coverage?) {
         var trace: KCOVTrace?
         var coverage: Coverage?
@@ -146,6 +146,9 @@ public struct FixtureReplayer: Sendable {
             }
             let answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
             ran += 1
+            // Between steps the worker waits for the next request: read its PCs so far, so one
+            // long program does not fill the buffer.
+            if case .line = answer { trace?.drain() }
             var observation: Observation?
             var event: String?
             switch answer {
