@@ -6,18 +6,26 @@ extension CampaignState {
     /// The campaign in `directory`: the saved one, resumed (its generator settings apply),
     /// or a new one on `release` with `settings` (their profile from the release) from
     /// `firstSeed`. A saved campaign on another kernel release is refused.
+    /// `guided` must match a saved campaign's: a corpus and signal mean nothing to an
+    /// unguided one, and an unguided campaign has none to resume from.
     public static func resumeOrStart(directory: String, kernel: String, release: String, settings: GeneratorSettings,
-                                     firstSeed: UInt64, log: (String) -> Void) throws -> CampaignState {
+                                     firstSeed: UInt64, guided: Bool = false, log: (String) -> Void) throws -> CampaignState {
         if let saved = try CampaignState.load(directory: directory) {
             guard saved.release == release else {
                 throw FuzzError("\(directory) is a campaign on \(saved.release), not \(release); use another --output")
+            }
+            guard (saved.guidance != nil) == guided else {
+                throw FuzzError("\(directory) is \(saved.guidance != nil ? "a guided" : "an unguided") campaign: "
+                                + (guided ? "run it without --guided, or use another --output" : "resume it with --guided"))
             }
             log("resuming \(directory) at seed \(saved.nextSeed) (\(saved.execs) execs so far); its generator settings apply")
             return saved
         }
         var generator = settings
         generator.profile = (KernelProfile.forRelease(release) ?? .linux6_12).name
-        return CampaignState(kernel: kernel, release: release, generator: generator, firstSeed: firstSeed)
+        var state = CampaignState(kernel: kernel, release: release, generator: generator, firstSeed: firstSeed)
+        if guided { state.guidance = GuidanceState() }
+        return state
     }
 }
 

@@ -23,6 +23,8 @@ public struct CampaignState: Sendable, Codable, Equatable {
     public var seconds = 0.0
     public var batches = 0
     public var events: [EventRecord] = []
+    /// Coverage guidance (`fuzz --guided`); nil for an unguided campaign.
+    public var guidance: GuidanceState?
 
     public struct GeneratorSettings: Sendable, Codable, Equatable {
         public var profile: String

@@ -21,6 +21,8 @@ public final class FuzzCampaign {
         public var reproductionHistory = 5
         /// Batches (VMs) run at once; each has its own boot and its own seeds.
         public var jobs = 1
+        /// Percent of a guided campaign's programs made fresh (the rest mutate the corpus).
+        public var freshPercent = ProgramPlan.freshPercent
         public init(duration: Double) { self.duration = duration }
     }
 
@@ -33,6 +35,12 @@ public final class FuzzCampaign {
     private var lastStatus = Date.distantPast
     /// New crash and hang signatures of this round, reproduced after it.
     private var pendingReproductions: [Int] = []
+    /// Guided campaigns: every PC seen, the PCs of event-free programs, the corpus programs.
+    var signal = CoverageSignal()
+    var corpusSignal = CoverageSignal()
+    var corpus: [Fixture] = []
+    /// Maps the signal to the five files (nil: no per-file figures).
+    public var symbols: KCOVSymbols?
 
     public init(directory: String, state: CampaignState, runner: any ProgramRunner, options: Options,
                 progress: @escaping (String) -> Void) {
@@ -56,6 +64,24 @@ public final class FuzzCampaign {
         return generator.generate(steps: state.generator.steps)
     }
 
+    /// Program number `n` of this round: in a guided campaign fresh or a mutation of the
+    /// corpus as it stands (``ProgramPlan``), else the generator's program for seed `n`.
+    func plannedProgram(_ n: UInt64) -> (fixture: Fixture, parent: UInt64?, operations: [FixtureMutator.Operation]?) {
+        guard let guidance = state.guidance, !corpus.isEmpty else { return (program(seed: n), nil, nil) }
+        switch ProgramPlan.plan(program: n, corpusSignal: guidance.corpus.map(\.newSignal), freshPercent: options.freshPercent) {
+        case .generate:
+            return (program(seed: n), nil, nil)
+        case let .mutate(entry, other, rngSeed):
+            var rng = Xoshiro256(seed: rngSeed)
+            let mutator = FixtureMutator(maxSteps: state.generator.steps * 2)
+            var (fixture, operations) = mutator.mutate(corpus[entry], other: other.map { corpus[$0] }, rng: &rng)
+            let parent = guidance.corpus[entry].program
+            fixture.about = ["program \(n): \(operations.map(\.rawValue).joined(separator: ", ")) of corpus program \(parent)"
+                             + (other.map { " (splicing from \(guidance.corpus[$0].program))" } ?? "")]
+            return (fixture, parent, operations)
+        }
+    }
+
     /// Test name the runner reports a program under.
     static func fileName(seed: UInt64) -> String {
         let digits = String(seed)
@@ -71,15 +97,22 @@ public final class FuzzCampaign {
         started = Date()
         let baseSeconds = state.seconds
         try makeDirectories()
+        if state.guidance != nil { try loadGuidance() }
         while Date().timeIntervalSince(started) < options.duration {
             try runBatch(baseSeconds: baseSeconds)
         }
         status(final: true)
+        if let guidance = state.guidance {
+            let files = guidance.signalByFile.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            progress("guidance: signal \(signal.count) PCs" + (files.isEmpty ? "" : " (\(files); \(guidance.unmappedSignal) in no file)")
+                     + ", corpus \(corpus.count) (\(guidance.generatedKept) of \(guidance.generated) generated, "
+                     + "\(guidance.mutatedKept) of \(guidance.mutated) mutants), \(guidance.uncovered) programs without coverage")
+        }
         return state
     }
 
     func makeDirectories() throws {
-        for sub in ["", "/events", "/logs"] {
+        for sub in ["", "/events", "/logs"] + (state.guidance == nil ? [] : ["/" + GuidanceState.corpusDirectory]) {
             try FileManager.default.createDirectory(atPath: directory + sub, withIntermediateDirectories: true)
         }
     }
@@ -95,14 +128,16 @@ public final class FuzzCampaign {
         guard !overflow, !spanOverflow else { throw FuzzError("\(directory)/\(CampaignState.fileName): seeds exhausted at \(first)") }
         var batches: [(directory: String, log: String, seeds: Range<UInt64>)] = []
         var programs: [UInt64: Fixture] = [:]
+        var origins: [UInt64: (parent: UInt64?, operations: [FixtureMutator.Operation]?)] = [:]
         for k in 0..<jobs {
             let seeds = (first + UInt64(k) * size)..<(first + UInt64(k + 1) * size)
             // One job keeps the directory name earlier campaigns and their logs use.
             let batchDirectory = directory + (jobs == 1 ? "/batch" : "/batch-\(k + 1)")
             try resetDirectory(batchDirectory)
             for seed in seeds {
-                let fixture = program(seed: seed)
+                let (fixture, parent, operations) = plannedProgram(seed)
                 programs[seed] = fixture
+                origins[seed] = (parent, operations)
                 try AtomicFile.write(fixture.text, to: "\(batchDirectory)/\(Self.fileName(seed: seed)).fixture")
             }
             let log = "\(directory)/logs/batch-\(state.batches + k + 1).ktap"
@@ -110,11 +145,20 @@ public final class FuzzCampaign {
         }
         let runs = try replayConcurrently(batches.map { ($0.directory, $0.log) })
         for (run, batch) in zip(runs, batches) {
-            try record(run, seeds: batch.seeds, programs: programs, baseSeconds: baseSeconds)
+            try record(run, seeds: batch.seeds, programs: programs, origins: origins, baseSeconds: baseSeconds)
         }
         state.nextSeed = end
         state.batches += jobs
         state.seconds = baseSeconds + Date().timeIntervalSince(started)
+        if state.guidance != nil {
+            state.guidance!.history.append(.init(seconds: state.seconds, execs: state.execs, signal: signal.count, corpus: corpus.count))
+            if let symbols {
+                let (perFile, unmapped) = symbols.breakdown(signal.pcs)
+                state.guidance!.signalByFile = Dictionary(uniqueKeysWithValues: perFile.map { ($0.file, $0.pcs) })
+                state.guidance!.unmappedSignal = unmapped
+            }
+            try saveSignal()
+        }
         try state.save(directory: directory)
         if options.reproduce {
             for i in pendingReproductions {
@@ -140,12 +184,20 @@ public final class FuzzCampaign {
     }
 
     /// Counts one boot's results into the campaign's events.
-    func record(_ run: ProgramRun, seeds: Range<UInt64>, programs: [UInt64: Fixture], baseSeconds: Double) throws {
+    func record(_ run: ProgramRun, seeds: Range<UInt64>, programs: [UInt64: Fixture],
+                origins: [UInt64: (parent: UInt64?, operations: [FixtureMutator.Operation]?)] = [:], baseSeconds: Double) throws {
         state.boots += run.boots
         var history: [UInt64] = []
         var ran = Set<UInt64>()
-        for result in run.results {
-            guard let seed = Self.seed(fromTest: result.name), seeds.contains(seed), programs[seed] != nil else { continue }
+        for covered in run.results {
+            guard let seed = Self.seed(fromTest: covered.name), seeds.contains(seed), programs[seed] != nil else { continue }
+            // Coverage lines are the guidance's, not an event's evidence.
+            var result = covered
+            result.diagnostics.removeAll(where: KCOVWire.isWireLine)
+            if state.guidance != nil && !covered.name.hasPrefix("vm.died_after.") {
+                let origin = origins[seed] ?? (nil, nil)
+                try guide(covered, program: seed, fixture: programs[seed]!, parent: origin.parent, operations: origin.operations)
+            }
             // A crash after a program's result (its worker's exit, the module's unload) is
             // that program's event, not another execution of it.
             if !result.name.hasPrefix("vm.died_after.") {
@@ -176,6 +228,68 @@ public final class FuzzCampaign {
         }
     }
 
+    // MARK: guidance
+
+    /// One program's coverage: into the signal; into the corpus when it ran without an
+    /// event and reached PCs no corpus program had.
+    func guide(_ result: KTAPTestCase, program n: UInt64, fixture: Fixture, parent: UInt64?,
+               operations: [FixtureMutator.Operation]?) throws {
+        if parent == nil { state.guidance!.generated += 1 } else { state.guidance!.mutated += 1 }
+        guard result.diagnostics.contains(where: { $0.hasPrefix(KCOVWire.summaryPrefix) }) else {
+            state.guidance!.uncovered += 1
+            return
+        }
+        let (pcs, malformed) = KCOVWire.pcs(in: result.diagnostics)
+        state.guidance!.malformedLines += malformed
+        signal.add(pcs)
+        guard FuzzEvent.classify(result) == nil else { return }
+        let added = corpusSignal.add(pcs)
+        guard added > 0 else { return }
+        let file = GuidanceState.corpusDirectory + "/" + Self.fileName(seed: n) + ".fixture"
+        var kept = fixture
+        if parent == nil { kept.about = ["program \(n): generated from seed \(n)"] }
+        kept.about.append("added \(added) PCs to the corpus signal")
+        try AtomicFile.write(kept.text, to: directory + "/" + file)
+        corpus.append(kept)
+        state.guidance!.corpus.append(CorpusEntry(program: n, file: file, newSignal: added, parent: parent, operations: operations))
+        if parent == nil { state.guidance!.generatedKept += 1 } else { state.guidance!.mutatedKept += 1 }
+    }
+
+    /// A resumed guided campaign: its signal files and corpus programs.
+    func loadGuidance() throws {
+        func read(_ name: String) throws -> String? {
+            let path = directory + "/" + name
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw FuzzError("\(path): cannot read: \(error.localizedDescription)")
+            }
+        }
+        signal = try read(GuidanceState.signalFile).map { try CoverageSignal.parse($0, file: directory + "/" + GuidanceState.signalFile) }
+            ?? CoverageSignal()
+        corpusSignal = try read(GuidanceState.corpusSignalFile).map {
+            try CoverageSignal.parse($0, file: directory + "/" + GuidanceState.corpusSignalFile)
+        } ?? CoverageSignal()
+        corpus = []
+        for entry in state.guidance!.corpus {
+            let path = directory + "/" + entry.file
+            guard let text = try read(entry.file) else { throw FuzzError("\(path): corpus program missing") }
+            let fixture: Fixture
+            do { fixture = try Fixture.parse(text, file: path) } catch { throw FuzzError("\(error)") }
+            if let (index, reason) = fixture.firstViolation() {
+                throw FuzzError("\(path): step \(index + 1) breaks the model's preconditions: \(reason)")
+            }
+            corpus.append(fixture)
+        }
+        if !corpus.isEmpty || signal.count > 0 {
+            progress("guidance: \(corpus.count) corpus programs, signal \(signal.count) PCs")
+        }
+    }
+
+    func saveSignal() throws {
+        try AtomicFile.write(signal.text, to: directory + "/" + GuidanceState.signalFile)
+        try AtomicFile.write(corpusSignal.text, to: directory + "/" + GuidanceState.corpusSignalFile)
+    }
+
     func eventDirectory(_ i: Int) -> String {
         let e = state.events[i]
         return "events/\(e.kind.rawValue)-\(StableHash.hex(e.signature))"
@@ -197,6 +311,8 @@ public final class FuzzCampaign {
     func reproduce(event i: Int, programs: [UInt64: Fixture]) throws {
         let event = state.events[i]
         progress("reproducing \(event.signature) (seed \(event.firstSeed)) on a fresh boot")
+        // This round's programs (a guided campaign's mutants exist nowhere else).
+        func program(seed: UInt64) -> Fixture { programs[seed] ?? self.program(seed: seed) }
         let alone = program(seed: event.firstSeed)
         var attempts = 1
         if try shows(event, [alone]) {
@@ -285,9 +401,10 @@ public final class FuzzCampaign {
         let (dd, dt) = state.count(.divergence)
         let (wd, wt) = state.count(.warning)
         let (hd, ht) = state.count(.hang)
-        progress(String(format: "fuzz %@: %d execs (%.2f/s), %d boots, crashes %d%@, "
+        let coverage = state.guidance.map { _ in ", signal \(signal.count) PCs, corpus \(corpus.count)" } ?? ""
+        progress(String(format: "fuzz %@: %d execs (%.2f/s)%@, %d boots, crashes %d%@, "
                             + "warnings %d/%d, hangs %d/%d, divergences %d/%d (distinct/total)",
-                        Self.clock(elapsed), state.execs, rate, state.boots, crashes.count,
+                        Self.clock(elapsed), state.execs, rate, coverage, state.boots, crashes.count,
                         byTitle.isEmpty ? "" : " [" + byTitle.joined(separator: "; ") + "]", wd, wt, hd, ht, dd, dt))
     }
 

@@ -16,6 +16,7 @@ public enum FuzzReport {
                           state.execs, state.firstSeed, state.nextSeed &- 1, FuzzCampaign.clock(state.seconds), rate,
                           state.boots, state.batches))
         out.append("")
+        if let guidance = state.guidance { out += coverage(guidance) }
         for kind in FuzzEvent.Kind.allCases {
             let events = state.events.enumerated().filter { $0.element.kind == kind }
             out.append("## \(heading(kind)) (\(events.count) distinct, \(events.reduce(0) { $0 + $1.element.count }) in all)")
@@ -38,6 +39,32 @@ public enum FuzzReport {
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A guided campaign's coverage: the corpus, the signal by file and over time.
+    static func coverage(_ g: GuidanceState) -> [String] {
+        var out = ["## Coverage guidance (KCOV)", ""]
+        let signal = g.history.last?.signal ?? 0
+        out.append("- signal: \(signal) PCs in mm/hmm.c, mm/migrate_device.c, mm/memory.c, mm/rmap.c and lib/test_hmm.c "
+                   + "(the replay worker's own task; fork blocks are not traced)")
+        out.append("- corpus: \(g.corpus.count) programs (`corpus/`): \(g.generatedKept) of \(g.generated) generated programs "
+                   + "and \(g.mutatedKept) of \(g.mutated) mutants added coverage; \(g.uncovered) programs sent none")
+        if g.malformedLines > 0 { out.append("- \(g.malformedLines) coverage lines from the guest did not decode") }
+        if !g.signalByFile.isEmpty {
+            out += ["", "| file | PCs |", "|---|---:|"]
+            for (file, pcs) in g.signalByFile.sorted(by: { $0.key < $1.key }) { out.append("| \(file) | \(pcs) |") }
+            out.append("| (in no file) | \(g.unmappedSignal) |")
+        }
+        if !g.history.isEmpty {
+            out += ["", "| time | execs | signal | corpus |", "|---|---:|---:|---:|"]
+            // At most about 20 rows: every k-th round and the last.
+            let step = max(1, g.history.count / 20)
+            for (i, p) in g.history.enumerated() where i % step == 0 || i == g.history.count - 1 {
+                out.append("| \(FuzzCampaign.clock(p.seconds)) | \(p.execs) | \(p.signal) | \(p.corpus) |")
+            }
+        }
+        out.append("")
+        return out
     }
 
     static func heading(_ kind: FuzzEvent.Kind) -> String {

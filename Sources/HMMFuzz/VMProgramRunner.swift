@@ -16,6 +16,8 @@ public struct VMProgramRunner: ProgramRunner {
     /// Where the guest's shrunk divergences go.
     public var divergenceDirectory: String
     public var progress: (String) -> Void
+    /// Campaign batches replay with `--kcov` (a guided campaign on a KCOV kernel).
+    public var kcov = false
 
     public init(artifacts: KernelArtifacts, divergenceDirectory: String, progress: @escaping (String) -> Void) {
         self.artifacts = artifacts
@@ -29,6 +31,7 @@ public struct VMProgramRunner: ProgramRunner {
         case .campaign:
             arguments += divergenceShrinkSeconds > 0
                 ? ["--shrink-seconds", String(Int(divergenceShrinkSeconds))] : ["--no-shrink"]
+            if kcov { arguments.append("--kcov") }
         case .reproduction:
             arguments += ["--no-shrink", "--allow-hazards"]
         }

@@ -71,6 +71,9 @@ public struct FixtureReplayer: Sendable {
     public var watchKernelLog = true
     /// Where `file-create` makes its O_TMPFILE files.
     public var tmpDirectory = "/tmp"
+    /// Trace the worker with KCOV in a buffer of this many 64-bit words (0: no coverage).
+    /// Only the worker's own task is traced: a fixture's `fork` blocks run uncovered.
+    public var kcovWords = 0
 
     public init(generation: UAPIGeneration) {
         self.generation = generation
@@ -79,11 +82,48 @@ public struct FixtureReplayer: Sendable {
     /// Every answer is final: an unexpected answer is a divergence, never retried (a
     /// deterministic ENOENT from MIGRATE_TO_DEV is how a real migration bug shows).
     public func replay(_ fixture: Fixture) -> ReplayVerdict {
+        replayCovered(fixture).verdict
+    }
+
+    /// What KCOV saw of one replay: the worker's PCs, or why there are none.
+    public enum Coverage: Sendable {
+        case sample(KCOVTrace.Sample)
+        case unavailable(String)
+    }
+
+    /// ``replay(_:)``, with the worker's KCOV coverage when `kcovWords` > 0 (nil otherwise).
+    /// The parent opens and maps the buffer; the worker enables it for itself before its
+    /// first step; the parent drains it after each answer and once the worker has exited.
+    public func replayCovered(_ fixture: Fixture) -> (verdict: ReplayVerdict, coverage: Coverage?) {
+        var trace: KCOVTrace?
+        var coverage: Coverage?
+        if kcovWords > 0 {
+            do { trace = try KCOVTrace(words: kcovWords) } catch { coverage = .unavailable("\(KCOVTrace.path): \(error)") }
+        }
+        let verdict = replay(fixture, trace: trace)
+        if let trace {
+            if case .diverged(let d) = verdict, d.event?.hasPrefix("hang") == true {
+                coverage = .unavailable("the worker hung; its trace was not read")
+            } else {
+                let sample = trace.sample()
+                coverage = sample.recorded == 0
+                    ? .unavailable("no PCs recorded (KCOV_ENABLE failed in the worker, or no instrumented code ran)")
+                    : .sample(sample)
+            }
+        }
+        return (verdict, coverage)
+    }
+
+    private func replay(_ fixture: Fixture, trace: KCOVTrace?) -> ReplayVerdict {
         var replay = Replay(fixture)
         let worker = FixtureWorker(steps: fixture.steps, generation: generation, tmpDirectory: tmpDirectory, codec: fixture.data)
         var child: ConversingChild
         do {
-            child = try ConversingChild.spawn { requests, reply in worker.serve(requests, reply) }
+            child = try ConversingChild.spawn { requests, reply in
+                // A failure leaves the buffer empty, which the parent reports.
+                try? trace?.enable()
+                return worker.serve(requests, reply)
+            }
         } catch {
             return .couldNotRun("could not fork the replay worker: \(error)")
         }
@@ -106,6 +146,9 @@ public struct FixtureReplayer: Sendable {
             }
             let answer = child.ask(String(index), deadline: monotonicSeconds() + stepTimeout)
             ran += 1
+            // Between steps the worker waits for the next request: read its PCs so far, so one
+            // long program does not fill the buffer.
+            if case .line = answer { trace?.drain() }
             var observation: Observation?
             var event: String?
             switch answer {

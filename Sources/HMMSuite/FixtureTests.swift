@@ -166,7 +166,8 @@ public struct FixtureTests: Sendable {
         defer { thp.restore() }
         var replayer = self.replayer
         replayer.generation = context.generation
-        let verdict = replayer.replay(fixture)
+        let (verdict, coverage) = replayer.replayCovered(fixture)
+        if let coverage { context.log(ReplayCoverage.lines(coverage, tmpDirectory: replayer.tmpDirectory).joined(separator: "\n")) }
         switch verdict {
         case let .passed(steps):
             context.log("\(steps) steps inside the model's envelope (profile \(fixture.profile.name))")
@@ -195,6 +196,8 @@ public struct FixtureTests: Sendable {
     /// reproducer (fixture + kselftest C test).
     func shrinkAndEmit(_ fixture: Fixture, divergence: Divergence, replayer: FixtureReplayer, id: TestID, context: TestContext) {
         let signature = divergence.signature
+        var replayer = replayer
+        replayer.kcovWords = 0  // the shrinker's replays are not the program's coverage
         let deadline = monotonicSeconds() + shrinkSeconds
         var timedOut = false
         var kernelBroke: String?

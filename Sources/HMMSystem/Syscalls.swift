@@ -46,6 +46,13 @@ package enum Sys {
         }
     }
 
+    /// ioctl(2) whose argument is a value, not a pointer (KCOV_INIT_TRACE's size, KCOV_ENABLE's
+    /// mode). Glibc's overlay passes it as an int: a value past Int32.max is refused here.
+    package static func ioctl(_ fd: Int32, _ request: UInt, value: UInt, name: String) throws(SystemError) {
+        guard let arg = CInt(exactly: value) else { throw SystemError("ioctl(\(name)) with argument \(value)", .EINVAL) }
+        _ = try retryingEINTR("ioctl(\(name))") { Glibc.ioctl(fd, request, arg) }
+    }
+
     package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         try retryingEINTR("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }

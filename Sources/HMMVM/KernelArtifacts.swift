@@ -84,18 +84,19 @@ public enum KernelBuilder {
     /// `spec`: debian-6.12, debian-6.1, a kernel tree, or a directory that already holds artifacts.
     /// `config`: a config fragment (on top of defconfig) or a whole .config; nil for hmmkit's own.
     /// `coverage`: the gcov build (`scripts/kernel-build --coverage`), cached under its own key.
-    public static func artifacts(for spec: String, config: String? = nil, coverage: Bool = false,
+    /// `kcov`: the KCOV build for guided fuzzing (`scripts/kernel-build --kcov`), cached under its own key.
+    public static func artifacts(for spec: String, config: String? = nil, coverage: Bool = false, kcov: Bool = false,
                                  progress: (String) -> Void) throws -> KernelArtifacts {
         let existing = KernelArtifacts(directory: spec)
         if spec.hasPrefix("/") || spec.hasPrefix("."), existing.isComplete {
-            if config != nil || coverage {
-                throw HMMKitError("'\(spec)' is an already built kernel: --config and --coverage apply to a source only")
+            if config != nil || coverage || kcov {
+                throw HMMKitError("'\(spec)' is an already built kernel: --config, --coverage and --kcov apply to a source only")
             }
             return KernelArtifacts(directory: URL(fileURLWithPath: spec).standardizedFileURL.path)
         }
         let root = try Repository.root()
         let build = try runProgram([root + "/scripts/kernel-build", "--source", spec] + (config.map { ["--config", $0] } ?? [])
-                                       + (coverage ? ["--coverage"] : []),
+                                       + (coverage ? ["--coverage"] : []) + (kcov ? ["--kcov"] : []),
                                    input: .inherited, error: .inherited)
         guard build.termination == .exited(0) else {
             throw HMMKitError("kernel build for '\(spec)' failed (scripts/kernel-build exit \(build.termination.status)); "

@@ -22,6 +22,10 @@ struct FuzzCommand: ParsableCommand {
             them, shrunk on fresh boots to a fixture and a kselftest C test under DIR/events/.
             State lives in DIR/campaign.json; running again with the same DIR resumes. KTAP on stdout
             at the end: one result per distinct event. 'hmmkit fuzz report DIR' writes the markdown.
+            --guided runs a KCOV kernel (scripts/kernel-build --kcov): each program's coverage of mm/hmm.c,
+            mm/migrate_device.c, mm/memory.c, mm/rmap.c and lib/test_hmm.c comes back with its result,
+            programs that add coverage join DIR/corpus/, and most later programs mutate corpus programs
+            (insert, delete or change steps, splice) within the model's preconditions.
             """)
         @Option(help: "debian-6.12, debian-6.1, a kernel tree or a directory from 'hmmkit kernel build'.")
         var kernel = "debian-6.12"
@@ -49,6 +53,10 @@ struct FuzzCommand: ParsableCommand {
         var accel: VMConfiguration.AcceleratorChoice = .auto
         @Option(help: "VMs at once, each with its own batch of seeds (a TCG VM keeps about one core busy).")
         var jobs = 1
+        @Flag(help: "Coverage-guided: build/boot the KCOV kernel, keep programs that add coverage, mutate them.")
+        var guided = false
+        @Option(help: "Percent of a guided campaign's programs generated fresh; the rest mutate the corpus.")
+        var freshPercent = ProgramPlan.freshPercent
 
         func validate() throws {
             if !(1...64).contains(jobs) { throw ValidationError("--jobs takes 1...64, got \(jobs)") }
@@ -57,6 +65,12 @@ struct FuzzCommand: ParsableCommand {
                 throw ValidationError("--steps takes 1...\(FixtureLimits.steps), got \(steps)")
             }
             if !(0...1000).contains(shrinkBoots) { throw ValidationError("--shrink-boots takes 0...1000, got \(shrinkBoots)") }
+            if !(0...100).contains(freshPercent) { throw ValidationError("--fresh-percent takes 0...100, got \(freshPercent)") }
+        }
+
+        /// A directory that already holds a built kernel (KernelBuilder takes it as it is).
+        static func isBuilt(_ spec: String) -> Bool {
+            (spec.hasPrefix("/") || spec.hasPrefix(".")) && KernelArtifacts(directory: spec).isComplete
         }
 
         func settings() -> CampaignState.GeneratorSettings {
@@ -65,22 +79,41 @@ struct FuzzCommand: ParsableCommand {
 
         func run() throws {
             let artifacts: KernelArtifacts
-            do { artifacts = try KernelBuilder.artifacts(for: kernel, config: nil) { log("hmmkit: \($0)") } } catch {
+            do {
+                let kcov = guided && !Self.isBuilt(kernel)
+                artifacts = try KernelBuilder.artifacts(for: kernel, config: nil, kcov: kcov) { log("hmmkit: \($0)") }
+            } catch {
                 log("hmmkit: \(error)"); throw ExitStatus.fail
             }
             let directory = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
             var state: CampaignState
             do {
                 state = try CampaignState.resumeOrStart(directory: directory, kernel: kernel, release: artifacts.release,
-                                                        settings: settings(), firstSeed: firstSeed) { log("hmmkit fuzz: \($0)") }
+                                                        settings: settings(), firstSeed: firstSeed, guided: guided) {
+                    log("hmmkit fuzz: \($0)")
+                }
             } catch let error as FuzzError { log("hmmkit fuzz: \(error)"); throw ExitStatus.fail }
             var runner = VMProgramRunner(artifacts: artifacts, divergenceDirectory: directory + "/divergences") { log("hmmkit vm: \($0)") }
             runner.accelerator = accel
+            if guided {
+                guard FileManager.default.fileExists(atPath: artifacts.directory + "/kcov/objects") else {
+                    log("hmmkit fuzz: \(artifacts.directory) is not a KCOV kernel (no kcov/objects): --guided needs one from "
+                        + "'scripts/kernel-build --kcov' or 'hmmkit kernel build --kcov', or a source such as debian-6.12 to build")
+                    throw ExitStatus.fail
+                }
+                runner.kcov = true
+            }
             var options = FuzzCampaign.Options(duration: duration.seconds)
             options.reproduce = !noReproduce
             options.shrinkBoots = shrinkBoots
             options.jobs = jobs
+            options.freshPercent = freshPercent
             let campaign = FuzzCampaign(directory: directory, state: state, runner: runner, options: options) { log("hmmkit fuzz: \($0)") }
+            if guided {
+                do { campaign.symbols = try KCOVSymbols(artifactDirectory: artifacts.directory) } catch {
+                    log("hmmkit fuzz: no per-file coverage figures: \(error)")
+                }
+            }
             do { state = try campaign.run() } catch {
                 log("hmmkit fuzz: \(error)"); throw ExitStatus.fail
             }

@@ -19,6 +19,11 @@ struct ReplayOptions: ParsableArguments {
     var output: String?
     @Option(help: "Check against this kernel profile instead of the one for uname -r.")
     var profile: KernelProfile?
+    @Flag(help: """
+        Trace each replay's worker with KCOV (/sys/kernel/debug/kcov); print the PCs no earlier replay of this \
+        boot printed, as 'kcov-pcs:' diagnostics (guided fuzzing).
+        """)
+    var kcov = false
 
     func validate() throws {
         if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
@@ -33,6 +38,8 @@ struct ReplayOptions: ParsableArguments {
         var replayer = FixtureReplayer(generation: .v6_1)  // the runner's UAPI detection replaces it per test
         replayer.allowHazards = allowHazards
         replayer.stepTimeout = stepTimeout
+        // 2 Mi words (16 MiB): a 60-step program records a few hundred thousand PCs.
+        if kcov { replayer.kcovWords = 1 << 21 }
         var tests = FixtureTests(replayer: replayer, kernelProfile: kernelProfile)
         tests.shrink = !noShrink
         tests.shrinkSeconds = shrinkSeconds

@@ -21,10 +21,16 @@ struct KernelCommand: ParsableCommand {
         var config: String?
         @Flag(help: "Instrument mm/hmm, mm/migrate_device, mm/memory, mm/rmap and lib/test_hmm with gcov (for 'hmmkit coverage').")
         var coverage = false
+        @Flag(help: "Instrument the same five objects with KCOV (for 'hmmkit fuzz --guided').")
+        var kcov = false
+
+        func validate() throws {
+            if coverage && kcov { throw ValidationError("--coverage and --kcov are separate kernels; pass one") }
+        }
 
         func run() throws {
             do {
-                let a = try KernelBuilder.artifacts(for: source, config: config, coverage: coverage) { log("hmmkit: \($0)") }
+                let a = try KernelBuilder.artifacts(for: source, config: config, coverage: coverage, kcov: kcov) { log("hmmkit: \($0)") }
                 print(a.directory)
             } catch { log("hmmkit: \(error)"); throw ExitStatus.fail }
         }
