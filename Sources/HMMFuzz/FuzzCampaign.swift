@@ -104,7 +104,8 @@ public final class FuzzCampaign {
         status(final: true)
         if let guidance = state.guidance {
             let files = guidance.signalByFile.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            progress("guidance: signal \(signal.count) PCs" + (files.isEmpty ? "" : " (\(files); \(guidance.unmappedSignal) in no file)")
+            let byFile = files.isEmpty ? "" : " (\(files); \(guidance.unmappedSignal) outside their functions)"
+            progress("guidance: signal \(signal.count) PCs" + byFile
                      + ", corpus \(corpus.count) (\(guidance.generatedKept) of \(guidance.generated) generated, "
                      + "\(guidance.mutatedKept) of \(guidance.mutated) mutants), \(guidance.uncovered) programs without coverage")
         }

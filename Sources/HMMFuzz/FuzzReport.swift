@@ -53,7 +53,8 @@ public enum FuzzReport {
         if !g.signalByFile.isEmpty {
             out += ["", "| file | PCs |", "|---|---:|"]
             for (file, pcs) in g.signalByFile.sorted(by: { $0.key < $1.key }) { out.append("| \(file) | \(pcs) |") }
-            out.append("| (in no file) | \(g.unmappedSignal) |")
+            // A hook the compiler tail-calls records its caller's return address, often in another file.
+            out.append("| (outside their functions) | \(g.unmappedSignal) |")
         }
         if !g.history.isEmpty {
             out += ["", "| time | execs | signal | corpus |", "|---|---:|---:|---:|"]
