@@ -25,7 +25,8 @@ public struct VMConfiguration: Sendable, Equatable {
         /// the guest reports back over a third serial line into `channelLog`.
         case initramfs(path: String, channelLog: String)
         /// The host's `/` read-only over 9p, the kernel's modules and a writable exchange
-        /// directory beside it; scripts/vm-init is PID 1. Only for hmmkit's own trusted kernels.
+        /// directory beside it; scripts/vm-init is PID 1. Only for trusted kernels (hmmkit's own
+        /// builds, a CI kernel under comparison): the guest can read the host's files.
         case hostRoot(modulesDirectory: String, exchangeDirectory: String, initPath: String)
     }
 

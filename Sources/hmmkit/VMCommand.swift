@@ -61,7 +61,8 @@ struct VMCommand: ParsableCommand {
         var kernelConfig: String?
         @Option(help: """
             payload (the guest sees only the payload and what its command names) \
-            or host-root (the host's / read-only over 9p; hmmkit's own kernels only).
+            or host-root (the host's / read-only over 9p, for comparison: trusted kernels only, since the guest \
+            reads the host; the kernel needs 9p over virtio-pci built in, as x86_64 defconfig has it).
             """)
         var guestRoot: VMSession.GuestRootChoice = .payload
         @Option(help: "Build --kernel with this config fragment or whole .config (as 'kernel build --config').")
