@@ -34,7 +34,7 @@ extension Model {
             return exclusive(pi, c.fd, minor, c.range)
         case .checkExclusive:
             let r = c.range.region
-            for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag & 0x7F == Tag.atomic {
+            for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag == .atomic {
                 return [.failure(Errno.EPERM.rawValue)]
             }
             return [done]
@@ -69,7 +69,7 @@ extension Model {
         while true {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
-                if e.tag == Tag.none || (write && e.tag != Tag.write) {
+                if e.tag == .absent || (write && e.tag != .write) {
                     notePastEnd(pi, fd, r, pos, "\(write ? "WRITE" : "READ") faults again at r\(r) page \(pos)")
                     break
                 }
@@ -96,7 +96,7 @@ extension Model {
             faults += 1
         }
         var upper = faults
-        let thpBlocks = Set((range.first..<end).filter { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }.map { $0 / Self.pmdPages })
+        let thpBlocks = Set((range.first..<end).filter { s.procs[pi].regions[r]!.flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
         if !thpBlocks.isEmpty && write {
             upper += UInt64(thpBlocks.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
@@ -124,14 +124,14 @@ extension Model {
             var retries = 0
             while p < cEnd {
                 let fl = s.procs[pi].regions[r]!.flags[p]
-                if fl & PF.mapped == 0 || fl & PF.read == 0 { return Errno.EFAULT.rawValue }
+                if !fl.contains(.mapped) || !fl.contains(.read) { return Errno.EFAULT.rawValue }
                 let f = s.procs[pi].regions[r]!.frame[p]
-                let priv = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate && fl & PF.excl == 0
-                if priv && Loc.index(s.frames.loc[Int(f)]) == minor { p += 1; continue }
-                var need = f == Frames.none || fl & (PF.excl | PF.exclMaybe) != 0 || priv
-                if !need && write && fl & PF.pteWrite == 0 { need = true }
+                let priv = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate && !fl.contains(.deviceExclusive)
+                if priv && s.frames.loc[Int(f)].index == minor { p += 1; continue }
+                var need = f == Frames.none || fl.overlaps(.anyDeviceExclusive) || priv
+                if !need && write && !fl.contains(.pteWrite) { need = true }
                 if !need { p += 1; continue }
-                if write && fl & PF.write == 0 { return Errno.EPERM.rawValue }
+                if write && !fl.contains(.write) { return Errno.EPERM.rawValue }
                 let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
                 for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT.rawValue }
                 retries += 1
@@ -139,15 +139,15 @@ extension Model {
             }
             for q in a..<cEnd {
                 let f = s.procs[pi].regions[r]!.frame[q]
-                let writable = s.procs[pi].regions[r]!.flags[q] & PF.pteWrite != 0
-                let own = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate
+                let writable = s.procs[pi].regions[r]!.flags[q].contains(.pteWrite)
+                let own = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate
                 if write && !writable {
                     x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of "
                         + "this device is reported without a write fault"
                     return Errno.EFAULT.rawValue
                 }
                 if own { x.hazard = Self.ownPrivateHazard }
-                store(pi, fd, r, q, frame: f, tag: writable ? Tag.write : Tag.read)
+                store(pi, fd, r, q, frame: f, tag: writable ? .write : .read)
             }
             a = cEnd
         }
@@ -160,7 +160,7 @@ extension Model {
         tokens.reserveCapacity(range.count)
         for p in range.first..<range.end {
             let e = entry(pi, fd, range.region, p)
-            if e.tag & 0x7F == Tag.none {
+            if e.tag == .absent {
                 notePastEnd(pi, fd, range.region, p, "ENOENT from the read-back")
                 return [.failure(Errno.ENOENT.rawValue)]
             }
@@ -176,12 +176,12 @@ extension Model {
         let r = range.region
         let end = range.end
         let coherent = minor >= 2
-        let dl = (coherent ? Loc.devCoherent : Loc.devPrivate) | UInt8(minor)
+        let dl: FrameLocation = coherent ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
         let kind = s.procs[pi].regions[r]!.kind
         var a = range.first
         while a < end {
             let fl0 = s.procs[pi].regions[r]!.flags[a]
-            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 {
+            if !fl0.contains(.mapped) || !fl0.contains(.read) {
                 x.note("migrate walks VMA by VMA: a hole or a VMA without VM_READ gives EINVAL (earlier chunks stay migrated)")
                 return [.failure(Errno.EINVAL.rawValue)]
             }
@@ -196,8 +196,8 @@ extension Model {
             for p in a..<next {
                 let fl = s.procs[pi].regions[r]!.flags[p]
                 let f = s.procs[pi].regions[r]!.frame[p]
-                if fl & PF.excl != 0 { continue }
-                if fl & PF.exclMaybe != 0 && !x.forceSmall {
+                if fl.contains(.deviceExclusive) { continue }
+                if fl.contains(.maybeDeviceExclusive) && !x.forceSmall {
                     // A device-exclusive entry (if the page was part of a THP) is not collected.
                     x.thpChoice = true
                     continue
@@ -205,33 +205,33 @@ extension Model {
                 let writable: Bool
                 if f == Frames.none {
                     guard kind == .anonPrivate else { continue }
-                    writable = fl & PF.write != 0
+                    writable = fl.contains(.write)
                 } else if f == Frames.zero {
-                    writable = fl & PF.write != 0
+                    writable = fl.contains(.write)
                 } else {
                     let l = s.frames.loc[Int(f)]
-                    if Loc.isDevice(l) { continue }
-                    if s.frames.bits[Int(f)] & FB.anon == 0 {
+                    if l.isDevice { continue }
+                    if !s.frames.bits[Int(f)].contains(.anon) {
                         // A page-cache or shmem page is collected (it has a mapping) and
                         // try_to_migrate unmaps it everywhere; migrate_vma_pages then refuses
                         // it (only anonymous memory goes to a device) and the PTEs come back
                         // as they were, but every other mapping's mirrors were invalidated.
-                        if fl & PF.thp == 0 {
+                        if !fl.contains(.thp) {
                             invalidateOtherMappings(of: f, except: pi, r, p)
                             x.note("migrate_vma unmaps a shared or file page from every mapping before refusing it: other mappings' "
                                 + "mirrors of it are invalidated")
                         }
                         continue
                     }
-                    if fl & PF.thp != 0 && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
+                    if fl.contains(.thp) && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
                         && profile.isOn(KernelProfile.migrateSkipsPTEMappedTHP) && !x.forceSmall {
                         x.thpChoice = true
                         x.note(profile.reason(KernelProfile.migrateSkipsPTEMappedTHP))
                         continue
                     }
-                    writable = fl & PF.pteWrite != 0
+                    writable = fl.contains(.pteWrite)
                 }
-                if fl & PF.thp != 0 { touchedBlocks.insert(p / Self.pmdPages) }
+                if fl.contains(.thp) { touchedBlocks.insert(p / Self.pmdPages) }
                 if coherent && s.coherentUsed[minor] >= environment.coherentCapacity {
                     x.note("coherent device \(minor) is full (one 256 MiB chunk): pages stay, read-back gives ENOENT")
                     continue
@@ -239,18 +239,20 @@ extension Model {
                 var nf = f
                 if f <= Frames.zero {
                     // migrate_vma_insert_page maps a coherent page writable and dirty when the VMA is writable.
-                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon | (coherent && writable ? FB.dirty : 0))
+                    var bits: FrameBits = [.anon, .anonExclusive]
+                    if coherent && writable { bits.insert(.dirty) }
+                    nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
                     s.procs[pi].regions[r]!.anonVMA = true
                     s.procs[pi].regions[r]!.frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)
                     relocate(f, to: dl)
-                    s.frames.bits[Int(f)] &= ~FB.lazyFree
+                    s.frames.bits[Int(f)].remove(.lazyFree)
                 }
                 if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
-                if writable { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
-                store(pi, fd, r, p, frame: nf, tag: writable ? Tag.write : Tag.read)
+                s.procs[pi].regions[r]!.flags[p].set(.pteWrite, writable)
+                store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
             if !profile.isOn(KernelProfile.deviceTHP) {
                 // The THP (or huge zero page) was split: its pages are small now.
@@ -258,7 +260,7 @@ extension Model {
                     let lo = b * Self.pmdPages
                     let hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
                     if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
-                    for q in lo..<hi { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
+                    for q in lo..<hi { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
                     s.procs[pi].regions[r]!.splitBlocks.remove(b)
                 }
             }
@@ -281,9 +283,9 @@ extension Model {
         for b in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
             guard !s.procs[pi].regions[r]!.splitBlocks.contains(b),
-                  block.contains(where: { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }) else { continue }
+                  block.contains(where: { s.procs[pi].regions[r]!.flags[$0].contains(.thp) }) else { continue }
             if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
-            for q in block { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
+            for q in block { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
         }
     }
 
@@ -295,14 +297,14 @@ extension Model {
         for q in block {
             let fl = s.procs[pi].regions[r]!.flags[q]
             let f = s.procs[pi].regions[r]!.frame[q]
-            guard fl & PF.thp != 0, fl & PF.excl == 0, f > Frames.zero else { continue }
+            guard fl.contains(.thp), !fl.contains(.deviceExclusive), f > Frames.zero else { continue }
             let i = Int(f)
-            guard Loc.kind(s.frames.loc[i]) == Loc.system, s.frames.bits[i] & FB.anon != 0, s.frames.token[i] == 0 else { continue }
+            guard s.frames.loc[i].isSystem, s.frames.bits[i].contains(.anon), s.frames.token[i] == 0 else { continue }
             invalidate(pi, r, q)
             invalidateOtherMappings(of: f, except: pi, r, q)
             release(f)
             s.procs[pi].regions[r]!.frame[q] = Frames.zero
-            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
+            s.procs[pi].regions[r]!.flags[q].remove(.pteWrite)
             zeroed += 1
         }
         if zeroed > 0 { x.note(profile.reason(KernelProfile.thpSplitMapsZeroSubpages)) }
@@ -311,23 +313,23 @@ extension Model {
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
         let end = range.end
-        let select = minor >= 2 ? Loc.devCoherent : Loc.devPrivate
+        let select: FrameLocation = minor >= 2 ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
         var cpages: UInt64 = 0
         var a = range.first
         while a < end {
             let fl0 = s.procs[pi].regions[r]!.flags[a]
-            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 || s.procs[pi].regions[r]!.kind == .hugetlb {
+            if !fl0.contains(.mapped) || !fl0.contains(.read) || s.procs[pi].regions[r]!.kind == .hugetlb {
                 return [.failure(Errno.EINVAL.rawValue)]
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             for p in a..<next {
                 let f = s.procs[pi].regions[r]!.frame[p]
-                guard f > Frames.zero, s.procs[pi].regions[r]!.flags[p] & PF.excl == 0 else { continue }
+                guard f > Frames.zero, !s.procs[pi].regions[r]!.flags[p].contains(.deviceExclusive) else { continue }
                 let l = s.frames.loc[Int(f)]
-                guard Loc.kind(l) == select, Loc.index(l) == minor else { continue }
+                guard l == select else { continue }
                 if let m = s.procs[pi].mirrors[fd], r < m.pt.count, m.pt[r] != nil {
-                    s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+                    s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent
                 }
                 invalidateOthers(f, r, p)
                 relocate(f, to: returnLoc(pi, r, p))
@@ -354,11 +356,11 @@ extension Model {
 
     func snapshotBytes(_ reg: Region, _ minor: Int, _ p: Int) -> [UInt8] {
         let fl = reg.flags[p]
-        if fl & PF.mapped == 0 || fl & PF.read == 0 { return [0xFF] }
+        if !fl.contains(.mapped) || !fl.contains(.read) { return [0xFF] }
         let f = reg.frame[p]
-        let acc: UInt8 = fl & PF.pteWrite != 0 ? 0x02 : 0x01
+        let acc: UInt8 = fl.contains(.pteWrite) ? 0x02 : 0x01
         var out: [UInt8]
-        if fl & PF.excl != 0 || f == Frames.none {
+        if fl.contains(.deviceExclusive) || f == Frames.none {
             out = [0x00]
             if f == Frames.none && reg.aroundMaybe.contains(p), let o = Optional(reg.objectOffset + p),
                o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none {
@@ -371,21 +373,22 @@ extension Model {
             out = [0x11]
         } else {
             let l = s.frames.loc[Int(f)]
-            switch Loc.kind(l) {
-            case Loc.devPrivate: out = [Loc.index(l) == minor ? 0x20 | acc : 0x00]
-            case Loc.devCoherent: out = [(Loc.index(l) == minor ? 0x40 : 0x50) | acc]
-            default:
+            if l.isDevicePrivate {
+                out = [l.index == minor ? 0x20 | acc : 0x00]
+            } else if l.isDeviceCoherent {
+                out = [(l.index == minor ? 0x40 : 0x50) | acc]
+            } else {
                 out = [acc]
-                if writesNotified(reg.kind) && fl & PF.write != 0 { out = [acc, acc == 1 ? 2 : 1] }
-                if s.frames.bits[Int(f)] & FB.lazyFree != 0 { out.append(0x00) }
+                if writesNotified(reg.kind) && fl.contains(.write) { out = [acc, acc == 1 ? 2 : 1] }
+                if s.frames.bits[Int(f)].contains(.lazyFree) { out.append(0x00) }
             }
         }
-        if fl & PF.thp != 0 {
+        if fl.contains(.thp) {
             for b in out where b != 0x00 && b != 0xFF && b & 0xF0 != 0x10 { if !out.contains(b | 0x04) { out.append(b | 0x04) } }
-            let zeroContent = f == Frames.zero || (f > Frames.zero && s.frames.token[Int(f)] == 0 && !Loc.isDevice(s.frames.loc[Int(f)]))
+            let zeroContent = f == Frames.zero || (f > Frames.zero && s.frames.token[Int(f)] == 0 && !s.frames.loc[Int(f)].isDevice)
             if zeroContent { for b: UInt8 in [0x00, 0x11, 0x05] where !out.contains(b) { out.append(b) } }
         }
-        if fl & PF.exclMaybe != 0 && !out.contains(0x00) { out.append(0x00) }
+        if fl.contains(.maybeDeviceExclusive) && !out.contains(0x00) { out.append(0x00) }
         return out
     }
 
@@ -406,7 +409,7 @@ extension Model {
             var got = a
             while got < cEnd {
                 let fl = s.procs[pi].regions[r]!.flags[got]
-                if fl & PF.mapped == 0 || fl & PF.read == 0 || fl & PF.write == 0 { break }
+                if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
                 if cpuFault(pi, r, got, write: true) != 0 { break }
                 got += 1
             }
@@ -415,9 +418,9 @@ extension Model {
             for p in a..<got {
                 let f = s.procs[pi].regions[r]!.frame[p]
                 let fl = s.procs[pi].regions[r]!.flags[p]
-                let convertible = f > Frames.zero && s.frames.bits[Int(f)] & FB.anon != 0 && kind != .hugetlb
-                    && Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                if convertible && fl & PF.thp != 0 && headsOnly {
+                let convertible = f > Frames.zero && s.frames.bits[Int(f)].contains(.anon) && kind != .hugetlb
+                    && !s.frames.loc[Int(f)].isDevicePrivate
+                if convertible && fl.contains(.thp) && headsOnly {
                     x.thpChoice = true
                     x.note(profile.reason(KernelProfile.exclusiveBusyOnTHP))
                     if p % Self.pmdPages != 0 {
@@ -430,7 +433,7 @@ extension Model {
                     continue
                 }
                 if convertible {
-                    s.procs[pi].regions[r]!.flags[p] |= PF.excl
+                    s.procs[pi].regions[r]!.flags[p].insert(.deviceExclusive)
                     invalidate(pi, r, p)
                     converted.append(p)
                 } else {
@@ -439,7 +442,7 @@ extension Model {
             }
             if headsOnly {
                 // FOLL_SPLIT_PMD: a pinned THP stays a large folio, mapped by PTEs now.
-                for p in a..<got where s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+                for p in a..<got where s.procs[pi].regions[r]!.flags[p].contains(.thp) {
                     s.procs[pi].regions[r]!.splitBlocks.insert(p / Self.pmdPages)
                 }
             }
@@ -447,7 +450,7 @@ extension Model {
             // and it does so before the chunk's EBUSY.
             if got == cEnd {
                 for p in converted {
-                    store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: Tag.atomic)
+                    store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: .atomic)
                 }
             }
             if !all {
@@ -472,15 +475,15 @@ extension Model {
     mutating func convertLargeFolio(_ pi: Int, _ r: Int, head: Int) -> Bool {
         let block = head..<min(head + Self.pmdPages, s.procs[pi].regions[r]!.span)
         invalidate(pi, r, block)
-        s.procs[pi].regions[r]!.flags[head] |= PF.excl
+        s.procs[pi].regions[r]!.flags[head].insert(.deviceExclusive)
         var walkStopped = false
         var leftMapped = false
         for q in block.dropFirst() {
             let fl = s.procs[pi].regions[r]!.flags[q]
-            guard fl & PF.thp != 0, fl & PF.mapped != 0, s.procs[pi].regions[r]!.frame[q] > Frames.zero else { continue }
-            if fl & (PF.excl | PF.exclMaybe) != 0 { walkStopped = true; continue }
+            guard fl.contains(.thp), fl.contains(.mapped), s.procs[pi].regions[r]!.frame[q] > Frames.zero else { continue }
+            if fl.overlaps(.anyDeviceExclusive) { walkStopped = true; continue }
             if walkStopped { leftMapped = true; continue }
-            s.procs[pi].regions[r]!.flags[q] |= PF.exclMaybe
+            s.procs[pi].regions[r]!.flags[q].insert(.maybeDeviceExclusive)
             s.uncertain = true
         }
         return !leftMapped

@@ -17,9 +17,9 @@ extension Model {
         s.frames.refs[i] -= 1
         if s.frames.refs[i] == 0 {
             let l = s.frames.loc[i]
-            if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] -= 1 }
-            s.frames.bits[i] = 0
-            s.frames.loc[i] = 0
+            if l.isDeviceCoherent { s.coherentUsed[l.index] -= 1 }
+            s.frames.bits[i] = []
+            s.frames.loc[i] = .nowhere
             s.frames.owner[i] = 0
             s.frames.gen[i] &+= 1
             s.frames.free.append(f)
@@ -29,45 +29,45 @@ extension Model {
     /// Mappings of a frame (refs minus the object's own reference).
     func mapCount(_ f: UInt32) -> UInt32 {
         let i = Int(f)
-        return s.frames.refs[i] - (s.frames.bits[i] & FB.object != 0 ? 1 : 0)
+        return s.frames.refs[i] - (s.frames.bits[i].contains(.object) ? 1 : 0)
     }
 
     /// Where a new system page for (r, p) goes: VMA policy, else the local node.
-    func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
+    func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> FrameLocation {
         // Fields read in place: copying a Region retains all of its arrays, per step.
         let policy = s.procs[pi].regions[r]!.policy
-        if !policy.isEmpty, policy[p] != 0 { return Loc.system | (policy[p] - 1) }
+        if !policy.isEmpty, policy[p] != 0 { return .system(node: policy[p] - 1) }
         return defaultLoc
     }
 
     /// Where a device page comes back to system RAM through `dmirror_devmem_fault_alloc_and_copy`
     /// (CPU fault, another device's fault, MIGRATE_TO_SYS): `alloc_page_vma`, so the VMA policy.
-    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
+    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> FrameLocation {
         let l = allocLoc(pi, r, p)
         if l != defaultLoc {
             x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node "
-                + "\(Loc.index(l))")
+                + "\(l.index)")
         }
         return l
     }
 
-    var defaultLoc: UInt8 {
-        if let n = environment.localNode { return Loc.system | UInt8(n) }
-        if environment.nodes.count == 1 { return Loc.system | UInt8(environment.nodes[0]) }
-        return Loc.system | Loc.unknownNode
+    var defaultLoc: FrameLocation {
+        if let n = environment.localNode { return .system(node: UInt8(n)) }
+        if environment.nodes.count == 1 { return .system(node: UInt8(environment.nodes[0])) }
+        return .systemUnknownNode
     }
 
-    mutating func relocate(_ f: UInt32, to l: UInt8) {
+    mutating func relocate(_ f: UInt32, to l: FrameLocation) {
         let i = Int(f)
         let old = s.frames.loc[i]
-        if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
-        if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
+        if old.isDeviceCoherent { s.coherentUsed[old.index] -= 1 }
+        if l.isDeviceCoherent { s.coherentUsed[l.index] += 1 }
         // Every caller is a migration: remove_migration_pte maps the page dirty only if the
         // migration entry kept the dirty bit (``KernelProfile/migrationKeepsDirty``: not in
         // hmmkit's kernels); a device-private entry has none at all, so a page coming back from
         // one is always mapped clean.
-        if !profile.isOn(KernelProfile.migrationKeepsDirty) || Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate {
-            s.frames.bits[i] &= ~FB.dirty
+        if !profile.isOn(KernelProfile.migrationKeepsDirty) || old.isDevicePrivate || l.isDevicePrivate {
+            s.frames.bits[i].remove(.dirty)
         }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
@@ -92,7 +92,7 @@ extension Model {
         let n = s.procs[pi].mirrors.count
         for fd in 0..<n {
             guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
-            for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none }
+            for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent }
             if pastEnd { erasePastEnd(pi, fd, r, range.upperBound) }
         }
     }
@@ -101,8 +101,8 @@ extension Model {
     mutating func erasePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) {
         guard p < s.procs[pi].mirrors[fd]!.pt[r]!.tag.count else { return }
         let t = s.procs[pi].mirrors[fd]!.pt[r]!.tag[p]
-        guard t != Tag.none && t != Tag.pastEnd else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.pastEnd
+        guard t != .absent && t != .erasedPastEnd else { return }
+        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .erasedPastEnd
     }
 
     /// Notes that the mirror entry of (r, p) is missing only because of ``erasePastEnd``.
@@ -115,7 +115,7 @@ extension Model {
     /// Whether the mirror entry of (r, p) in `fd` was dropped by ``erasePastEnd``.
     func droppedPastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> Bool {
         guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return false }
-        return pt.tag[p] == Tag.pastEnd
+        return pt.tag[p] == .erasedPastEnd
     }
 
     /// Other processes mapping frame `f` at the same (r, p) (parent/child after fork) see a
@@ -129,7 +129,7 @@ extension Model {
         }
     }
 
-    mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: UInt8) {
+    mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: MirrorTag) {
         if s.procs[pi].mirrors[fd]!.pt.count <= r {
             s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - s.procs[pi].mirrors[fd]!.pt.count)
         }
@@ -142,10 +142,10 @@ extension Model {
     }
 
     /// Mirror entry: tag (0 if none) and whether it no longer matches the CPU page.
-    func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: UInt8, frame: UInt32, stale: Bool) {
-        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (0, 0, false) }
+    func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: MirrorTag, frame: UInt32, stale: Bool) {
+        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (.absent, 0, false) }
         let t = pt.tag[p]
-        if t == Tag.none || t == Tag.pastEnd { return (0, 0, false) }
+        if t.isAbsent { return (.absent, 0, false) }
         let f = pt.frame[p]
         let cur = s.procs[pi].regions[r]!.frame[p]
         return (t, f, f != cur || pt.gen[p] != s.frames.gen[Int(f)])
@@ -157,7 +157,7 @@ extension Model {
         let fd = Int((owner - 1) & 0xFF)
         guard pi < s.procs.count, fd < s.procs[pi].mirrors.count, let m = s.procs[pi].mirrors[fd],
               r < m.pt.count, m.pt[r] != nil, p < m.pt[r]!.tag.count else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent
     }
 
     // MARK: CPU faults
@@ -166,14 +166,14 @@ extension Model {
     mutating func faultBackPrivate(_ pi: Int, _ r: Int, _ p: Int) {
         let f = s.procs[pi].regions[r]!.frame[p]
         let l = s.frames.loc[Int(f)]
-        invalidate(pi, r, p, exemptMinor: Loc.index(l))
+        invalidate(pi, r, p, exemptMinor: l.index)
         erase(owner: s.frames.owner[Int(f)], r, p)
         invalidateOthers(f, r, p)
         relocate(f, to: returnLoc(pi, r, p))
     }
 
     mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
-        s.procs[pi].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
+        s.procs[pi].regions[r]!.flags[p].remove(.anyDeviceExclusive)
         invalidate(pi, r, p)
     }
 
@@ -185,7 +185,7 @@ extension Model {
         let lo = (p / Self.pmdPages) * Self.pmdPages
         let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
-        if environment.thp == .madvise && reg.flags[p] & PF.advised == 0 { return nil }
+        if environment.thp == .madvise && !reg.flags[p].contains(.advised) { return nil }
         // One VMA must span the block (an mbind or accounting split ends it too).
         for q in lo..<hi where !reg.sameVMA(p, q) || reg.frame[q] != Frames.none { return nil }
         return lo..<hi
@@ -193,7 +193,7 @@ extension Model {
 
     mutating func newAnon(_ pi: Int, _ r: Int, _ p: Int, token: UInt64) -> UInt32 {
         s.procs[pi].regions[r]!.anonVMA = true
-        return s.frames.alloc(token: token, loc: allocLoc(pi, r, p), bits: FB.anon | FB.exclusiveAnon)
+        return s.frames.alloc(token: token, loc: allocLoc(pi, r, p), bits: [.anon, .anonExclusive])
     }
 
     /// Object page `o` (allocating a zero-filled page-cache page for a hole).
@@ -205,7 +205,7 @@ extension Model {
         if s.objects[obj].frames[o] == Frames.none {
             var loc = defaultLoc
             if let fault, isShmemBacked(obj) { loc = allocLoc(fault.pi, fault.r, fault.p) }
-            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: FB.object)
+            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: .object)
         }
         return s.objects[obj].frames[o]
     }
@@ -222,7 +222,7 @@ extension Model {
         let err = handleFault(pi, r, p, write: write)
         if write && err == 0 {
             let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero { s.frames.bits[Int(f)] |= FB.dirty }
+            if f > Frames.zero { s.frames.bits[Int(f)].insert(.dirty) }
         }
         return err
     }
@@ -230,12 +230,12 @@ extension Model {
     private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
         if !s.procs[pi].regions[r]!.aroundMaybe.isEmpty { s.procs[pi].regions[r]!.aroundMaybe.remove(p) }
         var fl = s.procs[pi].regions[r]!.flags[p]
-        if fl & (PF.excl | PF.exclMaybe) != 0 {
+        if fl.overlaps(.anyDeviceExclusive) {
             restoreExclusive(pi, r, p)
             fl = s.procs[pi].regions[r]!.flags[p]
         }
         var f = s.procs[pi].regions[r]!.frame[p]
-        if f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate {
+        if f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate {
             faultBackPrivate(pi, r, p)
         }
         let kind = s.procs[pi].regions[r]!.kind
@@ -245,9 +245,9 @@ extension Model {
             if f == Frames.none {
                 for q in lo..<(lo + Self.pmdPages) where s.procs[pi].regions[r]!.frame[q] == Frames.none {
                     s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
-                    if write { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
+                    s.procs[pi].regions[r]!.flags[q].set(.pteWrite, write)
                 }
-            } else if write && fl & PF.pteWrite == 0 {
+            } else if write && !fl.contains(.pteWrite) {
                 let shared = (lo..<(lo + Self.pmdPages)).contains { q in
                     let g = s.procs[pi].regions[r]!.frame[q]
                     return g > Frames.zero && s.frames.refs[Int(g)] > 1
@@ -261,7 +261,7 @@ extension Model {
                         release(g)
                         invalidate(pi, r, q)
                     }
-                    s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
+                    s.procs[pi].regions[r]!.flags[q].insert(.pteWrite)
                 }
             }
             return 0
@@ -280,12 +280,13 @@ extension Model {
                         if write {
                             // A THP write fault maps the whole PMD writable and dirty.
                             let n = newAnon(pi, r, q, token: 0)
-                            s.frames.bits[Int(n)] |= FB.dirty
+                            s.frames.bits[Int(n)].insert(.dirty)
                             s.procs[pi].regions[r]!.frame[q] = n
-                            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite | PF.thp
+                            s.procs[pi].regions[r]!.flags[q].formUnion([.pteWrite, .thp])
                         } else {
                             s.procs[pi].regions[r]!.frame[q] = Frames.zero
-                            s.procs[pi].regions[r]!.flags[q] = (s.procs[pi].regions[r]!.flags[q] & ~PF.pteWrite) | PF.thp
+                            s.procs[pi].regions[r]!.flags[q].remove(.pteWrite)
+                            s.procs[pi].regions[r]!.flags[q].insert(.thp)
                         }
                     }
                     return 0
@@ -293,39 +294,39 @@ extension Model {
                 if kind == .anonPrivate {
                     if write {
                         s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: 0)
-                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                        s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
                     } else {
                         s.procs[pi].regions[r]!.frame[p] = Frames.zero
-                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
+                        s.procs[pi].regions[r]!.flags[p].remove(.pteWrite)
                     }
                 } else {
                     let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p,
                                         faultedThrough: (pi, r, p))
                     if write {
                         s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
-                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                        s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
                     } else {
                         faultAround(pi, r, p)
                         retain(of)
                         s.procs[pi].regions[r]!.frame[p] = of
-                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
+                        s.procs[pi].regions[r]!.flags[p].remove(.pteWrite)
                     }
                 }
                 return 0
             }
             f = s.procs[pi].regions[r]!.frame[p]
             fl = s.procs[pi].regions[r]!.flags[p]
-            if write && fl & PF.pteWrite == 0 {
-                let isObject = f > Frames.zero && s.frames.bits[Int(f)] & FB.object != 0
+            if write && !fl.contains(.pteWrite) {
+                let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
                 if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
                     let n = newAnon(pi, r, p, token: s.frames.token[Int(f)])
                     s.procs[pi].regions[r]!.frame[p] = n
                     release(f)
                     invalidate(pi, r, p)
                 } else {
-                    s.frames.bits[Int(f)] |= FB.exclusiveAnon
+                    s.frames.bits[Int(f)].insert(.anonExclusive)
                 }
-                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
             }
         case .anonShared, .fileShared:
             let reg = s.procs[pi].regions[r]!
@@ -335,14 +336,14 @@ extension Model {
                 let of = objectPage(reg.object, reg.objectOffset + p, faultedThrough: (pi, r, p))
                 retain(of)
                 s.procs[pi].regions[r]!.frame[p] = of
-                let w = write || (!writesNotified(kind) && fl & PF.write != 0)
-                if w { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
+                let w = write || (!writesNotified(kind) && fl.contains(.write))
+                s.procs[pi].regions[r]!.flags[p].set(.pteWrite, w)
             } else if write {
-                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+                s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
             }
         }
         f = s.procs[pi].regions[r]!.frame[p]
-        if write && f > Frames.zero { s.frames.bits[Int(f)] &= ~FB.lazyFree }
+        if write && f > Frames.zero { s.frames.bits[Int(f)].remove(.lazyFree) }
         return 0
     }
 
@@ -395,7 +396,7 @@ extension Model {
 
     /// The PTE write bit filemap_map_pages gives a page (vm_page_prot of a read fault).
     func aroundWritable(_ reg: Region, _ q: Int) -> Bool {
-        reg.kind.isShared && !writesNotified(reg.kind) && reg.flags[q] & PF.write != 0
+        reg.kind.isShared && !writesNotified(reg.kind) && reg.flags[q].contains(.write)
     }
 
     /// Whether a shared mapping of this kind wants write notification (vma_wants_writenotify):
@@ -412,11 +413,7 @@ extension Model {
         guard mapped, let of else { return }
         retain(of)
         s.procs[pi].regions[r]!.frame[q] = of
-        if aroundWritable(s.procs[pi].regions[r]!, q) {
-            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
-        } else {
-            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
-        }
+        s.procs[pi].regions[r]!.flags[q].set(.pteWrite, aroundWritable(s.procs[pi].regions[r]!, q))
     }
 
     /// Every other CPU mapping of frame `f` (any process, any region, including other
@@ -454,7 +451,7 @@ extension Model {
             s.procs[pi].regions[r]!.frame[p] = Frames.none
             release(f)
         }
-        s.procs[pi].regions[r]!.flags[p] &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+        s.procs[pi].regions[r]!.flags[p].remove(.pageTable)
         invalidate(pi, r, p)
     }
 
@@ -470,7 +467,7 @@ extension Model {
         let lo = page - page % Self.pmdPages
         let hi = lo + Self.pmdPages
         guard hi <= reg.span,
-              (lo..<hi).allSatisfy({ reg.flags[$0] & PF.mapped != 0 && reg.sameVMA(page, $0) }) else { return }
+              (lo..<hi).allSatisfy({ reg.flags[$0].contains(.mapped) && reg.sameVMA(page, $0) }) else { return }
         splitPMDNotifier(pi, r, lo..<hi, note: "the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over "
             + "pages \(lo)..<\(hi) (vma_adjust_trans_huge): their mirror entries go")
     }
@@ -481,7 +478,7 @@ extension Model {
     mutating func splitPMDNotifier(_ pi: Int, _ r: Int, _ block: Range<Int>, note: @autoclosure () -> String) {
         let mirrored = s.procs[pi].mirrors.contains { mirror in
             guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
-            return block.contains { pt.tag[$0] != Tag.none }
+            return block.contains { pt.tag[$0] != .absent }
         }
         if mirrored { x.note(note()) }
         invalidate(pi, r, block)
@@ -505,7 +502,7 @@ extension Model {
             let lo = b * Self.pmdPages
             let hi = min(lo + Self.pmdPages, reg.span)
             if range.lowerBound <= lo && range.upperBound >= hi { continue }
-            if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }), !reg.splitBlocks.contains(b) {
+            if (lo..<hi).contains(where: { reg.flags[$0].contains(.thp) }), !reg.splitBlocks.contains(b) {
                 s.procs[pi].regions[r]!.splitBlocks.insert(b)
                 // Every mirror entry of the block goes, not only those in `range`.
                 splitPMDNotifier(pi, r, lo..<hi, note: "splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) "
@@ -529,8 +526,8 @@ extension Model {
                     let f = reg.frame[p]
                     guard f > Frames.zero else { continue }
                     let l = s.frames.loc[Int(f)]
-                    if Loc.isDevice(l) && Loc.index(l) == minor {
-                        if Loc.kind(l) == Loc.devCoherent && reg.flags[p] & PF.excl != 0 {
+                    if l.isDevice && l.index == minor {
+                        if l.isDeviceCoherent && reg.flags[p].contains(.deviceExclusive) {
                             x.hazard = Self.evictExclusiveCoherentHazard
                         }
                         invalidate(pi, r, p)
@@ -543,7 +540,7 @@ extension Model {
                 }
             }
         }
-        for f in moved where Loc.isDevice(s.frames.loc[Int(f)]) {
+        for f in moved where s.frames.loc[Int(f)].isDevice {
             relocate(f, to: defaultLoc)
         }
     }

@@ -60,11 +60,11 @@ extension Model {
         } else if kind.isFileBacked {
             object = s.files[file!]!
         }
-        var bits = PF.mapped
-        if prot.canRead { bits |= PF.read }
-        if prot.canWrite { bits |= PF.write }
+        var bits: PageFlags = .mapped
+        if prot.canRead { bits.insert(.read) }
+        if prot.canWrite { bits.insert(.write) }
         var reg = Region(kind: kind, span: pages, object: object, objectOffset: kind.isFileBacked ? offset : 0,
-                         frame: [UInt32](repeating: 0, count: pages), flags: [UInt8](repeating: bits, count: pages))
+                         frame: [UInt32](repeating: 0, count: pages), flags: [PageFlags](repeating: bits, count: pages))
         if prot.canWrite { reg.account(0..<pages) }
         if s.procs[pi].regions.count <= r {
             s.procs[pi].regions += [Region?](repeating: nil, count: r + 1 - s.procs[pi].regions.count)
@@ -76,12 +76,12 @@ extension Model {
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p] & PF.mapped != 0 }
+        splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p].contains(.mapped) }
         splitTHP(pi, r, range.first..<range.end)
         var unmapped = false
-        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
+        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p].contains(.mapped) {
             zap(pi, r, p)
-            s.procs[pi].regions[r]!.flags[p] = 0
+            s.procs[pi].regions[r]!.flags[p] = []
             unmapped = true
         }
         // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
@@ -93,36 +93,36 @@ extension Model {
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        var newBits: UInt8 = 0
-        if prot.canRead { newBits |= PF.read }
-        if prot.canWrite { newBits |= PF.write }
+        var newBits: PageFlags = []
+        if prot.canRead { newBits.insert(.read) }
+        if prot.canWrite { newBits.insert(.write) }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in
-            reg.flags[p] & PF.mapped != 0 && reg.flags[p] & (PF.read | PF.write) != newBits
+            reg.flags[p].contains(.mapped) && reg.flags[p].intersection(.protection) != newBits
         }
         var changedAny = false
         for p in range.first..<range.end {
             let fl = s.procs[pi].regions[r]!.flags[p]
-            if fl & PF.mapped == 0 {
+            if !fl.contains(.mapped) {
                 if changedAny { splitTHP(pi, r, range.first..<p) }
                 return [.failure(Errno.ENOMEM.rawValue)]
             }
             // mprotect_fixup charges a private mapping the first time it becomes writable.
             if prot.canWrite { s.procs[pi].regions[r]!.account(p..<(p + 1)) }
-            if fl & (PF.read | PF.write) == newBits { continue }
+            if fl.intersection(.protection) == newBits { continue }
             changedAny = true
-            var nf = (fl & ~(PF.read | PF.write)) | newBits
+            var nf = fl.subtracting(.protection).union(newBits)
             let f = s.procs[pi].regions[r]!.frame[p]
             if !prot.canWrite {
-                nf &= ~PF.pteWrite
-            } else if fl & PF.write == 0 && f > Frames.zero && fl & PF.excl == 0 {
+                nf.remove(.pteWrite)
+            } else if !fl.contains(.write) && f > Frames.zero && !fl.contains(.deviceExclusive) {
                 // MM_CP_TRY_CHANGE_WRITABLE: exclusive anon pages and shmem pages become writable.
                 let kind = s.procs[pi].regions[r]!.kind
                 let bits = s.frames.bits[Int(f)]
-                let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
-                let exclusiveAnon = bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean
+                let present = !s.frames.loc[Int(f)].isDevicePrivate
+                let clean = !bits.contains(.dirty) && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
+                let exclusiveAnon = bits.contains(.anon) && bits.contains(.anonExclusive) && kind != .hugetlb && !clean
                 if present && (exclusiveAnon || (kind.isShared && !writesNotified(kind))) {
-                    nf |= PF.pteWrite
+                    nf.insert(.pteWrite)
                 }
             }
             s.procs[pi].regions[r]!.flags[p] = nf
@@ -156,11 +156,11 @@ extension Model {
         for p in range.first..<range.end {
             // The page tables move; the old addresses are unmapped (mirrors invalidated).
             s.procs[pi].regions[r]!.frame[p] = Frames.none
-            s.procs[pi].regions[r]!.flags[p] = 0
+            s.procs[pi].regions[r]!.flags[p] = []
             invalidate(pi, r, p)
         }
         // A moved THP block that is no longer PMD aligned is PTE-mapped.
-        for (i, fl) in dst.flags.enumerated() where fl & PF.thp != 0 {
+        for (i, fl) in dst.flags.enumerated() where fl.contains(.thp) {
             if range.first % Self.pmdPages != 0 { dst.splitBlocks.insert(i / Self.pmdPages) }
         }
         if s.procs[pi].regions.count <= to {
@@ -177,40 +177,40 @@ extension Model {
         switch advice {
         case .hugepage, .nohugepage:
             splitVMAs(pi, r, range.first..<range.end) { reg, p in
-                reg.flags[p] & PF.mapped != 0 && (reg.flags[p] & PF.advised != 0) != (advice == .hugepage)
+                reg.flags[p].contains(.mapped) && reg.flags[p].contains(.advised) != (advice == .hugepage)
             }
             for p in range.first..<range.end {
-                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                if !s.procs[pi].regions[r]!.flags[p].contains(.mapped) { hole = true; continue }
                 if advice == .hugepage {
-                    s.procs[pi].regions[r]!.flags[p] |= PF.advised
+                    s.procs[pi].regions[r]!.flags[p].insert(.advised)
                     s.thpAdvised = true
                 } else {
-                    s.procs[pi].regions[r]!.flags[p] &= ~PF.advised
+                    s.procs[pi].regions[r]!.flags[p].remove(.advised)
                 }
             }
         case .dontneed:
             splitTHP(pi, r, range.first..<range.end)
             for p in range.first..<range.end {
-                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                if !s.procs[pi].regions[r]!.flags[p].contains(.mapped) { hole = true; continue }
                 zap(pi, r, p)
             }
         case .free:
             let kind = s.procs[pi].regions[r]!.kind
             for p in range.first..<range.end {
                 let fl = s.procs[pi].regions[r]!.flags[p]
-                if fl & PF.mapped == 0 { hole = true; continue }
+                if !fl.contains(.mapped) { hole = true; continue }
                 if kind != .anonPrivate { return [.failure(Errno.EINVAL.rawValue)] }
                 invalidate(pi, r, p)
                 let f = s.procs[pi].regions[r]!.frame[p]
-                guard f > Frames.zero, fl & PF.excl == 0 else { continue }
+                guard f > Frames.zero, !fl.contains(.deviceExclusive) else { continue }
                 let i = Int(f)
                 // Device-private entries are non-swap entries (skipped); coherent pages are
                 // zone-device folios, which madvise_free_pte_range skips too.
-                if Loc.isDevice(s.frames.loc[i]) { continue }
+                if s.frames.loc[i].isDevice { continue }
                 // An exclusive page's PTE is made clean (and old); a lazily freed page reads zero once reclaimed.
-                if s.frames.refs[i] == 1 { s.frames.bits[i] &= ~FB.dirty }
+                if s.frames.refs[i] == 1 { s.frames.bits[i].remove(.dirty) }
                 if s.frames.refs[i] == 1 && s.frames.token[i] != 0 {
-                    s.frames.bits[i] |= FB.lazyFree
+                    s.frames.bits[i].insert(.lazyFree)
                     s.uncertain = true
                 }
             }
@@ -225,7 +225,7 @@ extension Model {
         guard let observed, observed.count == pages.count else { return }
         for (i, p) in pages.enumerated() where observed[i] == 0 {
             let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && s.frames.token[Int(f)] != 0 {
+            if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && s.frames.token[Int(f)] != 0 {
                 zap(pi, r, p)
             }
         }
@@ -235,7 +235,7 @@ extension Model {
     mutating func lazyAlternatives(_ pi: Int, _ r: Int, _ pages: Range<Int>, _ values: inout PageValues<UInt64>) {
         for (i, p) in pages.enumerated() {
             let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && values.primary[i] != 0 {
+            if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && values.primary[i] != 0 {
                 values.allow(0, at: i)
                 x.variable = true
                 x.note("MADV_FREE pages may have been reclaimed and read as zero")
@@ -270,7 +270,7 @@ extension Model {
         cpuFault(pi, r, p, write: true)
         let f = s.procs[pi].regions[r]!.frame[p]
         s.frames.token[Int(f)] = t
-        s.frames.bits[Int(f)] &= ~FB.lazyFree
+        s.frames.bits[Int(f)].remove(.lazyFree)
         return Self.okOutcomes
     }
 
@@ -288,24 +288,24 @@ extension Model {
             }
             for p in 0..<reg.span {
                 var fl = reg.flags[p]
-                guard fl & PF.mapped != 0 else { continue }
+                guard fl.contains(.mapped) else { continue }
                 if !copies {
                     reg.frame[p] = Frames.none
-                    fl &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+                    fl.remove(.pageTable)
                     reg.flags[p] = fl
                     continue
                 }
-                if fl & (PF.excl | PF.exclMaybe) != 0 {
-                    s.procs[0].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
-                    fl &= ~(PF.excl | PF.exclMaybe)
+                if fl.overlaps(.anyDeviceExclusive) {
+                    s.procs[0].regions[r]!.flags[p].remove(.anyDeviceExclusive)
+                    fl.remove(.anyDeviceExclusive)
                 }
                 let f = reg.frame[p]
                 if f > Frames.zero {
                     retain(f)
-                    if s.frames.bits[Int(f)] & FB.anon != 0 {
-                        s.frames.bits[Int(f)] &= ~FB.exclusiveAnon
-                        s.procs[0].regions[r]!.flags[p] &= ~PF.pteWrite
-                        fl &= ~PF.pteWrite
+                    if s.frames.bits[Int(f)].contains(.anon) {
+                        s.frames.bits[Int(f)].remove(.anonExclusive)
+                        s.procs[0].regions[r]!.flags[p].remove(.pteWrite)
+                        fl.remove(.pteWrite)
                     }
                 }
                 reg.flags[p] = fl
@@ -339,7 +339,7 @@ extension Model {
             for r in s.procs[pi].regions.indices {
                 guard let reg = s.procs[pi].regions[r], reg.object == obj else { continue }
                 let p = o - reg.objectOffset
-                guard p >= 0, p < reg.span, reg.flags[p] & PF.mapped != 0 else { continue }
+                guard p >= 0, p < reg.span, reg.flags[p].contains(.mapped) else { continue }
                 body(&self, pi, r, p)
             }
         }
@@ -385,7 +385,7 @@ extension Model {
             forEachMapping(object: obj, page: o) { m, pi, r, p in
                 m.s.procs[pi].regions[r]!.aroundMaybe.remove(p)
                 let fr = m.s.procs[pi].regions[r]!.frame[p]
-                if fr > Frames.zero && m.s.frames.bits[Int(fr)] & FB.object != 0 { m.zap(pi, r, p) }
+                if fr > Frames.zero && m.s.frames.bits[Int(fr)].contains(.object) { m.zap(pi, r, p) }
             }
             let fr = s.objects[obj].frames[o]
             s.objects[obj].frames[o] = Frames.none
@@ -399,7 +399,7 @@ extension Model {
     mutating func doMbind(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
+        for p in range.first..<range.end where !s.procs[pi].regions[r]!.flags[p].contains(.mapped) {
             return [.failure(Errno.EFAULT.rawValue)]
         }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in (reg.policy.isEmpty ? 0 : reg.policy[p]) != UInt8(node + 1) }
@@ -414,15 +414,15 @@ extension Model {
     func nodeStatus(_ pi: Int, _ r: Int, _ p: Int) -> Int32 {
         let reg = s.procs[pi].regions[r]!
         let fl = reg.flags[p]
-        if fl & PF.mapped == 0 { return -Errno.EFAULT.rawValue }
+        if !fl.contains(.mapped) { return -Errno.EFAULT.rawValue }
         let f = reg.frame[p]
         if f == Frames.none { return holeStatus(reg) }
-        if fl & PF.excl != 0 { return -Errno.ENOENT.rawValue }
+        if fl.contains(.deviceExclusive) { return -Errno.ENOENT.rawValue }
         if f == Frames.zero { return -Errno.EFAULT.rawValue }
         let l = s.frames.loc[Int(f)]
-        if Loc.isDevice(l) { return -Errno.ENOENT.rawValue }
-        let n = Loc.index(l)
-        return n == Int(Loc.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
+        if l.isDevice { return -Errno.ENOENT.rawValue }
+        let n = l.index
+        return n == Int(FrameLocation.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
     }
 
     /// `move_pages` status of a page with an empty PTE (never populated, zapped, reclaimed).
@@ -456,15 +456,15 @@ extension Model {
         for (i, p) in (range.first..<range.end).enumerated() {
             let reg = s.procs[pi].regions[range.region]!
             let f = reg.frame[p]
-            if v.primary[i] >= 0, f > Frames.zero, Loc.index(s.frames.loc[Int(f)]) == Int(Loc.unknownNode) {
+            if v.primary[i] >= 0, f > Frames.zero, s.frames.loc[Int(f)].isUnknownNode {
                 for n in environment.nodes { v.allow(Int32(n), at: i) }
                 x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
             }
-            if v.primary[i] >= 0, reg.flags[p] & PF.exclMaybe != 0 {
+            if v.primary[i] >= 0, reg.flags[p].contains(.maybeDeviceExclusive) {
                 v.allow(-Errno.ENOENT.rawValue, at: i)
                 x.note("a page that may be a device-exclusive entry is not found by move_pages (-ENOENT)")
             }
-            if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
+            if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)].contains(.lazyFree) {
                 v.allow(holeStatus(reg), at: i)
                 x.note("MADV_FREE pages may have been reclaimed")
             }
@@ -480,15 +480,15 @@ extension Model {
         if let obs = x.resolve?.nodes, obs.count == range.count {
             for (i, p) in (range.first..<range.end).enumerated() where obs[i] >= 0 {
                 let f = s.procs[pi].regions[r]!.frame[p]
-                if f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system {
-                    s.frames.loc[Int(f)] = Loc.system | UInt8(obs[i] & 0x0F)
+                if f > Frames.zero, s.frames.loc[Int(f)].isSystem {
+                    s.frames.loc[Int(f)] = .system(node: UInt8(obs[i] & 0x0F))
                 }
             }
         }
         var v = nodeValues(pi, range)
         for (i, of) in aroundPages(pi, range) {
-            let n = Loc.index(s.frames.loc[Int(of)])
-            for a in n == Int(Loc.unknownNode) ? environment.nodes : [n] { v.allow(Int32(a), at: i) }
+            let n = s.frames.loc[Int(of)].index
+            for a in n == Int(FrameLocation.unknownNode) ? environment.nodes : [n] { v.allow(Int32(a), at: i) }
         }
         return [Outcome(nodes: v)]
     }
@@ -503,7 +503,7 @@ extension Model {
     func blockHasExclusiveEntries(_ pi: Int, _ r: Int, _ block: Int) -> Bool {
         let reg = s.procs[pi].regions[r]!
         let pages = (block * Self.pmdPages)..<min((block + 1) * Self.pmdPages, reg.span)
-        return pages.contains { q in reg.flags[q] & PF.thp != 0 && reg.flags[q] & (PF.excl | PF.exclMaybe) != 0 }
+        return pages.contains { q in reg.flags[q].contains(.thp) && reg.flags[q].overlaps(.anyDeviceExclusive) }
     }
 
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
@@ -526,7 +526,7 @@ extension Model {
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = s.procs[pi].regions[r]!.frame[p]
-            guard f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system else { continue }
+            guard f > Frames.zero, s.frames.loc[Int(f)].isSystem else { continue }
             if mapCount(f) > 1 {
                 v.primary[i] = -Errno.EACCES.rawValue
                 v.extra[i] = nil
@@ -534,26 +534,27 @@ extension Model {
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
-            if s.procs[pi].regions[r]!.flags[p] & PF.exclMaybe != 0 {
+            if s.procs[pi].regions[r]!.flags[p].contains(.maybeDeviceExclusive) {
                 v.allow(-Errno.ENOENT.rawValue, at: i)
                 if x.resolve?.nodes?[i] == -Errno.ENOENT.rawValue {
                     // The page was part of a THP whose PTEs became device-exclusive entries.
-                    s.procs[pi].regions[r]!.flags[p] = s.procs[pi].regions[r]!.flags[p] & ~PF.exclMaybe | PF.excl
+                    s.procs[pi].regions[r]!.flags[p].remove(.maybeDeviceExclusive)
+                    s.procs[pi].regions[r]!.flags[p].insert(.deviceExclusive)
                     continue
                 }
             }
-            if s.frames.bits[Int(f)] & FB.object != 0 && aroundMappings(f) > 0 {
+            if s.frames.bits[Int(f)].contains(.object) && aroundMappings(f) > 0 {
                 // Another mapping fault-around may have made: the mapcount may be 2.
                 v.allow(-Errno.EACCES.rawValue, at: i)
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
                 if x.resolve?.nodes?[i] == -Errno.EACCES.rawValue { continue }
             }
-            if Loc.index(s.frames.loc[Int(f)]) != node && s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+            if s.frames.loc[Int(f)].index != node && s.procs[pi].regions[r]!.flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if exclusiveTHPBlocks[block] == nil { exclusiveTHPBlocks[block] = blockHasExclusiveEntries(pi, r, block) }
                 if exclusiveTHPBlocks[block]! { x.hazard = Self.migrateExclusiveTHPHazard }
             }
-            if s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+            if s.procs[pi].regions[r]!.flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if queuedTHPBlocks.contains(block) && !busyTHPBlocks.contains(block) {
                     // add_folio_for_migration: the folio is isolated already, -EBUSY; do_pages_move
@@ -562,14 +563,14 @@ extension Model {
                     v.allow(-Errno.EBUSY.rawValue, at: i)
                     x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), "
                         + "then the folio moves")
-                } else if Loc.index(s.frames.loc[Int(f)]) != node {
+                } else if s.frames.loc[Int(f)].index != node {
                     queuedTHPBlocks.insert(block)
                 }
             }
-            if Loc.index(s.frames.loc[Int(f)]) != node {
+            if s.frames.loc[Int(f)].index != node {
                 invalidate(pi, r, p)
                 invalidateOthers(f, r, p)
-                relocate(f, to: Loc.system | UInt8(node))
+                relocate(f, to: .system(node: UInt8(node)))
             }
         }
         x.variable = true
