@@ -191,7 +191,7 @@ extension Model {
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
-            if !profile.isOn(KernelProfile.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
+            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
             var touchedBlocks = Set<Int>()
             for p in a..<next {
                 let fl = s.procs[pi].regions[r]!.flags[p]
@@ -224,9 +224,9 @@ extension Model {
                         continue
                     }
                     if fl.contains(.thp) && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
-                        && profile.isOn(KernelProfile.migrateSkipsPTEMappedTHP) && !x.forceSmall {
+                        && profile.isOn(.migrateSkipsPTEMappedTHP) && !x.forceSmall {
                         x.thpChoice = true
-                        x.note(profile.reason(KernelProfile.migrateSkipsPTEMappedTHP))
+                        x.note(profile.reason(.migrateSkipsPTEMappedTHP))
                         continue
                     }
                     writable = fl.contains(.pteWrite)
@@ -254,12 +254,12 @@ extension Model {
                 s.procs[pi].regions[r]!.flags[p].set(.pteWrite, writable)
                 store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
-            if !profile.isOn(KernelProfile.deviceTHP) {
+            if !profile.isOn(.deviceTHP) {
                 // The THP (or huge zero page) was split: its pages are small now.
                 for b in touchedBlocks {
                     let lo = b * Self.pmdPages
                     let hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
-                    if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
+                    if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
                     for q in lo..<hi { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
                     s.procs[pi].regions[r]!.splitBlocks.remove(b)
                 }
@@ -284,7 +284,7 @@ extension Model {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
             guard !s.procs[pi].regions[r]!.splitBlocks.contains(b),
                   block.contains(where: { s.procs[pi].regions[r]!.flags[$0].contains(.thp) }) else { continue }
-            if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
             for q in block { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
         }
     }
@@ -307,7 +307,7 @@ extension Model {
             s.procs[pi].regions[r]!.flags[q].remove(.pteWrite)
             zeroed += 1
         }
-        if zeroed > 0 { x.note(profile.reason(KernelProfile.thpSplitMapsZeroSubpages)) }
+        if zeroed > 0 { x.note(profile.reason(.thpSplitMapsZeroSubpages)) }
     }
 
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
@@ -400,7 +400,7 @@ extension Model {
         let perPage = profile.exclusiveChunk == 1
         let chunk = profile.exclusiveChunk
         let kind = s.procs[pi].regions[r]!.kind
-        let headsOnly = profile.isOn(KernelProfile.exclusiveBusyOnTHP) && !x.forceSmall
+        let headsOnly = profile.isOn(.exclusiveBusyOnTHP) && !x.forceSmall
         var a = range.first
         while a < end {
             let cEnd = min(end, a + chunk)
@@ -422,7 +422,7 @@ extension Model {
                     && !s.frames.loc[Int(f)].isDevicePrivate
                 if convertible && fl.contains(.thp) && headsOnly {
                     x.thpChoice = true
-                    x.note(profile.reason(KernelProfile.exclusiveBusyOnTHP))
+                    x.note(profile.reason(.exclusiveBusyOnTHP))
                     if p % Self.pmdPages != 0 {
                         all = false
                     } else if convertLargeFolio(pi, r, head: p) {

@@ -63,10 +63,10 @@ extension Model {
         if old.isDeviceCoherent { s.coherentUsed[old.index] -= 1 }
         if l.isDeviceCoherent { s.coherentUsed[l.index] += 1 }
         // Every caller is a migration: remove_migration_pte maps the page dirty only if the
-        // migration entry kept the dirty bit (``KernelProfile/migrationKeepsDirty``: not in
+        // migration entry kept the dirty bit (``Behaviour/migrationKeepsDirty``: not in
         // hmmkit's kernels); a device-private entry has none at all, so a page coming back from
         // one is always mapped clean.
-        if !profile.isOn(KernelProfile.migrationKeepsDirty) || old.isDevicePrivate || l.isDevicePrivate {
+        if !profile.isOn(.migrationKeepsDirty) || old.isDevicePrivate || l.isDevicePrivate {
             s.frames.bits[i].remove(.dirty)
         }
         s.frames.loc[i] = l
@@ -79,7 +79,7 @@ extension Model {
     /// Drops the mirror entries of (r, p) in every fd of process `pi` except those of `exemptMinor`
     /// (MMU_NOTIFY_MIGRATE events owned by a device are ignored by that device's mirrors).
     ///
-    /// With ``KernelProfile/invalidateOnePastEnd`` the entry of the page after the range goes
+    /// With ``Behaviour/invalidateOnePastEnd`` the entry of the page after the range goes
     /// too: `dmirror_do_update` erases `[start >> PAGE_SHIFT, end >> PAGE_SHIFT]` with
     /// `xa_for_each_range`, whose last index is inclusive. Every notifier range the model
     /// invalidates page by page is contiguous in the kernel (a VMA piece, a migrate chunk, one
@@ -109,7 +109,7 @@ extension Model {
     mutating func notePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, _ effect: String) {
         guard droppedPastEnd(pi, fd, r, p) else { return }
         x.note("\(effect): f\(fd) lost its mirror entry of r\(r) page \(p) as the page after an earlier invalidated range; "
-            + "\(profile.reason(KernelProfile.invalidateOnePastEnd))")
+            + "\(profile.reason(.invalidateOnePastEnd))")
     }
 
     /// Whether the mirror entry of (r, p) in `fd` was dropped by ``erasePastEnd``.

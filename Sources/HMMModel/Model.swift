@@ -52,7 +52,7 @@ public struct Model: Sendable {
     var s = State()
     var x = Exec()
     var pending: Pending?
-    /// ``KernelProfile/invalidateOnePastEnd`` is on.
+    /// ``Behaviour/invalidateOnePastEnd`` is on.
     let pastEnd: Bool
     /// Back up before every step, as before steps learnt when they cannot vary (tests
     /// compare both).
@@ -86,7 +86,7 @@ public struct Model: Sendable {
     public init(profile: KernelProfile, environment: Environment = Environment()) {
         self.profile = profile
         self.environment = environment
-        self.pastEnd = profile.isOn(KernelProfile.invalidateOnePastEnd)
+        self.pastEnd = profile.isOn(.invalidateOnePastEnd)
     }
 
     // MARK: - Driving

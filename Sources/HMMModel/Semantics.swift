@@ -119,7 +119,7 @@ extension Model {
                 let kind = s.procs[pi].regions[r]!.kind
                 let bits = s.frames.bits[Int(f)]
                 let present = !s.frames.loc[Int(f)].isDevicePrivate
-                let clean = !bits.contains(.dirty) && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
+                let clean = !bits.contains(.dirty) && profile.isOn(.mprotectUpgradeNeedsDirty)
                 let exclusiveAnon = bits.contains(.anon) && bits.contains(.anonExclusive) && kind != .hugetlb && !clean
                 if present && (exclusiveAnon || (kind.isShared && !writesNotified(kind))) {
                     nf.insert(.pteWrite)
@@ -427,7 +427,7 @@ extension Model {
 
     /// `move_pages` status of a page with an empty PTE (never populated, zapped, reclaimed).
     func holeStatus(_ reg: Region) -> Int32 {
-        reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT.rawValue : -Errno.ENOENT.rawValue
+        reg.kind == .anonPrivate && profile.isOn(.movePagesHoleIsEFAULT) ? -Errno.EFAULT.rawValue : -Errno.ENOENT.rawValue
     }
 
     /// Pages of `range` fault-around may have mapped (index in the range, page-cache page):

@@ -86,7 +86,7 @@ enum MirrorTag: UInt8 {
     case write = 2
     case atomic = 3
     /// No entry: erased by `dmirror_do_update` as the page after an invalidated range
-    /// (``KernelProfile/invalidateOnePastEnd``), kept apart for the notes.
+    /// (``Behaviour/invalidateOnePastEnd``), kept apart for the notes.
     case erasedPastEnd = 0x40
 
     /// No entry, whatever the reason.
