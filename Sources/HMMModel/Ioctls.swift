@@ -133,7 +133,7 @@ extension Model {
                 if !need { p += 1; continue }
                 if write && !fl.contains(.write) { return Errno.EPERM.rawValue }
                 let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
-                for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT.rawValue }
+                for q in p..<segEnd where cpuFault(PageRef(pi, r, q), write: write) != 0 { return Errno.EFAULT.rawValue }
                 retries += 1
                 if retries > 2 { p += 1; retries = 0 }
             }
@@ -332,7 +332,7 @@ extension Model {
                     s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent
                 }
                 invalidateOthers(f, r, p)
-                relocate(f, to: returnLoc(pi, r, p))
+                relocate(f, to: returnLoc(PageRef(pi, r, p)))
                 cpages += 1
             }
             a = next
@@ -410,7 +410,7 @@ extension Model {
             while got < cEnd {
                 let fl = s.procs[pi].regions[r]!.flags[got]
                 if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
-                if cpuFault(pi, r, got, write: true) != 0 { break }
+                if cpuFault(PageRef(pi, r, got), write: true) != 0 { break }
                 got += 1
             }
             var converted: [Int] = []

@@ -5,6 +5,26 @@ import HMMUAPI
 extension Model {
     static let pmdPages = 512
 
+    // MARK: Pages by reference
+
+    /// The region `page` lies in, read or changed in place.
+    subscript(regionOf page: PageRef) -> Region {
+        _read { yield s.procs[page.process].regions[page.region]! }
+        _modify { yield &s.procs[page.process].regions[page.region]! }
+    }
+
+    /// The frame `page` maps: ``Frames/none`` for an empty PTE, ``Frames/zero`` for the zero page.
+    subscript(frameOf page: PageRef) -> UInt32 {
+        get { s.procs[page.process].regions[page.region]!.frame[page.page] }
+        set { s.procs[page.process].regions[page.region]!.frame[page.page] = newValue }
+    }
+
+    /// What the VMA and the page table say about `page`.
+    subscript(flagsOf page: PageRef) -> PageFlags {
+        get { s.procs[page.process].regions[page.region]!.flags[page.page] }
+        set { s.procs[page.process].regions[page.region]!.flags[page.page] = newValue }
+    }
+
     // MARK: Frames
 
     mutating func retain(_ f: UInt32) {
@@ -32,18 +52,17 @@ extension Model {
         return s.frames.refs[i] - (s.frames.bits[i].contains(.object) ? 1 : 0)
     }
 
-    /// Where a new system page for (r, p) goes: VMA policy, else the local node.
-    func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> FrameLocation {
-        // Fields read in place: copying a Region retains all of its arrays, per step.
-        let policy = s.procs[pi].regions[r]!.policy
-        if !policy.isEmpty, policy[p] != 0 { return .system(node: policy[p] - 1) }
+    /// Where a new system page for `page` goes: VMA policy, else the local node.
+    func allocLoc(_ page: PageRef) -> FrameLocation {
+        let policy = self[regionOf: page].policy
+        if !policy.isEmpty, policy[page.page] != 0 { return .system(node: policy[page.page] - 1) }
         return defaultLoc
     }
 
     /// Where a device page comes back to system RAM through `dmirror_devmem_fault_alloc_and_copy`
     /// (CPU fault, another device's fault, MIGRATE_TO_SYS): `alloc_page_vma`, so the VMA policy.
-    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> FrameLocation {
-        let l = allocLoc(pi, r, p)
+    mutating func returnLoc(_ page: PageRef) -> FrameLocation {
+        let l = allocLoc(page)
         if l != defaultLoc {
             x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node "
                 + "\(l.index)")
@@ -86,6 +105,10 @@ extension Model {
     /// page), so erasing `p + 1` with each page `p` erases the same set.
     mutating func invalidate(_ pi: Int, _ r: Int, _ p: Int, exemptMinor: Int = -1) {
         invalidate(pi, r, p..<(p + 1), exemptMinor: exemptMinor)
+    }
+
+    mutating func invalidate(_ page: PageRef, exemptMinor: Int = -1) {
+        invalidate(page.process, page.region, page.page..<(page.page + 1), exemptMinor: exemptMinor)
     }
 
     mutating func invalidate(_ pi: Int, _ r: Int, _ range: Range<Int>, exemptMinor: Int = -1) {
@@ -162,52 +185,66 @@ extension Model {
 
     // MARK: CPU faults
 
-    /// A device-private page at (r, p) is touched by the CPU: `migrate_to_ram` moves it back.
-    mutating func faultBackPrivate(_ pi: Int, _ r: Int, _ p: Int) {
-        let f = s.procs[pi].regions[r]!.frame[p]
+    /// A device-private page is touched by the CPU: `migrate_to_ram` moves it back.
+    mutating func faultBackPrivate(_ page: PageRef) {
+        let f = self[frameOf: page]
         let l = s.frames.loc[Int(f)]
-        invalidate(pi, r, p, exemptMinor: l.index)
-        erase(owner: s.frames.owner[Int(f)], r, p)
-        invalidateOthers(f, r, p)
-        relocate(f, to: returnLoc(pi, r, p))
+        invalidate(page, exemptMinor: l.index)
+        erase(owner: s.frames.owner[Int(f)], page.region, page.page)
+        invalidateOthers(f, page.region, page.page)
+        relocate(f, to: returnLoc(page))
     }
 
-    mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
-        s.procs[pi].regions[r]!.flags[p].remove(.anyDeviceExclusive)
-        invalidate(pi, r, p)
+    /// `remove_device_exclusive_entry`: the CPU touches a device-exclusive entry, which
+    /// becomes the page's PTE again (an MMU notifier invalidates the device's mirrors).
+    mutating func restoreExclusive(_ page: PageRef) {
+        self[flagsOf: page].remove(.anyDeviceExclusive)
+        invalidate(page)
     }
 
-    /// The aligned 512-page block of `p` if a fault there may allocate a THP.
-    func thpBlock(_ pi: Int, _ r: Int, _ p: Int) -> Range<Int>? {
+    /// The aligned 512-page block of `page` if a fault there may allocate a THP.
+    func thpBlock(_ page: PageRef) -> Range<Int>? {
         guard environment.thp == .always || (environment.thp == .madvise && s.thpAdvised) else { return nil }
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[regionOf: page]
         guard reg.kind == .anonPrivate else { return nil }
-        let lo = (p / Self.pmdPages) * Self.pmdPages
+        let lo = Self.pmdBlock(of: page.page).lowerBound
         let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
-        if environment.thp == .madvise && !reg.flags[p].contains(.advised) { return nil }
+        if environment.thp == .madvise && !reg.flags[page.page].contains(.advised) { return nil }
         // One VMA must span the block (an mbind or accounting split ends it too).
-        for q in lo..<hi where !reg.sameVMA(p, q) || reg.frame[q] != Frames.none { return nil }
+        for q in lo..<hi where !reg.sameVMA(page.page, q) || reg.frame[q] != Frames.none { return nil }
         return lo..<hi
     }
 
-    mutating func newAnon(_ pi: Int, _ r: Int, _ p: Int, token: UInt64) -> UInt32 {
-        s.procs[pi].regions[r]!.anonVMA = true
-        return s.frames.alloc(token: token, loc: allocLoc(pi, r, p), bits: [.anon, .anonExclusive])
+    /// The 512 pages of the PMD that holds page `p`.
+    static func pmdBlock(of p: Int) -> Range<Int> {
+        let lo = (p / pmdPages) * pmdPages
+        return lo..<(lo + pmdPages)
     }
 
-    /// Object page `o` (allocating a zero-filled page-cache page for a hole).
-    /// The page of object `obj` at `o`, allocated on first use. A fault through (pi, r, p)
+    /// A new anonymous page for `page`, exclusive to its process (the region gets an anon_vma).
+    mutating func newAnon(_ page: PageRef, token: UInt64) -> UInt32 {
+        self[regionOf: page].anonVMA = true
+        return s.frames.alloc(token: token, loc: allocLoc(page), bits: [.anon, .anonExclusive])
+    }
+
+    /// The page of object `obj` at `o`, allocated on first use. A fault through `fault`
     /// allocates a shmem page (shared anonymous memory, a tmpfs file) under the policy mbind
     /// set through that mapping (shmem_set_policy: the file's shared policy, private mappings
     /// too); a disk file's page cache follows the task's policy.
-    mutating func objectPage(_ obj: Int, _ o: Int, faultedThrough fault: (pi: Int, r: Int, p: Int)? = nil) -> UInt32 {
+    mutating func objectPage(_ obj: Int, _ o: Int, faultedThrough fault: PageRef? = nil) -> UInt32 {
         if s.objects[obj].frames[o] == Frames.none {
             var loc = defaultLoc
-            if let fault, isShmemBacked(obj) { loc = allocLoc(fault.pi, fault.r, fault.p) }
+            if let fault, isShmemBacked(obj) { loc = allocLoc(fault) }
             s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: .object)
         }
         return s.objects[obj].frames[o]
+    }
+
+    /// The page of the region's memory object that `page` maps (allocated on first use).
+    mutating func objectPage(mappedAt page: PageRef) -> UInt32 {
+        let region = self[regionOf: page]
+        return objectPage(region.object, region.objectOffset + page.page, faultedThrough: page)
     }
 
     /// Shared anonymous memory is shmem; a file is when it lives on tmpfs.
@@ -215,136 +252,179 @@ extension Model {
         environment.files == .tmpfs || !s.files.values.contains(obj)
     }
 
-    /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
+    /// Whether `page` lies beyond the end of the region's memory object (a fault there is SIGBUS).
+    func isBeyondEOF(_ page: PageRef) -> Bool {
+        let region = self[regionOf: page]
+        return region.objectOffset + page.page >= s.objects[region.object].size
+    }
+
+    /// `handle_mm_fault` on `page`. The caller checked VM_READ (and VM_WRITE for writes).
     /// Returns 0 or EFAULT (SIGBUS beyond end of file). A write leaves the PTE dirty.
     @discardableResult
-    mutating func cpuFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
-        let err = handleFault(pi, r, p, write: write)
+    mutating func cpuFault(_ page: PageRef, write: Bool) -> Int32 {
+        let err = handleFault(page, write: write)
         if write && err == 0 {
-            let f = s.procs[pi].regions[r]!.frame[p]
+            let f = self[frameOf: page]
             if f > Frames.zero { s.frames.bits[Int(f)].insert(.dirty) }
         }
         return err
     }
 
-    private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
-        if !s.procs[pi].regions[r]!.aroundMaybe.isEmpty { s.procs[pi].regions[r]!.aroundMaybe.remove(p) }
-        var fl = s.procs[pi].regions[r]!.flags[p]
-        if fl.overlaps(.anyDeviceExclusive) {
-            restoreExclusive(pi, r, p)
-            fl = s.procs[pi].regions[r]!.flags[p]
-        }
-        var f = s.procs[pi].regions[r]!.frame[p]
-        if f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate {
-            faultBackPrivate(pi, r, p)
-        }
-        let kind = s.procs[pi].regions[r]!.kind
-        switch kind {
+    /// What the PTE holds in place of a page first goes back to being the page (a
+    /// device-exclusive entry, a device-private entry), then the mapping's kind decides.
+    private mutating func handleFault(_ page: PageRef, write: Bool) -> Int32 {
+        if !self[regionOf: page].aroundMaybe.isEmpty { self[regionOf: page].aroundMaybe.remove(page.page) }
+        if self[flagsOf: page].overlaps(.anyDeviceExclusive) { restoreExclusive(page) }
+        let f = self[frameOf: page]
+        if f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate { faultBackPrivate(page) }
+        switch self[regionOf: page].kind {
         case .hugetlb:
-            let lo = (p / Self.pmdPages) * Self.pmdPages
-            if f == Frames.none {
-                for q in lo..<(lo + Self.pmdPages) where s.procs[pi].regions[r]!.frame[q] == Frames.none {
-                    s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
-                    s.procs[pi].regions[r]!.flags[q].set(.pteWrite, write)
-                }
-            } else if write && !fl.contains(.pteWrite) {
-                let shared = (lo..<(lo + Self.pmdPages)).contains { q in
-                    let g = s.procs[pi].regions[r]!.frame[q]
-                    return g > Frames.zero && s.frames.refs[Int(g)] > 1
-                }
-                for q in lo..<(lo + Self.pmdPages) {
-                    let g = s.procs[pi].regions[r]!.frame[q]
-                    guard g != Frames.none else { continue }
-                    if shared {
-                        let n = newAnon(pi, r, q, token: s.frames.token[Int(g)])
-                        s.procs[pi].regions[r]!.frame[q] = n
-                        release(g)
-                        invalidate(pi, r, q)
-                    }
-                    s.procs[pi].regions[r]!.flags[q].insert(.pteWrite)
-                }
-            }
+            hugetlbFault(page, write: write)
             return 0
         case .anonPrivate, .filePrivate:
-            if kind == .filePrivate {
-                let object = s.procs[pi].regions[r]!.object
-                if s.procs[pi].regions[r]!.objectOffset + p >= s.objects[object].size { return Errno.EFAULT.rawValue }
-            }
-            if f == Frames.none {
-                if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
-                    // A THP may be allocated for the whole block (or not: fallback to one page).
-                    s.uncertain = true
-                    x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
-                        + "population are not known")
-                    for q in block {
-                        if write {
-                            // A THP write fault maps the whole PMD writable and dirty.
-                            let n = newAnon(pi, r, q, token: 0)
-                            s.frames.bits[Int(n)].insert(.dirty)
-                            s.procs[pi].regions[r]!.frame[q] = n
-                            s.procs[pi].regions[r]!.flags[q].formUnion([.pteWrite, .thp])
-                        } else {
-                            s.procs[pi].regions[r]!.frame[q] = Frames.zero
-                            s.procs[pi].regions[r]!.flags[q].remove(.pteWrite)
-                            s.procs[pi].regions[r]!.flags[q].insert(.thp)
-                        }
-                    }
-                    return 0
-                }
-                if kind == .anonPrivate {
-                    if write {
-                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: 0)
-                        s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
-                    } else {
-                        s.procs[pi].regions[r]!.frame[p] = Frames.zero
-                        s.procs[pi].regions[r]!.flags[p].remove(.pteWrite)
-                    }
-                } else {
-                    let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p,
-                                        faultedThrough: (pi, r, p))
-                    if write {
-                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
-                        s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
-                    } else {
-                        faultAround(pi, r, p)
-                        retain(of)
-                        s.procs[pi].regions[r]!.frame[p] = of
-                        s.procs[pi].regions[r]!.flags[p].remove(.pteWrite)
-                    }
-                }
-                return 0
-            }
-            f = s.procs[pi].regions[r]!.frame[p]
-            fl = s.procs[pi].regions[r]!.flags[p]
-            if write && !fl.contains(.pteWrite) {
-                let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
-                if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
-                    let n = newAnon(pi, r, p, token: s.frames.token[Int(f)])
-                    s.procs[pi].regions[r]!.frame[p] = n
-                    release(f)
-                    invalidate(pi, r, p)
-                } else {
-                    s.frames.bits[Int(f)].insert(.anonExclusive)
-                }
-                s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
-            }
+            return privateFault(page, write: write)
         case .anonShared, .fileShared:
-            let reg = s.procs[pi].regions[r]!
-            if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT.rawValue }
-            if f == Frames.none {
-                if !write { faultAround(pi, r, p) }
-                let of = objectPage(reg.object, reg.objectOffset + p, faultedThrough: (pi, r, p))
-                retain(of)
-                s.procs[pi].regions[r]!.frame[p] = of
-                let w = write || (!writesNotified(kind) && fl.contains(.write))
-                s.procs[pi].regions[r]!.flags[p].set(.pteWrite, w)
-            } else if write {
-                s.procs[pi].regions[r]!.flags[p].insert(.pteWrite)
+            return sharedFault(page, write: write)
+        }
+    }
+
+    /// `hugetlb_fault`: the whole 2 MiB page is populated at once; a write to a read-only one
+    /// copies it if it is shared with a child (`hugetlb_wp`), else makes it writable.
+    private mutating func hugetlbFault(_ page: PageRef, write: Bool) {
+        let block = Self.pmdBlock(of: page.page)
+        if self[frameOf: page] == Frames.none {
+            for q in block where self[frameOf: page.at(q)] == Frames.none {
+                self[frameOf: page.at(q)] = newAnon(page.at(q), token: 0)
+                self[flagsOf: page.at(q)].set(.pteWrite, write)
+            }
+        } else if write && !self[flagsOf: page].contains(.pteWrite) {
+            let shared = block.contains { q in
+                let g = self[frameOf: page.at(q)]
+                return g > Frames.zero && s.frames.refs[Int(g)] > 1
+            }
+            for q in block {
+                let g = self[frameOf: page.at(q)]
+                guard g != Frames.none else { continue }
+                if shared {
+                    self[frameOf: page.at(q)] = newAnon(page.at(q), token: s.frames.token[Int(g)])
+                    release(g)
+                    invalidate(page.at(q))
+                }
+                self[flagsOf: page.at(q)].insert(.pteWrite)
             }
         }
-        f = s.procs[pi].regions[r]!.frame[p]
-        if write && f > Frames.zero { s.frames.bits[Int(f)].remove(.lazyFree) }
+    }
+
+    /// A private mapping: an empty PTE gets its first page (`do_anonymous_page`,
+    /// `do_read_fault`, `do_cow_fault`); a write to a read-only PTE copies or reuses the page
+    /// (`do_wp_page`).
+    private mutating func privateFault(_ page: PageRef, write: Bool) -> Int32 {
+        let kind = self[regionOf: page].kind
+        if kind == .filePrivate && isBeyondEOF(page) { return Errno.EFAULT.rawValue }
+        if self[frameOf: page] == Frames.none {
+            if kind == .anonPrivate {
+                anonymousFault(page, write: write)
+            } else {
+                privateFileFault(page, write: write)
+            }
+            return 0
+        }
+        if write && !self[flagsOf: page].contains(.pteWrite) { writeProtectFault(page) }
+        dropLazyFreeOnWrite(page, write: write)
         return 0
+    }
+
+    /// `do_anonymous_page` (or `do_huge_pmd_anonymous_page`): a read maps the shared zero
+    /// page, a write a new zeroed page.
+    private mutating func anonymousFault(_ page: PageRef, write: Bool) {
+        if let block = thpBlock(page) {
+            anonymousTHPFault(page, block: block, write: write)
+            return
+        }
+        if write {
+            self[frameOf: page] = newAnon(page, token: 0)
+            self[flagsOf: page].insert(.pteWrite)
+        } else {
+            self[frameOf: page] = Frames.zero
+            self[flagsOf: page].remove(.pteWrite)
+        }
+    }
+
+    /// A THP may be allocated for the whole block (or not: fallback to one page), so the
+    /// state becomes uncertain and follows the kernel's answers.
+    private mutating func anonymousTHPFault(_ page: PageRef, block: Range<Int>, write: Bool) {
+        s.uncertain = true
+        x.note("THP possible in r\(page.region) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
+            + "population are not known")
+        for q in block {
+            if write {
+                // A THP write fault maps the whole PMD writable and dirty.
+                let n = newAnon(page.at(q), token: 0)
+                s.frames.bits[Int(n)].insert(.dirty)
+                self[frameOf: page.at(q)] = n
+                self[flagsOf: page.at(q)].formUnion([.pteWrite, .thp])
+            } else {
+                self[frameOf: page.at(q)] = Frames.zero
+                self[flagsOf: page.at(q)].remove(.pteWrite)
+                self[flagsOf: page.at(q)].insert(.thp)
+            }
+        }
+    }
+
+    /// An empty PTE of a private file mapping: a read maps the page-cache page
+    /// (`do_read_fault`, with fault-around), a write a private copy of it (`do_cow_fault`).
+    private mutating func privateFileFault(_ page: PageRef, write: Bool) {
+        let cached = objectPage(mappedAt: page)
+        if write {
+            self[frameOf: page] = newAnon(page, token: s.frames.token[Int(cached)])
+            self[flagsOf: page].insert(.pteWrite)
+        } else {
+            faultAround(page)
+            retain(cached)
+            self[frameOf: page] = cached
+            self[flagsOf: page].remove(.pteWrite)
+        }
+    }
+
+    /// `do_wp_page`: a write to a read-only PTE of a private mapping copies the zero page, a
+    /// page-cache page or a page shared with another process (`wp_page_copy`, which
+    /// invalidates the old mapping), and reuses an anonymous page mapped once (`wp_page_reuse`).
+    private mutating func writeProtectFault(_ page: PageRef) {
+        let f = self[frameOf: page]
+        let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
+        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
+            self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
+            release(f)
+            invalidate(page)
+        } else {
+            s.frames.bits[Int(f)].insert(.anonExclusive)
+        }
+        self[flagsOf: page].insert(.pteWrite)
+    }
+
+    /// A shared mapping (shmem or a file) maps the object's page itself (`do_read_fault`,
+    /// `do_shared_fault`): writable from the first fault unless the file system wants write
+    /// notification.
+    private mutating func sharedFault(_ page: PageRef, write: Bool) -> Int32 {
+        if isBeyondEOF(page) { return Errno.EFAULT.rawValue }
+        if self[frameOf: page] == Frames.none {
+            if !write { faultAround(page) }
+            let cached = objectPage(mappedAt: page)
+            retain(cached)
+            self[frameOf: page] = cached
+            let writable = write || (!writesNotified(self[regionOf: page].kind) && self[flagsOf: page].contains(.write))
+            self[flagsOf: page].set(.pteWrite, writable)
+        } else if write {
+            self[flagsOf: page].insert(.pteWrite)
+        }
+        dropLazyFreeOnWrite(page, write: write)
+        return 0
+    }
+
+    /// A write makes a MADV_FREE'd page dirty again: it is no longer reclaimable.
+    private mutating func dropLazyFreeOnWrite(_ page: PageRef, write: Bool) {
+        let f = self[frameOf: page]
+        if write && f > Frames.zero { s.frames.bits[Int(f)].remove(.lazyFree) }
     }
 
     // MARK: Fault-around
@@ -361,8 +441,9 @@ extension Model {
     /// `p`: every such neighbour (within 15 pages, same VMA) *may* be mapped now. They stay
     /// unmapped in the primary state and join ``Region/aroundMaybe``; move_pages resolves them
     /// from the kernel's answer, SNAPSHOT allows both.
-    mutating func faultAround(_ pi: Int, _ r: Int, _ p: Int) {
-        let reg = s.procs[pi].regions[r]!
+    mutating func faultAround(_ page: PageRef) {
+        let p = page.page
+        let reg = self[regionOf: page]
         guard reg.object >= 0, reg.kind != .hugetlb else { return }
         func sameVMA(_ q: Int) -> Bool { reg.sameVMA(p, q) }
         let n = Self.faultAroundPages
@@ -374,7 +455,7 @@ extension Model {
         for q in lo..<hi where q != p && reg.frame[q] == Frames.none && !reg.aroundMaybe.contains(q) {
             let o = reg.objectOffset + q
             guard o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none else { continue }
-            s.procs[pi].regions[r]!.aroundMaybe.insert(q)
+            self[regionOf: page].aroundMaybe.insert(q)
             any = true
         }
         if any {
@@ -532,7 +613,7 @@ extension Model {
                         }
                         invalidate(pi, r, p)
                         moved.append(f)
-                        if allocLoc(pi, r, p) != defaultLoc {
+                        if allocLoc(PageRef(pi, r, p)) != defaultLoc {
                             x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's "
                                 + "MPOL_BIND, so the local node")
                         }

@@ -248,7 +248,7 @@ extension Model {
         if let obs = x.resolve { resolveLazyFree(pi, r, p..<(p + 1), observed: obs.tokens) }
         var values = PageValues<UInt64>([currentToken(pi, r, p)])
         lazyAlternatives(pi, r, p..<(p + 1), &values)
-        cpuFault(pi, r, p, write: false)
+        cpuFault(PageRef(pi, r, p), write: false)
         return [Outcome(tokens: values)]
     }
 
@@ -267,7 +267,7 @@ extension Model {
 
     mutating func doCPUWrite(_ r: Int, _ p: Int, _ t: UInt64) -> [Outcome] {
         let pi = s.current
-        cpuFault(pi, r, p, write: true)
+        cpuFault(PageRef(pi, r, p), write: true)
         let f = s.procs[pi].regions[r]!.frame[p]
         s.frames.token[Int(f)] = t
         s.frames.bits[Int(f)].remove(.lazyFree)

@@ -93,6 +93,24 @@ enum MirrorTag: UInt8 {
     @inline(__always) var isAbsent: Bool { self == .absent || self == .erasedPastEnd }
 }
 
+/// One page of one region of one process, as the kernel's fault path has a VMA and an
+/// address. ``Model``'s `subscript(regionOf:)`, `subscript(frameOf:)` and
+/// `subscript(flagsOf:)` read and change the state through it.
+struct PageRef: Hashable {
+    var process: Int
+    var region: RegionID
+    var page: Int
+
+    init(_ process: Int, _ region: RegionID, _ page: Int) {
+        self.process = process
+        self.region = region
+        self.page = page
+    }
+
+    /// Page `p` of the same region.
+    @inline(__always) func at(_ p: Int) -> PageRef { PageRef(process, region, p) }
+}
+
 /// Physical pages. Frame 0 is "no page", frame 1 the shared zero page.
 struct Frames {
     var token: [UInt64] = [0, 0]
@@ -139,7 +157,7 @@ struct Region {
     /// THP blocks (page index / 512) that may be PTE-mapped large folios.
     var splitBlocks: Set<Int> = []
     /// Pages with an empty PTE (frame none) in the model that a read fault's fault-around may
-    /// have mapped to their page-cache page (``Model/faultAround(_:_:_:)``).
+    /// have mapped to their page-cache page (``Model/faultAround(_:)``).
     var aroundMaybe: Set<Int> = []
     /// Empty (no page), or per page: the VMA carries VM_ACCOUNT. A private mapping gets it
     /// when mapped writable, or when mprotect first makes it writable; mprotect never takes
