@@ -48,7 +48,7 @@ extension Model {
 
     /// First page after `p` where the VMA changes (or the span ends), looking no further than `limit`.
     func vmaEnd(_ pi: Int, _ r: Int, _ p: Int, limit: Int) -> Int {
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[RegionRef(pi, r)]
         let stop = min(reg.span, limit)
         var q = p + 1
         while q < stop && reg.sameVMA(p, q) { q += 1 }
@@ -62,6 +62,7 @@ extension Model {
 
     mutating func deviceAccess(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange, write: Bool, data: [UInt64]) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
         var pos = range.first
@@ -96,7 +97,7 @@ extension Model {
             faults += 1
         }
         var upper = faults
-        let thpBlocks = Set((range.first..<end).filter { s.procs[pi].regions[r]!.flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
+        let thpBlocks = Set((range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
         if !thpBlocks.isEmpty && write {
             upper += UInt64(thpBlocks.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
@@ -116,6 +117,7 @@ extension Model {
 
     /// `dmirror_fault`: hmm_range_fault over [start, end) in chunks, then store the pages.
     mutating func mirrorFault(_ pi: Int, _ fd: Int, _ minor: Int, _ r: Int, _ start: Int, _ end: Int, write: Bool) -> Int32 {
+        let region = RegionRef(pi, r)
         let chunk = profile.faultChunk
         var a = start
         while a < end {
@@ -123,9 +125,9 @@ extension Model {
             var p = a
             var retries = 0
             while p < cEnd {
-                let fl = s.procs[pi].regions[r]!.flags[p]
+                let fl = self[region].flags[p]
                 if !fl.contains(.mapped) || !fl.contains(.read) { return Errno.EFAULT.rawValue }
-                let f = s.procs[pi].regions[r]!.frame[p]
+                let f = self[region].frame[p]
                 let priv = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate && !fl.contains(.deviceExclusive)
                 if priv && s.frames.loc[Int(f)].index == minor { p += 1; continue }
                 var need = f == Frames.none || fl.overlaps(.anyDeviceExclusive) || priv
@@ -138,8 +140,8 @@ extension Model {
                 if retries > 2 { p += 1; retries = 0 }
             }
             for q in a..<cEnd {
-                let f = s.procs[pi].regions[r]!.frame[q]
-                let writable = s.procs[pi].regions[r]!.flags[q].contains(.pteWrite)
+                let f = self[region].frame[q]
+                let writable = self[region].flags[q].contains(.pteWrite)
                 let own = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate
                 if write && !writable {
                     x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of "
@@ -174,13 +176,14 @@ extension Model {
 
     mutating func migrateToDevice(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         let coherent = minor >= 2
         let dl: FrameLocation = coherent ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
-        let kind = s.procs[pi].regions[r]!.kind
+        let kind = self[region].kind
         var a = range.first
         while a < end {
-            let fl0 = s.procs[pi].regions[r]!.flags[a]
+            let fl0 = self[region].flags[a]
             if !fl0.contains(.mapped) || !fl0.contains(.read) {
                 x.note("migrate walks VMA by VMA: a hole or a VMA without VM_READ gives EINVAL (earlier chunks stay migrated)")
                 return [.failure(Errno.EINVAL.rawValue)]
@@ -194,8 +197,8 @@ extension Model {
             if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
             var touchedBlocks = Set<Int>()
             for p in a..<next {
-                let fl = s.procs[pi].regions[r]!.flags[p]
-                let f = s.procs[pi].regions[r]!.frame[p]
+                let fl = self[region].flags[p]
+                let f = self[region].frame[p]
                 if fl.contains(.deviceExclusive) { continue }
                 if fl.contains(.maybeDeviceExclusive) && !x.forceSmall {
                     // A device-exclusive entry (if the page was part of a THP) is not collected.
@@ -223,7 +226,7 @@ extension Model {
                         }
                         continue
                     }
-                    if fl.contains(.thp) && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
+                    if fl.contains(.thp) && self[region].splitBlocks.contains(p / Self.pmdPages)
                         && profile.isOn(.migrateSkipsPTEMappedTHP) && !x.forceSmall {
                         x.thpChoice = true
                         x.note(profile.reason(.migrateSkipsPTEMappedTHP))
@@ -243,25 +246,25 @@ extension Model {
                     if coherent && writable { bits.insert(.dirty) }
                     nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
-                    s.procs[pi].regions[r]!.anonVMA = true
-                    s.procs[pi].regions[r]!.frame[p] = nf
+                    self[region].anonVMA = true
+                    self[region].frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)
                     relocate(f, to: dl)
                     s.frames.bits[Int(f)].remove(.lazyFree)
                 }
                 if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
-                s.procs[pi].regions[r]!.flags[p].set(.pteWrite, writable)
+                self[region].flags[p].set(.pteWrite, writable)
                 store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
             if !profile.isOn(.deviceTHP) {
                 // The THP (or huge zero page) was split: its pages are small now.
                 for b in touchedBlocks {
                     let lo = b * Self.pmdPages
-                    let hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
+                    let hi = min(lo + Self.pmdPages, self[region].span)
                     if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
-                    for q in lo..<hi { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
-                    s.procs[pi].regions[r]!.splitBlocks.remove(b)
+                    for q in lo..<hi { self[region].flags[q].remove(.thp) }
+                    self[region].splitBlocks.remove(b)
                 }
             }
             a = next
@@ -278,14 +281,15 @@ extension Model {
     /// collects any page of it, so a zero-filled subpage is collected as the zero page (and
     /// migrates to a device page writable as the VMA is).
     mutating func splitPMDMappedTHPs(_ pi: Int, _ r: Int, _ walk: Range<Int>) {
+        let region = RegionRef(pi, r)
         guard !walk.isEmpty else { return }
-        let span = s.procs[pi].regions[r]!.span
+        let span = self[region].span
         for b in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
-            guard !s.procs[pi].regions[r]!.splitBlocks.contains(b),
-                  block.contains(where: { s.procs[pi].regions[r]!.flags[$0].contains(.thp) }) else { continue }
+            guard !self[region].splitBlocks.contains(b),
+                  block.contains(where: { self[region].flags[$0].contains(.thp) }) else { continue }
             if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
-            for q in block { s.procs[pi].regions[r]!.flags[q].remove(.thp) }
+            for q in block { self[region].flags[q].remove(.thp) }
         }
     }
 
@@ -293,18 +297,19 @@ extension Model {
     /// CLEAR notifier over the whole block and maps it back page by page; a zero-filled
     /// subpage comes back as the shared zero page, read-only.
     mutating func mapZeroSubpagesAfterSplit(_ pi: Int, _ r: Int, _ block: Range<Int>) {
+        let region = RegionRef(pi, r)
         var zeroed = 0
         for q in block {
-            let fl = s.procs[pi].regions[r]!.flags[q]
-            let f = s.procs[pi].regions[r]!.frame[q]
+            let fl = self[region].flags[q]
+            let f = self[region].frame[q]
             guard fl.contains(.thp), !fl.contains(.deviceExclusive), f > Frames.zero else { continue }
             let i = Int(f)
             guard s.frames.loc[i].isSystem, s.frames.bits[i].contains(.anon), s.frames.token[i] == 0 else { continue }
             invalidate(pi, r, q)
             invalidateOtherMappings(of: f, except: pi, r, q)
             release(f)
-            s.procs[pi].regions[r]!.frame[q] = Frames.zero
-            s.procs[pi].regions[r]!.flags[q].remove(.pteWrite)
+            self[region].frame[q] = Frames.zero
+            self[region].flags[q].remove(.pteWrite)
             zeroed += 1
         }
         if zeroed > 0 { x.note(profile.reason(.thpSplitMapsZeroSubpages)) }
@@ -312,20 +317,21 @@ extension Model {
 
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         let select: FrameLocation = minor >= 2 ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
         var cpages: UInt64 = 0
         var a = range.first
         while a < end {
-            let fl0 = s.procs[pi].regions[r]!.flags[a]
-            if !fl0.contains(.mapped) || !fl0.contains(.read) || s.procs[pi].regions[r]!.kind == .hugetlb {
+            let fl0 = self[region].flags[a]
+            if !fl0.contains(.mapped) || !fl0.contains(.read) || self[region].kind == .hugetlb {
                 return [.failure(Errno.EINVAL.rawValue)]
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             for p in a..<next {
-                let f = s.procs[pi].regions[r]!.frame[p]
-                guard f > Frames.zero, !s.procs[pi].regions[r]!.flags[p].contains(.deviceExclusive) else { continue }
+                let f = self[region].frame[p]
+                guard f > Frames.zero, !self[region].flags[p].contains(.deviceExclusive) else { continue }
                 let l = s.frames.loc[Int(f)]
                 guard l == select else { continue }
                 if let m = s.procs[pi].mirrors[fd], r < m.pt.count, m.pt[r] != nil {
@@ -344,8 +350,9 @@ extension Model {
 
     func snapshot(_ pi: Int, _ minor: Int, _ range: PageRange) -> PageValues<UInt8> {
         let r = range.region
+        let region = RegionRef(pi, r)
         var v = PageValues<UInt8>([UInt8](repeating: 0, count: range.count))
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[region]
         for (i, p) in (range.first..<range.end).enumerated() {
             let bytes = snapshotBytes(reg, minor, p)
             v.primary[i] = bytes[0]
@@ -396,10 +403,11 @@ extension Model {
 
     mutating func exclusive(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         let perPage = profile.exclusiveChunk == 1
         let chunk = profile.exclusiveChunk
-        let kind = s.procs[pi].regions[r]!.kind
+        let kind = self[region].kind
         let headsOnly = profile.isOn(.exclusiveBusyOnTHP) && !x.forceSmall
         var a = range.first
         while a < end {
@@ -408,7 +416,7 @@ extension Model {
             // it cannot fault; the pinned ones are converted even when the chunk then fails.
             var got = a
             while got < cEnd {
-                let fl = s.procs[pi].regions[r]!.flags[got]
+                let fl = self[region].flags[got]
                 if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
                 if cpuFault(PageRef(pi, r, got), write: true) != 0 { break }
                 got += 1
@@ -416,8 +424,8 @@ extension Model {
             var converted: [Int] = []
             var all = got == cEnd
             for p in a..<got {
-                let f = s.procs[pi].regions[r]!.frame[p]
-                let fl = s.procs[pi].regions[r]!.flags[p]
+                let f = self[region].frame[p]
+                let fl = self[region].flags[p]
                 let convertible = f > Frames.zero && s.frames.bits[Int(f)].contains(.anon) && kind != .hugetlb
                     && !s.frames.loc[Int(f)].isDevicePrivate
                 if convertible && fl.contains(.thp) && headsOnly {
@@ -433,7 +441,7 @@ extension Model {
                     continue
                 }
                 if convertible {
-                    s.procs[pi].regions[r]!.flags[p].insert(.deviceExclusive)
+                    self[region].flags[p].insert(.deviceExclusive)
                     invalidate(pi, r, p)
                     converted.append(p)
                 } else {
@@ -442,15 +450,15 @@ extension Model {
             }
             if headsOnly {
                 // FOLL_SPLIT_PMD: a pinned THP stays a large folio, mapped by PTEs now.
-                for p in a..<got where s.procs[pi].regions[r]!.flags[p].contains(.thp) {
-                    s.procs[pi].regions[r]!.splitBlocks.insert(p / Self.pmdPages)
+                for p in a..<got where self[region].flags[p].contains(.thp) {
+                    self[region].splitBlocks.insert(p / Self.pmdPages)
                 }
             }
             // dmirror_atomic_map maps the converted pages only when every page was pinned,
             // and it does so before the chunk's EBUSY.
             if got == cEnd {
                 for p in converted {
-                    store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: .atomic)
+                    store(pi, fd, r, p, frame: self[region].frame[p], tag: .atomic)
                 }
             }
             if !all {
@@ -473,17 +481,18 @@ extension Model {
     /// were small after all, only the head page was converted, so the others are
     /// `exclMaybe`.
     mutating func convertLargeFolio(_ pi: Int, _ r: Int, head: Int) -> Bool {
-        let block = head..<min(head + Self.pmdPages, s.procs[pi].regions[r]!.span)
+        let region = RegionRef(pi, r)
+        let block = head..<min(head + Self.pmdPages, self[region].span)
         invalidate(pi, r, block)
-        s.procs[pi].regions[r]!.flags[head].insert(.deviceExclusive)
+        self[region].flags[head].insert(.deviceExclusive)
         var walkStopped = false
         var leftMapped = false
         for q in block.dropFirst() {
-            let fl = s.procs[pi].regions[r]!.flags[q]
-            guard fl.contains(.thp), fl.contains(.mapped), s.procs[pi].regions[r]!.frame[q] > Frames.zero else { continue }
+            let fl = self[region].flags[q]
+            guard fl.contains(.thp), fl.contains(.mapped), self[region].frame[q] > Frames.zero else { continue }
             if fl.overlaps(.anyDeviceExclusive) { walkStopped = true; continue }
             if walkStopped { leftMapped = true; continue }
-            s.procs[pi].regions[r]!.flags[q].insert(.maybeDeviceExclusive)
+            self[region].flags[q].insert(.maybeDeviceExclusive)
             s.uncertain = true
         }
         return !leftMapped

@@ -5,7 +5,13 @@ import HMMUAPI
 extension Model {
     static let pmdPages = 512
 
-    // MARK: Pages by reference
+    // MARK: Regions and pages by reference
+
+    /// The region `ref` names, read or changed in place (no copy of its arrays).
+    subscript(_ ref: RegionRef) -> Region {
+        _read { yield s.procs[ref.process].regions[ref.region]! }
+        _modify { yield &s.procs[ref.process].regions[ref.region]! }
+    }
 
     /// The region `page` lies in, read or changed in place.
     subscript(regionOf page: PageRef) -> Region {
@@ -153,11 +159,12 @@ extension Model {
     }
 
     mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: MirrorTag) {
+        let region = RegionRef(pi, r)
         if s.procs[pi].mirrors[fd]!.pt.count <= r {
             s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - s.procs[pi].mirrors[fd]!.pt.count)
         }
         if s.procs[pi].mirrors[fd]!.pt[r] == nil {
-            s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: s.procs[pi].regions[r]!.span)
+            s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: self[region].span)
         }
         s.procs[pi].mirrors[fd]!.pt[r]!.frame[p] = f
         s.procs[pi].mirrors[fd]!.pt[r]!.gen[p] = s.frames.gen[Int(f)]
@@ -166,11 +173,12 @@ extension Model {
 
     /// Mirror entry: tag (0 if none) and whether it no longer matches the CPU page.
     func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: MirrorTag, frame: UInt32, stale: Bool) {
+        let region = RegionRef(pi, r)
         guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (.absent, 0, false) }
         let t = pt.tag[p]
         if t.isAbsent { return (.absent, 0, false) }
         let f = pt.frame[p]
-        let cur = s.procs[pi].regions[r]!.frame[p]
+        let cur = self[region].frame[p]
         return (t, f, f != cur || pt.gen[p] != s.frames.gen[Int(f)])
     }
 
@@ -466,10 +474,11 @@ extension Model {
 
     /// The page-cache page a fault-around may have mapped at (r, q), if any.
     func aroundFrame(_ pi: Int, _ r: Int, _ q: Int) -> UInt32? {
-        guard s.procs[pi].regions[r]!.aroundMaybe.contains(q), s.procs[pi].regions[r]!.frame[q] == Frames.none else { return nil }
-        let object = s.procs[pi].regions[r]!.object
+        let region = RegionRef(pi, r)
+        guard self[region].aroundMaybe.contains(q), self[region].frame[q] == Frames.none else { return nil }
+        let object = self[region].object
         guard object >= 0 else { return nil }
-        let o = s.procs[pi].regions[r]!.objectOffset + q
+        let o = self[region].objectOffset + q
         guard o < s.objects[object].size else { return nil }
         let of = s.objects[object].frames[o]
         return of == Frames.none ? nil : of
@@ -489,12 +498,13 @@ extension Model {
 
     /// The kernel says whether fault-around mapped (r, q): follow it.
     mutating func resolveAround(_ pi: Int, _ r: Int, _ q: Int, mapped: Bool) {
+        let region = RegionRef(pi, r)
         let of = aroundFrame(pi, r, q)
-        s.procs[pi].regions[r]!.aroundMaybe.remove(q)
+        self[region].aroundMaybe.remove(q)
         guard mapped, let of else { return }
         retain(of)
-        s.procs[pi].regions[r]!.frame[q] = of
-        s.procs[pi].regions[r]!.flags[q].set(.pteWrite, aroundWritable(s.procs[pi].regions[r]!, q))
+        self[region].frame[q] = of
+        self[region].flags[q].set(.pteWrite, aroundWritable(self[region], q))
     }
 
     /// Every other CPU mapping of frame `f` (any process, any region, including other
@@ -526,13 +536,14 @@ extension Model {
 
     /// Removes the CPU mapping of (r, p) (munmap, MADV_DONTNEED, truncate).
     mutating func zap(_ pi: Int, _ r: Int, _ p: Int) {
-        s.procs[pi].regions[r]!.aroundMaybe.remove(p)
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let region = RegionRef(pi, r)
+        self[region].aroundMaybe.remove(p)
+        let f = self[region].frame[p]
         if f != Frames.none {
-            s.procs[pi].regions[r]!.frame[p] = Frames.none
+            self[region].frame[p] = Frames.none
             release(f)
         }
-        s.procs[pi].regions[r]!.flags[p].remove(.pageTable)
+        self[region].flags[p].remove(.pageTable)
         invalidate(pi, r, p)
     }
 
@@ -543,7 +554,8 @@ extension Model {
     /// page: when `at` is not PMD aligned and the VMA spans that PMD, test_hmm drops every mirror
     /// entry of the 2 MiB block (and the one past it) even with no THP there.
     mutating func splitVMA(_ pi: Int, _ r: Int, at page: Int) {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         guard page > 0, page < reg.span, page % Self.pmdPages != 0 else { return }
         let lo = page - page % Self.pmdPages
         let hi = lo + Self.pmdPages
@@ -568,8 +580,9 @@ extension Model {
     /// Splits for a change of VMA attributes over `range` where `changes(region, p)` says
     /// whether page `p`'s attributes change: at its start and at its end.
     mutating func splitVMAs(_ pi: Int, _ r: Int, _ range: Range<Int>, changes: (Region, Int) -> Bool) {
+        let region = RegionRef(pi, r)
         guard !range.isEmpty else { return }
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[region]
         let atStart = changes(reg, range.lowerBound)
         let atEnd = changes(reg, range.upperBound - 1)
         if atStart { splitVMA(pi, r, at: range.lowerBound) }
@@ -577,14 +590,15 @@ extension Model {
     }
 
     mutating func splitTHP(_ pi: Int, _ r: Int, _ range: Range<Int>) {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         for edge in [range.lowerBound, range.upperBound - 1] {
             let b = edge / Self.pmdPages
             let lo = b * Self.pmdPages
             let hi = min(lo + Self.pmdPages, reg.span)
             if range.lowerBound <= lo && range.upperBound >= hi { continue }
             if (lo..<hi).contains(where: { reg.flags[$0].contains(.thp) }), !reg.splitBlocks.contains(b) {
-                s.procs[pi].regions[r]!.splitBlocks.insert(b)
+                self[region].splitBlocks.insert(b)
                 // Every mirror entry of the block goes, not only those in `range`.
                 splitPMDNotifier(pi, r, lo..<hi, note: "splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) "
                     + "invalidates the whole block: its mirror entries go")

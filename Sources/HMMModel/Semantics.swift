@@ -76,12 +76,13 @@ extension Model {
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p].contains(.mapped) }
         splitTHP(pi, r, range.first..<range.end)
         var unmapped = false
-        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p].contains(.mapped) {
+        for p in range.first..<range.end where self[region].flags[p].contains(.mapped) {
             zap(pi, r, p)
-            s.procs[pi].regions[r]!.flags[p] = []
+            self[region].flags[p] = []
             unmapped = true
         }
         // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
@@ -93,6 +94,7 @@ extension Model {
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         var newBits: PageFlags = []
         if prot.canRead { newBits.insert(.read) }
         if prot.canWrite { newBits.insert(.write) }
@@ -101,22 +103,22 @@ extension Model {
         }
         var changedAny = false
         for p in range.first..<range.end {
-            let fl = s.procs[pi].regions[r]!.flags[p]
+            let fl = self[region].flags[p]
             if !fl.contains(.mapped) {
                 if changedAny { splitTHP(pi, r, range.first..<p) }
                 return [.failure(Errno.ENOMEM.rawValue)]
             }
             // mprotect_fixup charges a private mapping the first time it becomes writable.
-            if prot.canWrite { s.procs[pi].regions[r]!.account(p..<(p + 1)) }
+            if prot.canWrite { self[region].account(p..<(p + 1)) }
             if fl.intersection(.protection) == newBits { continue }
             changedAny = true
             var nf = fl.subtracting(.protection).union(newBits)
-            let f = s.procs[pi].regions[r]!.frame[p]
+            let f = self[region].frame[p]
             if !prot.canWrite {
                 nf.remove(.pteWrite)
             } else if !fl.contains(.write) && f > Frames.zero && !fl.contains(.deviceExclusive) {
                 // MM_CP_TRY_CHANGE_WRITABLE: exclusive anon pages and shmem pages become writable.
-                let kind = s.procs[pi].regions[r]!.kind
+                let kind = self[region].kind
                 let bits = s.frames.bits[Int(f)]
                 let present = !s.frames.loc[Int(f)].isDevicePrivate
                 let clean = !bits.contains(.dirty) && profile.isOn(.mprotectUpgradeNeedsDirty)
@@ -125,7 +127,7 @@ extension Model {
                     nf.insert(.pteWrite)
                 }
             }
-            s.procs[pi].regions[r]!.flags[p] = nf
+            self[region].flags[p] = nf
             invalidate(pi, r, p)
         }
         if changedAny { splitTHP(pi, r, range.first..<range.end) }
@@ -135,7 +137,8 @@ extension Model {
     mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        let src = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let src = self[region]
         // vma_to_resize: the old range must lie in the one VMA holding its start; a hole, an
         // mprotect split, a different mbind policy or VM_ACCOUNT (VMAs differing in either never
         // merge) ends that VMA early, and mremap gives EFAULT with nothing moved.
@@ -152,11 +155,11 @@ extension Model {
         if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
         if !src.accounted.isEmpty { dst.accounted = Array(src.accounted[range.first..<range.end]) }
         dst.aroundMaybe = Set(src.aroundMaybe.filter { (range.first..<range.end).contains($0) }.map { $0 - range.first })
-        s.procs[pi].regions[r]!.aroundMaybe.subtract(range.first..<range.end)
+        self[region].aroundMaybe.subtract(range.first..<range.end)
         for p in range.first..<range.end {
             // The page tables move; the old addresses are unmapped (mirrors invalidated).
-            s.procs[pi].regions[r]!.frame[p] = Frames.none
-            s.procs[pi].regions[r]!.flags[p] = []
+            self[region].frame[p] = Frames.none
+            self[region].flags[p] = []
             invalidate(pi, r, p)
         }
         // A moved THP block that is no longer PMD aligned is PTE-mapped.
@@ -173,6 +176,7 @@ extension Model {
     mutating func doMadvise(_ range: PageRange, _ advice: Advice) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         var hole = false
         switch advice {
         case .hugepage, .nohugepage:
@@ -180,28 +184,28 @@ extension Model {
                 reg.flags[p].contains(.mapped) && reg.flags[p].contains(.advised) != (advice == .hugepage)
             }
             for p in range.first..<range.end {
-                if !s.procs[pi].regions[r]!.flags[p].contains(.mapped) { hole = true; continue }
+                if !self[region].flags[p].contains(.mapped) { hole = true; continue }
                 if advice == .hugepage {
-                    s.procs[pi].regions[r]!.flags[p].insert(.advised)
+                    self[region].flags[p].insert(.advised)
                     s.thpAdvised = true
                 } else {
-                    s.procs[pi].regions[r]!.flags[p].remove(.advised)
+                    self[region].flags[p].remove(.advised)
                 }
             }
         case .dontneed:
             splitTHP(pi, r, range.first..<range.end)
             for p in range.first..<range.end {
-                if !s.procs[pi].regions[r]!.flags[p].contains(.mapped) { hole = true; continue }
+                if !self[region].flags[p].contains(.mapped) { hole = true; continue }
                 zap(pi, r, p)
             }
         case .free:
-            let kind = s.procs[pi].regions[r]!.kind
+            let kind = self[region].kind
             for p in range.first..<range.end {
-                let fl = s.procs[pi].regions[r]!.flags[p]
+                let fl = self[region].flags[p]
                 if !fl.contains(.mapped) { hole = true; continue }
                 if kind != .anonPrivate { return [.failure(Errno.EINVAL.rawValue)] }
                 invalidate(pi, r, p)
-                let f = s.procs[pi].regions[r]!.frame[p]
+                let f = self[region].frame[p]
                 guard f > Frames.zero, !fl.contains(.deviceExclusive) else { continue }
                 let i = Int(f)
                 // Device-private entries are non-swap entries (skipped); coherent pages are
@@ -222,9 +226,10 @@ extension Model {
 
     /// Pages that MADV_FREE made reclaimable and that the observation shows as zero: reclaim them.
     mutating func resolveLazyFree(_ pi: Int, _ r: Int, _ pages: Range<Int>, observed: [UInt64?]?) {
+        let region = RegionRef(pi, r)
         guard let observed, observed.count == pages.count else { return }
         for (i, p) in pages.enumerated() where observed[i] == 0 {
-            let f = s.procs[pi].regions[r]!.frame[p]
+            let f = self[region].frame[p]
             if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && s.frames.token[Int(f)] != 0 {
                 zap(pi, r, p)
             }
@@ -233,8 +238,9 @@ extension Model {
 
     /// Adds "may read zero" for MADV_FREE pages.
     mutating func lazyAlternatives(_ pi: Int, _ r: Int, _ pages: Range<Int>, _ values: inout PageValues<UInt64>) {
+        let region = RegionRef(pi, r)
         for (i, p) in pages.enumerated() {
-            let f = s.procs[pi].regions[r]!.frame[p]
+            let f = self[region].frame[p]
             if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && values.primary[i] != 0 {
                 values.allow(0, at: i)
                 x.variable = true
@@ -253,11 +259,12 @@ extension Model {
     }
 
     func currentToken(_ pi: Int, _ r: Int, _ p: Int) -> UInt64 {
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let region = RegionRef(pi, r)
+        let f = self[region].frame[p]
         if f != Frames.none { return s.frames.token[Int(f)] }
-        let object = s.procs[pi].regions[r]!.object
+        let object = self[region].object
         if object >= 0 {
-            let o = s.procs[pi].regions[r]!.objectOffset + p
+            let o = self[region].objectOffset + p
             if o < s.objects[object].size, s.objects[object].frames[o] != 0 {
                 return s.frames.token[Int(s.objects[object].frames[o])]
             }
@@ -267,8 +274,9 @@ extension Model {
 
     mutating func doCPUWrite(_ r: Int, _ p: Int, _ t: UInt64) -> [Outcome] {
         let pi = s.current
+        let region = RegionRef(pi, r)
         cpuFault(PageRef(pi, r, p), write: true)
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let f = self[region].frame[p]
         s.frames.token[Int(f)] = t
         s.frames.bits[Int(f)].remove(.lazyFree)
         return Self.okOutcomes
@@ -399,20 +407,22 @@ extension Model {
     mutating func doMbind(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        for p in range.first..<range.end where !s.procs[pi].regions[r]!.flags[p].contains(.mapped) {
+        let region = RegionRef(pi, r)
+        for p in range.first..<range.end where !self[region].flags[p].contains(.mapped) {
             return [.failure(Errno.EFAULT.rawValue)]
         }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in (reg.policy.isEmpty ? 0 : reg.policy[p]) != UInt8(node + 1) }
-        if s.procs[pi].regions[r]!.policy.isEmpty {
-            s.procs[pi].regions[r]!.policy = [UInt8](repeating: 0, count: s.procs[pi].regions[r]!.span)
+        if self[region].policy.isEmpty {
+            self[region].policy = [UInt8](repeating: 0, count: self[region].span)
         }
-        for p in range.first..<range.end { s.procs[pi].regions[r]!.policy[p] = UInt8(node + 1) }
+        for p in range.first..<range.end { self[region].policy[p] = UInt8(node + 1) }
         return Self.okOutcomes
     }
 
     /// `move_pages` status of a page: node, or -errno.
     func nodeStatus(_ pi: Int, _ r: Int, _ p: Int) -> Int32 {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         let fl = reg.flags[p]
         if !fl.contains(.mapped) { return -Errno.EFAULT.rawValue }
         let f = reg.frame[p]
@@ -434,7 +444,8 @@ extension Model {
     /// while the kernel has not answered, move_pages allows what they would report if mapped.
     mutating func aroundPages(_ pi: Int, _ range: PageRange) -> [(Int, UInt32)] {
         let r = range.region
-        guard !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return [] }
+        let region = RegionRef(pi, r)
+        guard !self[region].aroundMaybe.isEmpty else { return [] }
         let hits = (range.first..<range.end).enumerated().compactMap { i, p in aroundFrame(pi, r, p).map { (i, $0) } }
         for (i, _) in hits {
             x.note("fault-around may have mapped r\(r) page \(range.first + i) (a neighbour of an earlier file/shmem read fault)")
@@ -444,8 +455,9 @@ extension Model {
 
     mutating func resolveAroundNodes(_ pi: Int, _ range: PageRange) {
         let r = range.region
-        guard let obs = x.resolve?.nodes, obs.count == range.count, !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return }
-        let hole = holeStatus(s.procs[pi].regions[r]!)
+        let region = RegionRef(pi, r)
+        guard let obs = x.resolve?.nodes, obs.count == range.count, !self[region].aroundMaybe.isEmpty else { return }
+        let hole = holeStatus(self[region])
         for (i, p) in (range.first..<range.end).enumerated() where aroundFrame(pi, r, p) != nil {
             resolveAround(pi, r, p, mapped: obs[i] != hole)
         }
@@ -475,11 +487,12 @@ extension Model {
     mutating func doQueryNodes(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         x.variable = true
         resolveAroundNodes(pi, range)
         if let obs = x.resolve?.nodes, obs.count == range.count {
             for (i, p) in (range.first..<range.end).enumerated() where obs[i] >= 0 {
-                let f = s.procs[pi].regions[r]!.frame[p]
+                let f = self[region].frame[p]
                 if f > Frames.zero, s.frames.loc[Int(f)].isSystem {
                     s.frames.loc[Int(f)] = .system(node: UInt8(obs[i] & 0x0F))
                 }
@@ -501,7 +514,8 @@ extension Model {
     /// Whether THP block `block` of the region may be a large folio some of whose PTEs are
     /// device-exclusive entries (`exclMaybe` counts: if the block is a THP, they are).
     func blockHasExclusiveEntries(_ pi: Int, _ r: Int, _ block: Int) -> Bool {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         let pages = (block * Self.pmdPages)..<min((block + 1) * Self.pmdPages, reg.span)
         return pages.contains { q in reg.flags[q].contains(.thp) && reg.flags[q].overlaps(.anyDeviceExclusive) }
     }
@@ -509,6 +523,7 @@ extension Model {
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         resolveAroundNodes(pi, range)
         var v = nodeValues(pi, range)
         // A page fault-around may have mapped moves (or is shared: EACCES) like a mapped one.
@@ -525,7 +540,7 @@ extension Model {
         var busyTHPBlocks = Set<Int>()
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
-            let f = s.procs[pi].regions[r]!.frame[p]
+            let f = self[region].frame[p]
             guard f > Frames.zero, s.frames.loc[Int(f)].isSystem else { continue }
             if mapCount(f) > 1 {
                 v.primary[i] = -Errno.EACCES.rawValue
@@ -534,12 +549,12 @@ extension Model {
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
-            if s.procs[pi].regions[r]!.flags[p].contains(.maybeDeviceExclusive) {
+            if self[region].flags[p].contains(.maybeDeviceExclusive) {
                 v.allow(-Errno.ENOENT.rawValue, at: i)
                 if x.resolve?.nodes?[i] == -Errno.ENOENT.rawValue {
                     // The page was part of a THP whose PTEs became device-exclusive entries.
-                    s.procs[pi].regions[r]!.flags[p].remove(.maybeDeviceExclusive)
-                    s.procs[pi].regions[r]!.flags[p].insert(.deviceExclusive)
+                    self[region].flags[p].remove(.maybeDeviceExclusive)
+                    self[region].flags[p].insert(.deviceExclusive)
                     continue
                 }
             }
@@ -549,12 +564,12 @@ extension Model {
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
                 if x.resolve?.nodes?[i] == -Errno.EACCES.rawValue { continue }
             }
-            if s.frames.loc[Int(f)].index != node && s.procs[pi].regions[r]!.flags[p].contains(.thp) {
+            if s.frames.loc[Int(f)].index != node && self[region].flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if exclusiveTHPBlocks[block] == nil { exclusiveTHPBlocks[block] = blockHasExclusiveEntries(pi, r, block) }
                 if exclusiveTHPBlocks[block]! { x.hazard = Self.migrateExclusiveTHPHazard }
             }
-            if s.procs[pi].regions[r]!.flags[p].contains(.thp) {
+            if self[region].flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if queuedTHPBlocks.contains(block) && !busyTHPBlocks.contains(block) {
                     // add_folio_for_migration: the folio is isolated already, -EBUSY; do_pages_move

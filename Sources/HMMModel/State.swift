@@ -93,6 +93,17 @@ enum MirrorTag: UInt8 {
     @inline(__always) var isAbsent: Bool { self == .absent || self == .erasedPastEnd }
 }
 
+/// One region of one process; ``Model``'s `subscript(_:)` reads and changes it in place.
+struct RegionRef: Hashable {
+    var process: Int
+    var region: RegionID
+
+    init(_ process: Int, _ region: RegionID) {
+        self.process = process
+        self.region = region
+    }
+}
+
 /// One page of one region of one process, as the kernel's fault path has a VMA and an
 /// address. ``Model``'s `subscript(regionOf:)`, `subscript(frameOf:)` and
 /// `subscript(flagsOf:)` read and change the state through it.
