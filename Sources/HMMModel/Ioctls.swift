@@ -335,7 +335,7 @@ extension Model {
                 let l = s.frames.loc[Int(f)]
                 guard l == select else { continue }
                 if let m = s.procs[pi].mirrors[fd], r < m.pt.count, m.pt[r] != nil {
-                    s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent
+                    self[mirrorOf: fd, region].tag[p] = .absent
                 }
                 invalidateOthers(f, r, p)
                 relocate(f, to: returnLoc(PageRef(pi, r, p)))

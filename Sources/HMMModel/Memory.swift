@@ -19,6 +19,13 @@ extension Model {
         _modify { yield &s.procs[page.process].regions[page.region]! }
     }
 
+    /// The mirror page table device file `fd` of the region's process keeps for `region`,
+    /// read or changed in place. The table must exist (``Model/store(_:_:_:_:frame:tag:)`` makes it).
+    subscript(mirrorOf fd: FdID, _ region: RegionRef) -> PTMap {
+        _read { yield s.procs[region.process].mirrors[fd]!.pt[region.region]! }
+        _modify { yield &s.procs[region.process].mirrors[fd]!.pt[region.region]! }
+    }
+
     /// The frame `page` maps: ``Frames/none`` for an empty PTE, ``Frames/zero`` for the zero page.
     subscript(frameOf page: PageRef) -> UInt32 {
         get { s.procs[page.process].regions[page.region]!.frame[page.page] }
@@ -121,17 +128,16 @@ extension Model {
         let n = s.procs[pi].mirrors.count
         for fd in 0..<n {
             guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
-            for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent }
+            for p in range { self[mirrorOf: fd, RegionRef(pi, r)].tag[p] = .absent }
             if pastEnd { erasePastEnd(pi, fd, r, range.upperBound) }
         }
     }
 
     /// `dmirror_do_update`'s extra erase of page `p` (the page after an invalidated range).
     mutating func erasePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) {
-        guard p < s.procs[pi].mirrors[fd]!.pt[r]!.tag.count else { return }
-        let t = s.procs[pi].mirrors[fd]!.pt[r]!.tag[p]
-        guard t != .absent && t != .erasedPastEnd else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .erasedPastEnd
+        let region = RegionRef(pi, r)
+        guard p < self[mirrorOf: fd, region].tag.count, !self[mirrorOf: fd, region].tag[p].isAbsent else { return }
+        self[mirrorOf: fd, region].tag[p] = .erasedPastEnd
     }
 
     /// Notes that the mirror entry of (r, p) is missing only because of ``erasePastEnd``.
@@ -158,17 +164,18 @@ extension Model {
         }
     }
 
+    /// `dmirror_do_fault` / `dmirror_atomic_map`: the mirror of `fd` maps page `p` to frame
+    /// `f` (remembering the frame's generation, to tell a stale entry later).
     mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: MirrorTag) {
         let region = RegionRef(pi, r)
-        if s.procs[pi].mirrors[fd]!.pt.count <= r {
-            s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - s.procs[pi].mirrors[fd]!.pt.count)
-        }
+        let tables = s.procs[pi].mirrors[fd]!.pt.count
+        if tables <= r { s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - tables) }
         if s.procs[pi].mirrors[fd]!.pt[r] == nil {
             s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: self[region].span)
         }
-        s.procs[pi].mirrors[fd]!.pt[r]!.frame[p] = f
-        s.procs[pi].mirrors[fd]!.pt[r]!.gen[p] = s.frames.gen[Int(f)]
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = tag
+        self[mirrorOf: fd, region].frame[p] = f
+        self[mirrorOf: fd, region].gen[p] = s.frames.gen[Int(f)]
+        self[mirrorOf: fd, region].tag[p] = tag
     }
 
     /// Mirror entry: tag (0 if none) and whether it no longer matches the CPU page.
@@ -188,7 +195,7 @@ extension Model {
         let fd = Int((owner - 1) & 0xFF)
         guard pi < s.procs.count, fd < s.procs[pi].mirrors.count, let m = s.procs[pi].mirrors[fd],
               r < m.pt.count, m.pt[r] != nil, p < m.pt[r]!.tag.count else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = .absent
+        self[mirrorOf: fd, RegionRef(pi, r)].tag[p] = .absent
     }
 
     // MARK: CPU faults
