@@ -34,7 +34,7 @@ extension Model {
             return exclusive(pi, c.fd, minor, c.range)
         case .checkExclusive:
             let r = c.range.region
-            for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag & 0x7F == Tag.atomic {
+            for p in c.range.first..<c.range.end where entry(pi, c.fd, r, p).tag == .atomic {
                 return [.failure(Errno.EPERM.rawValue)]
             }
             return [done]
@@ -48,7 +48,7 @@ extension Model {
 
     /// First page after `p` where the VMA changes (or the span ends), looking no further than `limit`.
     func vmaEnd(_ pi: Int, _ r: Int, _ p: Int, limit: Int) -> Int {
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[RegionRef(pi, r)]
         let stop = min(reg.span, limit)
         var q = p + 1
         while q < stop && reg.sameVMA(p, q) { q += 1 }
@@ -62,6 +62,7 @@ extension Model {
 
     mutating func deviceAccess(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange, write: Bool, data: [UInt64]) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
         var pos = range.first
@@ -69,7 +70,7 @@ extension Model {
         while true {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
-                if e.tag == Tag.none || (write && e.tag != Tag.write) {
+                if e.tag == .absent || (write && e.tag != .write) {
                     notePastEnd(pi, fd, r, pos, "\(write ? "WRITE" : "READ") faults again at r\(r) page \(pos)")
                     break
                 }
@@ -96,7 +97,7 @@ extension Model {
             faults += 1
         }
         var upper = faults
-        let thpBlocks = Set((range.first..<end).filter { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }.map { $0 / Self.pmdPages })
+        let thpBlocks = Set((range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
         if !thpBlocks.isEmpty && write {
             upper += UInt64(thpBlocks.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
@@ -116,6 +117,7 @@ extension Model {
 
     /// `dmirror_fault`: hmm_range_fault over [start, end) in chunks, then store the pages.
     mutating func mirrorFault(_ pi: Int, _ fd: Int, _ minor: Int, _ r: Int, _ start: Int, _ end: Int, write: Bool) -> Int32 {
+        let region = RegionRef(pi, r)
         let chunk = profile.faultChunk
         var a = start
         while a < end {
@@ -123,31 +125,31 @@ extension Model {
             var p = a
             var retries = 0
             while p < cEnd {
-                let fl = s.procs[pi].regions[r]!.flags[p]
-                if fl & PF.mapped == 0 || fl & PF.read == 0 { return Errno.EFAULT.rawValue }
-                let f = s.procs[pi].regions[r]!.frame[p]
-                let priv = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate && fl & PF.excl == 0
-                if priv && Loc.index(s.frames.loc[Int(f)]) == minor { p += 1; continue }
-                var need = f == Frames.none || fl & (PF.excl | PF.exclMaybe) != 0 || priv
-                if !need && write && fl & PF.pteWrite == 0 { need = true }
+                let fl = self[region].flags[p]
+                if !fl.contains(.mapped) || !fl.contains(.read) { return Errno.EFAULT.rawValue }
+                let f = self[region].frame[p]
+                let priv = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate && !fl.contains(.deviceExclusive)
+                if priv && s.frames.loc[Int(f)].index == minor { p += 1; continue }
+                var need = f == Frames.none || fl.overlaps(.anyDeviceExclusive) || priv
+                if !need && write && !fl.contains(.pteWrite) { need = true }
                 if !need { p += 1; continue }
-                if write && fl & PF.write == 0 { return Errno.EPERM.rawValue }
+                if write && !fl.contains(.write) { return Errno.EPERM.rawValue }
                 let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
-                for q in p..<segEnd where cpuFault(pi, r, q, write: write) != 0 { return Errno.EFAULT.rawValue }
+                for q in p..<segEnd where cpuFault(PageRef(pi, r, q), write: write) != 0 { return Errno.EFAULT.rawValue }
                 retries += 1
                 if retries > 2 { p += 1; retries = 0 }
             }
             for q in a..<cEnd {
-                let f = s.procs[pi].regions[r]!.frame[q]
-                let writable = s.procs[pi].regions[r]!.flags[q] & PF.pteWrite != 0
-                let own = f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate
+                let f = self[region].frame[q]
+                let writable = self[region].flags[q].contains(.pteWrite)
+                let own = f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate
                 if write && !writable {
                     x.warning = "WARN_ON(range->default_flags & HMM_PFN_WRITE) in dmirror_do_fault: a read-only device-private entry of "
                         + "this device is reported without a write fault"
                     return Errno.EFAULT.rawValue
                 }
                 if own { x.hazard = Self.ownPrivateHazard }
-                store(pi, fd, r, q, frame: f, tag: writable ? Tag.write : Tag.read)
+                store(pi, fd, r, q, frame: f, tag: writable ? .write : .read)
             }
             a = cEnd
         }
@@ -160,7 +162,7 @@ extension Model {
         tokens.reserveCapacity(range.count)
         for p in range.first..<range.end {
             let e = entry(pi, fd, range.region, p)
-            if e.tag & 0x7F == Tag.none {
+            if e.tag == .absent {
                 notePastEnd(pi, fd, range.region, p, "ENOENT from the read-back")
                 return [.failure(Errno.ENOENT.rawValue)]
             }
@@ -174,14 +176,15 @@ extension Model {
 
     mutating func migrateToDevice(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         let coherent = minor >= 2
-        let dl = (coherent ? Loc.devCoherent : Loc.devPrivate) | UInt8(minor)
-        let kind = s.procs[pi].regions[r]!.kind
+        let dl: FrameLocation = coherent ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
+        let kind = self[region].kind
         var a = range.first
         while a < end {
-            let fl0 = s.procs[pi].regions[r]!.flags[a]
-            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 {
+            let fl0 = self[region].flags[a]
+            if !fl0.contains(.mapped) || !fl0.contains(.read) {
                 x.note("migrate walks VMA by VMA: a hole or a VMA without VM_READ gives EINVAL (earlier chunks stay migrated)")
                 return [.failure(Errno.EINVAL.rawValue)]
             }
@@ -191,13 +194,13 @@ extension Model {
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
-            if !profile.isOn(KernelProfile.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
+            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
             var touchedBlocks = Set<Int>()
             for p in a..<next {
-                let fl = s.procs[pi].regions[r]!.flags[p]
-                let f = s.procs[pi].regions[r]!.frame[p]
-                if fl & PF.excl != 0 { continue }
-                if fl & PF.exclMaybe != 0 && !x.forceSmall {
+                let fl = self[region].flags[p]
+                let f = self[region].frame[p]
+                if fl.contains(.deviceExclusive) { continue }
+                if fl.contains(.maybeDeviceExclusive) && !x.forceSmall {
                     // A device-exclusive entry (if the page was part of a THP) is not collected.
                     x.thpChoice = true
                     continue
@@ -205,33 +208,33 @@ extension Model {
                 let writable: Bool
                 if f == Frames.none {
                     guard kind == .anonPrivate else { continue }
-                    writable = fl & PF.write != 0
+                    writable = fl.contains(.write)
                 } else if f == Frames.zero {
-                    writable = fl & PF.write != 0
+                    writable = fl.contains(.write)
                 } else {
                     let l = s.frames.loc[Int(f)]
-                    if Loc.isDevice(l) { continue }
-                    if s.frames.bits[Int(f)] & FB.anon == 0 {
+                    if l.isDevice { continue }
+                    if !s.frames.bits[Int(f)].contains(.anon) {
                         // A page-cache or shmem page is collected (it has a mapping) and
                         // try_to_migrate unmaps it everywhere; migrate_vma_pages then refuses
                         // it (only anonymous memory goes to a device) and the PTEs come back
                         // as they were, but every other mapping's mirrors were invalidated.
-                        if fl & PF.thp == 0 {
+                        if !fl.contains(.thp) {
                             invalidateOtherMappings(of: f, except: pi, r, p)
                             x.note("migrate_vma unmaps a shared or file page from every mapping before refusing it: other mappings' "
                                 + "mirrors of it are invalidated")
                         }
                         continue
                     }
-                    if fl & PF.thp != 0 && s.procs[pi].regions[r]!.splitBlocks.contains(p / Self.pmdPages)
-                        && profile.isOn(KernelProfile.migrateSkipsPTEMappedTHP) && !x.forceSmall {
+                    if fl.contains(.thp) && self[region].splitBlocks.contains(p / Self.pmdPages)
+                        && profile.isOn(.migrateSkipsPTEMappedTHP) && !x.forceSmall {
                         x.thpChoice = true
-                        x.note(profile.reason(KernelProfile.migrateSkipsPTEMappedTHP))
+                        x.note(profile.reason(.migrateSkipsPTEMappedTHP))
                         continue
                     }
-                    writable = fl & PF.pteWrite != 0
+                    writable = fl.contains(.pteWrite)
                 }
-                if fl & PF.thp != 0 { touchedBlocks.insert(p / Self.pmdPages) }
+                if fl.contains(.thp) { touchedBlocks.insert(p / Self.pmdPages) }
                 if coherent && s.coherentUsed[minor] >= environment.coherentCapacity {
                     x.note("coherent device \(minor) is full (one 256 MiB chunk): pages stay, read-back gives ENOENT")
                     continue
@@ -239,27 +242,29 @@ extension Model {
                 var nf = f
                 if f <= Frames.zero {
                     // migrate_vma_insert_page maps a coherent page writable and dirty when the VMA is writable.
-                    nf = s.frames.alloc(token: 0, loc: dl, bits: FB.anon | FB.exclusiveAnon | (coherent && writable ? FB.dirty : 0))
+                    var bits: FrameBits = [.anon, .anonExclusive]
+                    if coherent && writable { bits.insert(.dirty) }
+                    nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
-                    s.procs[pi].regions[r]!.anonVMA = true
-                    s.procs[pi].regions[r]!.frame[p] = nf
+                    self[region].anonVMA = true
+                    self[region].frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)
                     relocate(f, to: dl)
-                    s.frames.bits[Int(f)] &= ~FB.lazyFree
+                    s.frames.bits[Int(f)].remove(.lazyFree)
                 }
                 if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
-                if writable { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
-                store(pi, fd, r, p, frame: nf, tag: writable ? Tag.write : Tag.read)
+                self[region].flags[p].set(.pteWrite, writable)
+                store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
-            if !profile.isOn(KernelProfile.deviceTHP) {
+            if !profile.isOn(.deviceTHP) {
                 // The THP (or huge zero page) was split: its pages are small now.
                 for b in touchedBlocks {
                     let lo = b * Self.pmdPages
-                    let hi = min(lo + Self.pmdPages, s.procs[pi].regions[r]!.span)
-                    if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
-                    for q in lo..<hi { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
-                    s.procs[pi].regions[r]!.splitBlocks.remove(b)
+                    let hi = min(lo + Self.pmdPages, self[region].span)
+                    if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
+                    for q in lo..<hi { self[region].flags[q].remove(.thp) }
+                    self[region].splitBlocks.remove(b)
                 }
             }
             a = next
@@ -276,14 +281,15 @@ extension Model {
     /// collects any page of it, so a zero-filled subpage is collected as the zero page (and
     /// migrates to a device page writable as the VMA is).
     mutating func splitPMDMappedTHPs(_ pi: Int, _ r: Int, _ walk: Range<Int>) {
+        let region = RegionRef(pi, r)
         guard !walk.isEmpty else { return }
-        let span = s.procs[pi].regions[r]!.span
+        let span = self[region].span
         for b in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
-            guard !s.procs[pi].regions[r]!.splitBlocks.contains(b),
-                  block.contains(where: { s.procs[pi].regions[r]!.flags[$0] & PF.thp != 0 }) else { continue }
-            if profile.isOn(KernelProfile.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
-            for q in block { s.procs[pi].regions[r]!.flags[q] &= ~PF.thp }
+            guard !self[region].splitBlocks.contains(b),
+                  block.contains(where: { self[region].flags[$0].contains(.thp) }) else { continue }
+            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            for q in block { self[region].flags[q].remove(.thp) }
         }
     }
 
@@ -291,46 +297,48 @@ extension Model {
     /// CLEAR notifier over the whole block and maps it back page by page; a zero-filled
     /// subpage comes back as the shared zero page, read-only.
     mutating func mapZeroSubpagesAfterSplit(_ pi: Int, _ r: Int, _ block: Range<Int>) {
+        let region = RegionRef(pi, r)
         var zeroed = 0
         for q in block {
-            let fl = s.procs[pi].regions[r]!.flags[q]
-            let f = s.procs[pi].regions[r]!.frame[q]
-            guard fl & PF.thp != 0, fl & PF.excl == 0, f > Frames.zero else { continue }
+            let fl = self[region].flags[q]
+            let f = self[region].frame[q]
+            guard fl.contains(.thp), !fl.contains(.deviceExclusive), f > Frames.zero else { continue }
             let i = Int(f)
-            guard Loc.kind(s.frames.loc[i]) == Loc.system, s.frames.bits[i] & FB.anon != 0, s.frames.token[i] == 0 else { continue }
+            guard s.frames.loc[i].isSystem, s.frames.bits[i].contains(.anon), s.frames.token[i] == 0 else { continue }
             invalidate(pi, r, q)
             invalidateOtherMappings(of: f, except: pi, r, q)
             release(f)
-            s.procs[pi].regions[r]!.frame[q] = Frames.zero
-            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
+            self[region].frame[q] = Frames.zero
+            self[region].flags[q].remove(.pteWrite)
             zeroed += 1
         }
-        if zeroed > 0 { x.note(profile.reason(KernelProfile.thpSplitMapsZeroSubpages)) }
+        if zeroed > 0 { x.note(profile.reason(.thpSplitMapsZeroSubpages)) }
     }
 
     mutating func migrateToSystem(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
-        let select = minor >= 2 ? Loc.devCoherent : Loc.devPrivate
+        let select: FrameLocation = minor >= 2 ? .deviceCoherent(minor: minor) : .devicePrivate(minor: minor)
         var cpages: UInt64 = 0
         var a = range.first
         while a < end {
-            let fl0 = s.procs[pi].regions[r]!.flags[a]
-            if fl0 & PF.mapped == 0 || fl0 & PF.read == 0 || s.procs[pi].regions[r]!.kind == .hugetlb {
+            let fl0 = self[region].flags[a]
+            if !fl0.contains(.mapped) || !fl0.contains(.read) || self[region].kind == .hugetlb {
                 return [.failure(Errno.EINVAL.rawValue)]
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             for p in a..<next {
-                let f = s.procs[pi].regions[r]!.frame[p]
-                guard f > Frames.zero, s.procs[pi].regions[r]!.flags[p] & PF.excl == 0 else { continue }
+                let f = self[region].frame[p]
+                guard f > Frames.zero, !self[region].flags[p].contains(.deviceExclusive) else { continue }
                 let l = s.frames.loc[Int(f)]
-                guard Loc.kind(l) == select, Loc.index(l) == minor else { continue }
+                guard l == select else { continue }
                 if let m = s.procs[pi].mirrors[fd], r < m.pt.count, m.pt[r] != nil {
-                    s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+                    self[mirrorOf: fd, region].tag[p] = .absent
                 }
                 invalidateOthers(f, r, p)
-                relocate(f, to: returnLoc(pi, r, p))
+                relocate(f, to: returnLoc(PageRef(pi, r, p)))
                 cpages += 1
             }
             a = next
@@ -342,8 +350,9 @@ extension Model {
 
     func snapshot(_ pi: Int, _ minor: Int, _ range: PageRange) -> PageValues<UInt8> {
         let r = range.region
+        let region = RegionRef(pi, r)
         var v = PageValues<UInt8>([UInt8](repeating: 0, count: range.count))
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[region]
         for (i, p) in (range.first..<range.end).enumerated() {
             let bytes = snapshotBytes(reg, minor, p)
             v.primary[i] = bytes[0]
@@ -354,11 +363,11 @@ extension Model {
 
     func snapshotBytes(_ reg: Region, _ minor: Int, _ p: Int) -> [UInt8] {
         let fl = reg.flags[p]
-        if fl & PF.mapped == 0 || fl & PF.read == 0 { return [0xFF] }
+        if !fl.contains(.mapped) || !fl.contains(.read) { return [0xFF] }
         let f = reg.frame[p]
-        let acc: UInt8 = fl & PF.pteWrite != 0 ? 0x02 : 0x01
+        let acc: UInt8 = fl.contains(.pteWrite) ? 0x02 : 0x01
         var out: [UInt8]
-        if fl & PF.excl != 0 || f == Frames.none {
+        if fl.contains(.deviceExclusive) || f == Frames.none {
             out = [0x00]
             if f == Frames.none && reg.aroundMaybe.contains(p), let o = Optional(reg.objectOffset + p),
                o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none {
@@ -371,21 +380,22 @@ extension Model {
             out = [0x11]
         } else {
             let l = s.frames.loc[Int(f)]
-            switch Loc.kind(l) {
-            case Loc.devPrivate: out = [Loc.index(l) == minor ? 0x20 | acc : 0x00]
-            case Loc.devCoherent: out = [(Loc.index(l) == minor ? 0x40 : 0x50) | acc]
-            default:
+            if l.isDevicePrivate {
+                out = [l.index == minor ? 0x20 | acc : 0x00]
+            } else if l.isDeviceCoherent {
+                out = [(l.index == minor ? 0x40 : 0x50) | acc]
+            } else {
                 out = [acc]
-                if writesNotified(reg.kind) && fl & PF.write != 0 { out = [acc, acc == 1 ? 2 : 1] }
-                if s.frames.bits[Int(f)] & FB.lazyFree != 0 { out.append(0x00) }
+                if writesNotified(reg.kind) && fl.contains(.write) { out = [acc, acc == 1 ? 2 : 1] }
+                if s.frames.bits[Int(f)].contains(.lazyFree) { out.append(0x00) }
             }
         }
-        if fl & PF.thp != 0 {
+        if fl.contains(.thp) {
             for b in out where b != 0x00 && b != 0xFF && b & 0xF0 != 0x10 { if !out.contains(b | 0x04) { out.append(b | 0x04) } }
-            let zeroContent = f == Frames.zero || (f > Frames.zero && s.frames.token[Int(f)] == 0 && !Loc.isDevice(s.frames.loc[Int(f)]))
+            let zeroContent = f == Frames.zero || (f > Frames.zero && s.frames.token[Int(f)] == 0 && !s.frames.loc[Int(f)].isDevice)
             if zeroContent { for b: UInt8 in [0x00, 0x11, 0x05] where !out.contains(b) { out.append(b) } }
         }
-        if fl & PF.exclMaybe != 0 && !out.contains(0x00) { out.append(0x00) }
+        if fl.contains(.maybeDeviceExclusive) && !out.contains(0x00) { out.append(0x00) }
         return out
     }
 
@@ -393,11 +403,12 @@ extension Model {
 
     mutating func exclusive(_ pi: Int, _ fd: Int, _ minor: Int, _ range: PageRange) -> [Outcome] {
         let r = range.region
+        let region = RegionRef(pi, r)
         let end = range.end
         let perPage = profile.exclusiveChunk == 1
         let chunk = profile.exclusiveChunk
-        let kind = s.procs[pi].regions[r]!.kind
-        let headsOnly = profile.isOn(KernelProfile.exclusiveBusyOnTHP) && !x.forceSmall
+        let kind = self[region].kind
+        let headsOnly = profile.isOn(.exclusiveBusyOnTHP) && !x.forceSmall
         var a = range.first
         while a < end {
             let cEnd = min(end, a + chunk)
@@ -405,21 +416,21 @@ extension Model {
             // it cannot fault; the pinned ones are converted even when the chunk then fails.
             var got = a
             while got < cEnd {
-                let fl = s.procs[pi].regions[r]!.flags[got]
-                if fl & PF.mapped == 0 || fl & PF.read == 0 || fl & PF.write == 0 { break }
-                if cpuFault(pi, r, got, write: true) != 0 { break }
+                let fl = self[region].flags[got]
+                if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
+                if cpuFault(PageRef(pi, r, got), write: true) != 0 { break }
                 got += 1
             }
             var converted: [Int] = []
             var all = got == cEnd
             for p in a..<got {
-                let f = s.procs[pi].regions[r]!.frame[p]
-                let fl = s.procs[pi].regions[r]!.flags[p]
-                let convertible = f > Frames.zero && s.frames.bits[Int(f)] & FB.anon != 0 && kind != .hugetlb
-                    && Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                if convertible && fl & PF.thp != 0 && headsOnly {
+                let f = self[region].frame[p]
+                let fl = self[region].flags[p]
+                let convertible = f > Frames.zero && s.frames.bits[Int(f)].contains(.anon) && kind != .hugetlb
+                    && !s.frames.loc[Int(f)].isDevicePrivate
+                if convertible && fl.contains(.thp) && headsOnly {
                     x.thpChoice = true
-                    x.note(profile.reason(KernelProfile.exclusiveBusyOnTHP))
+                    x.note(profile.reason(.exclusiveBusyOnTHP))
                     if p % Self.pmdPages != 0 {
                         all = false
                     } else if convertLargeFolio(pi, r, head: p) {
@@ -430,7 +441,7 @@ extension Model {
                     continue
                 }
                 if convertible {
-                    s.procs[pi].regions[r]!.flags[p] |= PF.excl
+                    self[region].flags[p].insert(.deviceExclusive)
                     invalidate(pi, r, p)
                     converted.append(p)
                 } else {
@@ -439,15 +450,15 @@ extension Model {
             }
             if headsOnly {
                 // FOLL_SPLIT_PMD: a pinned THP stays a large folio, mapped by PTEs now.
-                for p in a..<got where s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
-                    s.procs[pi].regions[r]!.splitBlocks.insert(p / Self.pmdPages)
+                for p in a..<got where self[region].flags[p].contains(.thp) {
+                    self[region].splitBlocks.insert(p / Self.pmdPages)
                 }
             }
             // dmirror_atomic_map maps the converted pages only when every page was pinned,
             // and it does so before the chunk's EBUSY.
             if got == cEnd {
                 for p in converted {
-                    store(pi, fd, r, p, frame: s.procs[pi].regions[r]!.frame[p], tag: Tag.atomic)
+                    store(pi, fd, r, p, frame: self[region].frame[p], tag: .atomic)
                 }
             }
             if !all {
@@ -470,17 +481,18 @@ extension Model {
     /// were small after all, only the head page was converted, so the others are
     /// `exclMaybe`.
     mutating func convertLargeFolio(_ pi: Int, _ r: Int, head: Int) -> Bool {
-        let block = head..<min(head + Self.pmdPages, s.procs[pi].regions[r]!.span)
+        let region = RegionRef(pi, r)
+        let block = head..<min(head + Self.pmdPages, self[region].span)
         invalidate(pi, r, block)
-        s.procs[pi].regions[r]!.flags[head] |= PF.excl
+        self[region].flags[head].insert(.deviceExclusive)
         var walkStopped = false
         var leftMapped = false
         for q in block.dropFirst() {
-            let fl = s.procs[pi].regions[r]!.flags[q]
-            guard fl & PF.thp != 0, fl & PF.mapped != 0, s.procs[pi].regions[r]!.frame[q] > Frames.zero else { continue }
-            if fl & (PF.excl | PF.exclMaybe) != 0 { walkStopped = true; continue }
+            let fl = self[region].flags[q]
+            guard fl.contains(.thp), fl.contains(.mapped), self[region].frame[q] > Frames.zero else { continue }
+            if fl.overlaps(.anyDeviceExclusive) { walkStopped = true; continue }
             if walkStopped { leftMapped = true; continue }
-            s.procs[pi].regions[r]!.flags[q] |= PF.exclMaybe
+            self[region].flags[q].insert(.maybeDeviceExclusive)
             s.uncertain = true
         }
         return !leftMapped

@@ -1,10 +1,47 @@
 import HMMUAPI
 
+/// A behaviour of the kernel that differs between kernel families. Its raw value is the
+/// switch's name in text (notes, messages, reasons); the model branches on the case, so a
+/// misspelt switch does not compile.
+public enum Behaviour: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+    /// EXCLUSIVE fails with EBUSY when a chunk contains part of a large folio.
+    case exclusiveBusyOnTHP = "exclusive-busy-on-thp"
+    /// migrate_vma can move a PMD-sized folio to a device folio (SELECT_COMPOUND).
+    case deviceTHP = "device-thp-migration"
+    /// MIGRATE_TO_DEV skips (does not migrate) pages of PTE-mapped large folios.
+    case migrateSkipsPTEMappedTHP = "migrate-skips-pte-mapped-thp"
+    /// move_pages(2) reports -EFAULT, not -ENOENT, for a page of an anonymous private VMA
+    /// that has never been populated (or was zapped).
+    case movePagesHoleIsEFAULT = "move-pages-hole-efault"
+    /// mprotect to read-write makes an exclusive anonymous page's PTE writable only if the PTE
+    /// is dirty (otherwise the first write faults).
+    case mprotectUpgradeNeedsDirty = "mprotect-upgrade-needs-dirty"
+    /// Splitting an anonymous THP maps its zero-filled subpages to the shared zero page.
+    case thpSplitMapsZeroSubpages = "thp-split-maps-zero-subpages"
+    /// Migration entries keep the young/dirty bits of the PTE they replace, so a migrated page
+    /// (system <-> coherent, move_pages) is mapped dirty again if it was dirty before.
+    case migrationKeepsDirty = "migration-entry-keeps-dirty"
+    /// A mirror invalidation also drops the mirror entry of the page right after the range.
+    case invalidateOnePastEnd = "mirror-invalidate-one-past-end"
+
+    /// The name in text.
+    public var description: String { rawValue }
+}
+
 /// A behaviour of the kernel that differs between profiles, with the reason it does.
 public struct BehaviourSwitch: Sendable, Hashable {
-    public var name: String
+    public var behaviour: Behaviour
     public var enabled: Bool
     public var reason: String
+
+    public init(_ behaviour: Behaviour, enabled: Bool, reason: String) {
+        self.behaviour = behaviour
+        self.enabled = enabled
+        self.reason = reason
+    }
+
+    /// The switch's name in text (``Behaviour/rawValue``).
+    public var name: String { behaviour.rawValue }
 }
 
 /// What a family of kernels does, as far as the model is concerned: the UAPI generation
@@ -22,83 +59,71 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     public static func == (a: Self, b: Self) -> Bool { a.name == b.name && a.switches == b.switches && a.uapi == b.uapi }
     public func hash(into h: inout Hasher) { h.combine(name) }
 
-    public func isOn(_ switchName: String) -> Bool {
-        switches.first { $0.name == switchName }?.enabled ?? false
+    /// Whether the profile has `behaviour`. Every profile lists every ``Behaviour``.
+    public func isOn(_ behaviour: Behaviour) -> Bool {
+        switches.first { $0.behaviour == behaviour }?.enabled ?? false
     }
 
-    public func reason(_ switchName: String) -> String {
-        switches.first { $0.name == switchName }?.reason ?? switchName
+    /// Why the profile has `behaviour`, or does not: the kernel functions behind it.
+    public func reason(_ behaviour: Behaviour) -> String {
+        switches.first { $0.behaviour == behaviour }?.reason ?? behaviour.rawValue
     }
 
-    // Switch names.
-    /// EXCLUSIVE fails with EBUSY when a chunk contains part of a large folio.
-    public static let exclusiveBusyOnTHP = "exclusive-busy-on-thp"
-    /// migrate_vma can move a PMD-sized folio to a device folio (SELECT_COMPOUND).
-    public static let deviceTHP = "device-thp-migration"
-    /// MIGRATE_TO_DEV skips (does not migrate) pages of PTE-mapped large folios.
-    public static let migrateSkipsPTEMappedTHP = "migrate-skips-pte-mapped-thp"
-    /// move_pages(2) reports -EFAULT, not -ENOENT, for a page of an anonymous private VMA
-    /// that has never been populated (or was zapped).
-    public static let movePagesHoleIsEFAULT = "move-pages-hole-efault"
-    /// mprotect to read-write makes an exclusive anonymous page's PTE writable only if the PTE
-    /// is dirty (otherwise the first write faults).
-    public static let mprotectUpgradeNeedsDirty = "mprotect-upgrade-needs-dirty"
-
-    /// Migration entries keep the young/dirty bits of the PTE they replace, so a migrated page
-    /// (system <-> coherent, move_pages) is mapped dirty again if it was dirty before.
-    public static let migrationKeepsDirty = "migration-entry-keeps-dirty"
-
-    /// Splitting an anonymous THP maps its zero-filled subpages to the shared zero page.
-    public static let thpSplitMapsZeroSubpages = "thp-split-maps-zero-subpages"
-
-    /// A mirror invalidation also drops the mirror entry of the page right after the range.
-    public static let invalidateOnePastEnd = "mirror-invalidate-one-past-end"
+    /// The switch named `switchName` in text. A name no ``Behaviour`` has is a programming
+    /// error, not "off": it traps. Model code passes the case instead.
+    package func isOn(_ switchName: String) -> Bool {
+        guard let behaviour = Behaviour(rawValue: switchName) else {
+            preconditionFailure("no behaviour switch is named '\(switchName)' (known: "
+                + Behaviour.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        return isOn(behaviour)
+    }
 
     /// Pages per hmm_range_fault / snapshot round.
-    public var faultChunk: Int { isOn(Self.deviceTHP) ? 32 : 64 }
+    public var faultChunk: Int { isOn(.deviceTHP) ? 32 : 64 }
     /// Pages per migrate_vma round.
-    public var migrateChunk: Int { isOn(Self.deviceTHP) ? 512 : 64 }
+    public var migrateChunk: Int { isOn(.deviceTHP) ? 512 : 64 }
     /// Pages per EXCLUSIVE round (6.1/6.12: 64-page make_device_exclusive_range calls).
-    public var exclusiveChunk: Int { isOn(Self.deviceTHP) ? 1 : 64 }
+    public var exclusiveChunk: Int { isOn(.deviceTHP) ? 1 : 64 }
 
     /// `as61`: the switches where Debian's 6.1 (6.1.192) differs from 6.12 (read in both trees).
     static func base(_ name: String, _ uapi: UAPIGeneration, _ since: KernelVersion, thp: Bool,
                      as61: Bool = false) -> KernelProfile {
         KernelProfile(name: name, uapi: uapi, since: since, switches: [
-            BehaviourSwitch(name: exclusiveBusyOnTHP, enabled: !thp,
+            BehaviourSwitch(.exclusiveBusyOnTHP, enabled: !thp,
                             reason: thp ? "make_device_exclusive() handles PTE-mapped large folios"
                                 : "\(since.major).\(since.minor) make_device_exclusive_range pins with FOLL_SPLIT_PMD (the THP stays a "
                                     + "large folio, mapped by PTEs) and converts head pages only: a head page turns every PTE of its THP "
                                     + "into a device-exclusive entry (folio_make_device_exclusive), a tail page comes back NULL and the "
                                     + "chunk gives EBUSY"),
-            BehaviourSwitch(name: deviceTHP, enabled: thp,
+            BehaviourSwitch(.deviceTHP, enabled: thp,
                             reason: thp ? "MIGRATE_VMA_SELECT_COMPOUND: a THP moves to a PMD-sized device folio (snapshot may show the "
                                 + "PMD bit)"
                                 : "no device-private large folios: THPs are split before migration"),
-            BehaviourSwitch(name: migrateSkipsPTEMappedTHP, enabled: !thp,
+            BehaviourSwitch(.migrateSkipsPTEMappedTHP, enabled: !thp,
                             reason: thp ? "large folios are split or migrated whole"
                                 : "migrate_vma_collect_pmd skips PageTransCompound pages mapped by PTEs (FIXME support THP)"),
-            BehaviourSwitch(name: movePagesHoleIsEFAULT, enabled: as61,
+            BehaviourSwitch(.movePagesHoleIsEFAULT, enabled: as61,
                             reason: as61
                                 ? "\(since.major).\(since.minor) do_pages_stat_array and add_page_for_migration look pages up with "
                                     + "follow_page(FOLL_DUMP): no_page_table() answers -EFAULT for a missing page of an anonymous VMA"
                                 : "do_pages_stat_array and add_folio_for_migration use folio_walk_start(), which finds no folio for an "
                                     + "empty PTE: -ENOENT"),
-            BehaviourSwitch(name: mprotectUpgradeNeedsDirty, enabled: as61,
+            BehaviourSwitch(.mprotectUpgradeNeedsDirty, enabled: as61,
                             reason: as61
                                 ? "\(since.major).\(since.minor) can_change_pte_writable returns false for a clean PTE (!pte_dirty) "
                                     + "before it looks at PageAnonExclusive: mprotect leaves clean exclusive pages (e.g. just back from a "
                                     + "device-private page, whose entry keeps no dirty bit) read-only"
                                 : "can_change_pte_writable makes any exclusive anonymous page writable, dirty or not (the dirty check is "
                                     + "for shared mappings only)"),
-            BehaviourSwitch(name: thpSplitMapsZeroSubpages, enabled: !as61,
+            BehaviourSwitch(.thpSplitMapsZeroSubpages, enabled: !as61,
                             reason: as61
                                 ? "\(since.major).\(since.minor) __split_huge_page remaps every subpage to itself"
                                 : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each "
                                     + "zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page "
                                     + "(snapshot 0x11)"),
             migrationDirtySwitch(swap: false),
-            BehaviourSwitch(name: invalidateOnePastEnd, enabled: true,
+            BehaviourSwitch(.invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with "
                                 + "xa_for_each_range(start >> PAGE_SHIFT, end >> PAGE_SHIFT), whose last index is inclusive, so it also "
                                 + "drops the entry of the page after the invalidated range (read in 6.1.192 and 6.12.117; not checked for "
@@ -109,7 +134,7 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// Whether migration entries keep the dirty bit follows CONFIG_SWAP, a fact of the
     /// running kernel (``withSwap(_:)``), not of the release.
     static func migrationDirtySwitch(swap: Bool) -> BehaviourSwitch {
-        BehaviourSwitch(name: migrationKeepsDirty, enabled: swap, reason: swap
+        BehaviourSwitch(.migrationKeepsDirty, enabled: swap, reason: swap
             ? "CONFIG_SWAP=y: migration_entry_supports_ad() is true (x86 has swap-entry A/D bits), so migrate_vma_collect_pmd / "
                 + "try_to_migrate_one record the dirty bit in the migration entry and remove_migration_pte maps a migrated page dirty "
                 + "again if it was dirty"
@@ -121,7 +146,7 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
     /// This profile on a kernel with (`true`) or without CONFIG_SWAP.
     public func withSwap(_ swap: Bool) -> KernelProfile {
         var p = self
-        p.switches = switches.map { $0.name == Self.migrationKeepsDirty ? Self.migrationDirtySwitch(swap: swap) : $0 }
+        p.switches = switches.map { $0.behaviour == .migrationKeepsDirty ? Self.migrationDirtySwitch(swap: swap) : $0 }
         return p
     }
 

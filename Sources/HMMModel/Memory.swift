@@ -5,6 +5,39 @@ import HMMUAPI
 extension Model {
     static let pmdPages = 512
 
+    // MARK: Regions and pages by reference
+
+    /// The region `ref` names, read or changed in place (no copy of its arrays).
+    subscript(_ ref: RegionRef) -> Region {
+        _read { yield s.procs[ref.process].regions[ref.region]! }
+        _modify { yield &s.procs[ref.process].regions[ref.region]! }
+    }
+
+    /// The region `page` lies in, read or changed in place.
+    subscript(regionOf page: PageRef) -> Region {
+        _read { yield s.procs[page.process].regions[page.region]! }
+        _modify { yield &s.procs[page.process].regions[page.region]! }
+    }
+
+    /// The mirror page table device file `fd` of the region's process keeps for `region`,
+    /// read or changed in place. The table must exist (``Model/store(_:_:_:_:frame:tag:)`` makes it).
+    subscript(mirrorOf fd: FdID, _ region: RegionRef) -> PTMap {
+        _read { yield s.procs[region.process].mirrors[fd]!.pt[region.region]! }
+        _modify { yield &s.procs[region.process].mirrors[fd]!.pt[region.region]! }
+    }
+
+    /// The frame `page` maps: ``Frames/none`` for an empty PTE, ``Frames/zero`` for the zero page.
+    subscript(frameOf page: PageRef) -> UInt32 {
+        get { s.procs[page.process].regions[page.region]!.frame[page.page] }
+        set { s.procs[page.process].regions[page.region]!.frame[page.page] = newValue }
+    }
+
+    /// What the VMA and the page table say about `page`.
+    subscript(flagsOf page: PageRef) -> PageFlags {
+        get { s.procs[page.process].regions[page.region]!.flags[page.page] }
+        set { s.procs[page.process].regions[page.region]!.flags[page.page] = newValue }
+    }
+
     // MARK: Frames
 
     mutating func retain(_ f: UInt32) {
@@ -17,9 +50,9 @@ extension Model {
         s.frames.refs[i] -= 1
         if s.frames.refs[i] == 0 {
             let l = s.frames.loc[i]
-            if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] -= 1 }
-            s.frames.bits[i] = 0
-            s.frames.loc[i] = 0
+            if l.isDeviceCoherent { s.coherentUsed[l.index] -= 1 }
+            s.frames.bits[i] = []
+            s.frames.loc[i] = .nowhere
             s.frames.owner[i] = 0
             s.frames.gen[i] &+= 1
             s.frames.free.append(f)
@@ -29,45 +62,44 @@ extension Model {
     /// Mappings of a frame (refs minus the object's own reference).
     func mapCount(_ f: UInt32) -> UInt32 {
         let i = Int(f)
-        return s.frames.refs[i] - (s.frames.bits[i] & FB.object != 0 ? 1 : 0)
+        return s.frames.refs[i] - (s.frames.bits[i].contains(.object) ? 1 : 0)
     }
 
-    /// Where a new system page for (r, p) goes: VMA policy, else the local node.
-    func allocLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
-        // Fields read in place: copying a Region retains all of its arrays, per step.
-        let policy = s.procs[pi].regions[r]!.policy
-        if !policy.isEmpty, policy[p] != 0 { return Loc.system | (policy[p] - 1) }
+    /// Where a new system page for `page` goes: VMA policy, else the local node.
+    func allocLoc(_ page: PageRef) -> FrameLocation {
+        let policy = self[regionOf: page].policy
+        if !policy.isEmpty, policy[page.page] != 0 { return .system(node: policy[page.page] - 1) }
         return defaultLoc
     }
 
     /// Where a device page comes back to system RAM through `dmirror_devmem_fault_alloc_and_copy`
     /// (CPU fault, another device's fault, MIGRATE_TO_SYS): `alloc_page_vma`, so the VMA policy.
-    mutating func returnLoc(_ pi: Int, _ r: Int, _ p: Int) -> UInt8 {
-        let l = allocLoc(pi, r, p)
+    mutating func returnLoc(_ page: PageRef) -> FrameLocation {
+        let l = allocLoc(page)
         if l != defaultLoc {
             x.note("back from the device through alloc_page_vma (dmirror_devmem_fault_alloc_and_copy): the VMA's MPOL_BIND applies, node "
-                + "\(Loc.index(l))")
+                + "\(l.index)")
         }
         return l
     }
 
-    var defaultLoc: UInt8 {
-        if let n = environment.localNode { return Loc.system | UInt8(n) }
-        if environment.nodes.count == 1 { return Loc.system | UInt8(environment.nodes[0]) }
-        return Loc.system | Loc.unknownNode
+    var defaultLoc: FrameLocation {
+        if let n = environment.localNode { return .system(node: UInt8(n)) }
+        if environment.nodes.count == 1 { return .system(node: UInt8(environment.nodes[0])) }
+        return .systemUnknownNode
     }
 
-    mutating func relocate(_ f: UInt32, to l: UInt8) {
+    mutating func relocate(_ f: UInt32, to l: FrameLocation) {
         let i = Int(f)
         let old = s.frames.loc[i]
-        if Loc.kind(old) == Loc.devCoherent { s.coherentUsed[Loc.index(old)] -= 1 }
-        if Loc.kind(l) == Loc.devCoherent { s.coherentUsed[Loc.index(l)] += 1 }
+        if old.isDeviceCoherent { s.coherentUsed[old.index] -= 1 }
+        if l.isDeviceCoherent { s.coherentUsed[l.index] += 1 }
         // Every caller is a migration: remove_migration_pte maps the page dirty only if the
-        // migration entry kept the dirty bit (``KernelProfile/migrationKeepsDirty``: not in
+        // migration entry kept the dirty bit (``Behaviour/migrationKeepsDirty``: not in
         // hmmkit's kernels); a device-private entry has none at all, so a page coming back from
         // one is always mapped clean.
-        if !profile.isOn(KernelProfile.migrationKeepsDirty) || Loc.kind(old) == Loc.devPrivate || Loc.kind(l) == Loc.devPrivate {
-            s.frames.bits[i] &= ~FB.dirty
+        if !profile.isOn(.migrationKeepsDirty) || old.isDevicePrivate || l.isDevicePrivate {
+            s.frames.bits[i].remove(.dirty)
         }
         s.frames.loc[i] = l
         s.frames.gen[i] &+= 1
@@ -79,7 +111,7 @@ extension Model {
     /// Drops the mirror entries of (r, p) in every fd of process `pi` except those of `exemptMinor`
     /// (MMU_NOTIFY_MIGRATE events owned by a device are ignored by that device's mirrors).
     ///
-    /// With ``KernelProfile/invalidateOnePastEnd`` the entry of the page after the range goes
+    /// With ``Behaviour/invalidateOnePastEnd`` the entry of the page after the range goes
     /// too: `dmirror_do_update` erases `[start >> PAGE_SHIFT, end >> PAGE_SHIFT]` with
     /// `xa_for_each_range`, whose last index is inclusive. Every notifier range the model
     /// invalidates page by page is contiguous in the kernel (a VMA piece, a migrate chunk, one
@@ -88,34 +120,37 @@ extension Model {
         invalidate(pi, r, p..<(p + 1), exemptMinor: exemptMinor)
     }
 
+    mutating func invalidate(_ page: PageRef, exemptMinor: Int = -1) {
+        invalidate(page.process, page.region, page.page..<(page.page + 1), exemptMinor: exemptMinor)
+    }
+
     mutating func invalidate(_ pi: Int, _ r: Int, _ range: Range<Int>, exemptMinor: Int = -1) {
         let n = s.procs[pi].mirrors.count
         for fd in 0..<n {
             guard let m = s.procs[pi].mirrors[fd], m.minor != exemptMinor, r < m.pt.count, m.pt[r] != nil else { continue }
-            for p in range { s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none }
+            for p in range { self[mirrorOf: fd, RegionRef(pi, r)].tag[p] = .absent }
             if pastEnd { erasePastEnd(pi, fd, r, range.upperBound) }
         }
     }
 
     /// `dmirror_do_update`'s extra erase of page `p` (the page after an invalidated range).
     mutating func erasePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) {
-        guard p < s.procs[pi].mirrors[fd]!.pt[r]!.tag.count else { return }
-        let t = s.procs[pi].mirrors[fd]!.pt[r]!.tag[p]
-        guard t != Tag.none && t != Tag.pastEnd else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.pastEnd
+        let region = RegionRef(pi, r)
+        guard p < self[mirrorOf: fd, region].tag.count, !self[mirrorOf: fd, region].tag[p].isAbsent else { return }
+        self[mirrorOf: fd, region].tag[p] = .erasedPastEnd
     }
 
     /// Notes that the mirror entry of (r, p) is missing only because of ``erasePastEnd``.
     mutating func notePastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, _ effect: String) {
         guard droppedPastEnd(pi, fd, r, p) else { return }
         x.note("\(effect): f\(fd) lost its mirror entry of r\(r) page \(p) as the page after an earlier invalidated range; "
-            + "\(profile.reason(KernelProfile.invalidateOnePastEnd))")
+            + "\(profile.reason(.invalidateOnePastEnd))")
     }
 
     /// Whether the mirror entry of (r, p) in `fd` was dropped by ``erasePastEnd``.
     func droppedPastEnd(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> Bool {
         guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return false }
-        return pt.tag[p] == Tag.pastEnd
+        return pt.tag[p] == .erasedPastEnd
     }
 
     /// Other processes mapping frame `f` at the same (r, p) (parent/child after fork) see a
@@ -129,25 +164,28 @@ extension Model {
         }
     }
 
-    mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: UInt8) {
-        if s.procs[pi].mirrors[fd]!.pt.count <= r {
-            s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - s.procs[pi].mirrors[fd]!.pt.count)
-        }
+    /// `dmirror_do_fault` / `dmirror_atomic_map`: the mirror of `fd` maps page `p` to frame
+    /// `f` (remembering the frame's generation, to tell a stale entry later).
+    mutating func store(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int, frame f: UInt32, tag: MirrorTag) {
+        let region = RegionRef(pi, r)
+        let tables = s.procs[pi].mirrors[fd]!.pt.count
+        if tables <= r { s.procs[pi].mirrors[fd]!.pt += [PTMap?](repeating: nil, count: r + 1 - tables) }
         if s.procs[pi].mirrors[fd]!.pt[r] == nil {
-            s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: s.procs[pi].regions[r]!.span)
+            s.procs[pi].mirrors[fd]!.pt[r] = PTMap(span: self[region].span)
         }
-        s.procs[pi].mirrors[fd]!.pt[r]!.frame[p] = f
-        s.procs[pi].mirrors[fd]!.pt[r]!.gen[p] = s.frames.gen[Int(f)]
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = tag
+        self[mirrorOf: fd, region].frame[p] = f
+        self[mirrorOf: fd, region].gen[p] = s.frames.gen[Int(f)]
+        self[mirrorOf: fd, region].tag[p] = tag
     }
 
     /// Mirror entry: tag (0 if none) and whether it no longer matches the CPU page.
-    func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: UInt8, frame: UInt32, stale: Bool) {
-        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (0, 0, false) }
+    func entry(_ pi: Int, _ fd: Int, _ r: Int, _ p: Int) -> (tag: MirrorTag, frame: UInt32, stale: Bool) {
+        let region = RegionRef(pi, r)
+        guard let m = s.procs[pi].mirrors[fd], r < m.pt.count, let pt = m.pt[r] else { return (.absent, 0, false) }
         let t = pt.tag[p]
-        if t == Tag.none || t == Tag.pastEnd { return (0, 0, false) }
+        if t.isAbsent { return (.absent, 0, false) }
         let f = pt.frame[p]
-        let cur = s.procs[pi].regions[r]!.frame[p]
+        let cur = self[region].frame[p]
         return (t, f, f != cur || pt.gen[p] != s.frames.gen[Int(f)])
     }
 
@@ -157,57 +195,71 @@ extension Model {
         let fd = Int((owner - 1) & 0xFF)
         guard pi < s.procs.count, fd < s.procs[pi].mirrors.count, let m = s.procs[pi].mirrors[fd],
               r < m.pt.count, m.pt[r] != nil, p < m.pt[r]!.tag.count else { return }
-        s.procs[pi].mirrors[fd]!.pt[r]!.tag[p] = Tag.none
+        self[mirrorOf: fd, RegionRef(pi, r)].tag[p] = .absent
     }
 
     // MARK: CPU faults
 
-    /// A device-private page at (r, p) is touched by the CPU: `migrate_to_ram` moves it back.
-    mutating func faultBackPrivate(_ pi: Int, _ r: Int, _ p: Int) {
-        let f = s.procs[pi].regions[r]!.frame[p]
+    /// A device-private page is touched by the CPU: `migrate_to_ram` moves it back.
+    mutating func faultBackPrivate(_ page: PageRef) {
+        let f = self[frameOf: page]
         let l = s.frames.loc[Int(f)]
-        invalidate(pi, r, p, exemptMinor: Loc.index(l))
-        erase(owner: s.frames.owner[Int(f)], r, p)
-        invalidateOthers(f, r, p)
-        relocate(f, to: returnLoc(pi, r, p))
+        invalidate(page, exemptMinor: l.index)
+        erase(owner: s.frames.owner[Int(f)], page.region, page.page)
+        invalidateOthers(f, page.region, page.page)
+        relocate(f, to: returnLoc(page))
     }
 
-    mutating func restoreExclusive(_ pi: Int, _ r: Int, _ p: Int) {
-        s.procs[pi].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
-        invalidate(pi, r, p)
+    /// `remove_device_exclusive_entry`: the CPU touches a device-exclusive entry, which
+    /// becomes the page's PTE again (an MMU notifier invalidates the device's mirrors).
+    mutating func restoreExclusive(_ page: PageRef) {
+        self[flagsOf: page].remove(.anyDeviceExclusive)
+        invalidate(page)
     }
 
-    /// The aligned 512-page block of `p` if a fault there may allocate a THP.
-    func thpBlock(_ pi: Int, _ r: Int, _ p: Int) -> Range<Int>? {
+    /// The aligned 512-page block of `page` if a fault there may allocate a THP.
+    func thpBlock(_ page: PageRef) -> Range<Int>? {
         guard environment.thp == .always || (environment.thp == .madvise && s.thpAdvised) else { return nil }
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[regionOf: page]
         guard reg.kind == .anonPrivate else { return nil }
-        let lo = (p / Self.pmdPages) * Self.pmdPages
+        let lo = Self.pmdBlock(of: page.page).lowerBound
         let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
-        if environment.thp == .madvise && reg.flags[p] & PF.advised == 0 { return nil }
+        if environment.thp == .madvise && !reg.flags[page.page].contains(.advised) { return nil }
         // One VMA must span the block (an mbind or accounting split ends it too).
-        for q in lo..<hi where !reg.sameVMA(p, q) || reg.frame[q] != Frames.none { return nil }
+        for q in lo..<hi where !reg.sameVMA(page.page, q) || reg.frame[q] != Frames.none { return nil }
         return lo..<hi
     }
 
-    mutating func newAnon(_ pi: Int, _ r: Int, _ p: Int, token: UInt64) -> UInt32 {
-        s.procs[pi].regions[r]!.anonVMA = true
-        return s.frames.alloc(token: token, loc: allocLoc(pi, r, p), bits: FB.anon | FB.exclusiveAnon)
+    /// The 512 pages of the PMD that holds page `p`.
+    static func pmdBlock(of p: Int) -> Range<Int> {
+        let lo = (p / pmdPages) * pmdPages
+        return lo..<(lo + pmdPages)
     }
 
-    /// Object page `o` (allocating a zero-filled page-cache page for a hole).
-    /// The page of object `obj` at `o`, allocated on first use. A fault through (pi, r, p)
+    /// A new anonymous page for `page`, exclusive to its process (the region gets an anon_vma).
+    mutating func newAnon(_ page: PageRef, token: UInt64) -> UInt32 {
+        self[regionOf: page].anonVMA = true
+        return s.frames.alloc(token: token, loc: allocLoc(page), bits: [.anon, .anonExclusive])
+    }
+
+    /// The page of object `obj` at `o`, allocated on first use. A fault through `fault`
     /// allocates a shmem page (shared anonymous memory, a tmpfs file) under the policy mbind
     /// set through that mapping (shmem_set_policy: the file's shared policy, private mappings
     /// too); a disk file's page cache follows the task's policy.
-    mutating func objectPage(_ obj: Int, _ o: Int, faultedThrough fault: (pi: Int, r: Int, p: Int)? = nil) -> UInt32 {
+    mutating func objectPage(_ obj: Int, _ o: Int, faultedThrough fault: PageRef? = nil) -> UInt32 {
         if s.objects[obj].frames[o] == Frames.none {
             var loc = defaultLoc
-            if let fault, isShmemBacked(obj) { loc = allocLoc(fault.pi, fault.r, fault.p) }
-            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: FB.object)
+            if let fault, isShmemBacked(obj) { loc = allocLoc(fault) }
+            s.objects[obj].frames[o] = s.frames.alloc(token: 0, loc: loc, bits: .object)
         }
         return s.objects[obj].frames[o]
+    }
+
+    /// The page of the region's memory object that `page` maps (allocated on first use).
+    mutating func objectPage(mappedAt page: PageRef) -> UInt32 {
+        let region = self[regionOf: page]
+        return objectPage(region.object, region.objectOffset + page.page, faultedThrough: page)
     }
 
     /// Shared anonymous memory is shmem; a file is when it lives on tmpfs.
@@ -215,135 +267,179 @@ extension Model {
         environment.files == .tmpfs || !s.files.values.contains(obj)
     }
 
-    /// `handle_mm_fault` on (r, p). The caller checked VM_READ (and VM_WRITE for writes).
+    /// Whether `page` lies beyond the end of the region's memory object (a fault there is SIGBUS).
+    func isBeyondEOF(_ page: PageRef) -> Bool {
+        let region = self[regionOf: page]
+        return region.objectOffset + page.page >= s.objects[region.object].size
+    }
+
+    /// `handle_mm_fault` on `page`. The caller checked VM_READ (and VM_WRITE for writes).
     /// Returns 0 or EFAULT (SIGBUS beyond end of file). A write leaves the PTE dirty.
     @discardableResult
-    mutating func cpuFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
-        let err = handleFault(pi, r, p, write: write)
+    mutating func cpuFault(_ page: PageRef, write: Bool) -> Int32 {
+        let err = handleFault(page, write: write)
         if write && err == 0 {
-            let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero { s.frames.bits[Int(f)] |= FB.dirty }
+            let f = self[frameOf: page]
+            if f > Frames.zero { s.frames.bits[Int(f)].insert(.dirty) }
         }
         return err
     }
 
-    private mutating func handleFault(_ pi: Int, _ r: Int, _ p: Int, write: Bool) -> Int32 {
-        if !s.procs[pi].regions[r]!.aroundMaybe.isEmpty { s.procs[pi].regions[r]!.aroundMaybe.remove(p) }
-        var fl = s.procs[pi].regions[r]!.flags[p]
-        if fl & (PF.excl | PF.exclMaybe) != 0 {
-            restoreExclusive(pi, r, p)
-            fl = s.procs[pi].regions[r]!.flags[p]
-        }
-        var f = s.procs[pi].regions[r]!.frame[p]
-        if f > Frames.zero && Loc.kind(s.frames.loc[Int(f)]) == Loc.devPrivate {
-            faultBackPrivate(pi, r, p)
-        }
-        let kind = s.procs[pi].regions[r]!.kind
-        switch kind {
+    /// What the PTE holds in place of a page first goes back to being the page (a
+    /// device-exclusive entry, a device-private entry), then the mapping's kind decides.
+    private mutating func handleFault(_ page: PageRef, write: Bool) -> Int32 {
+        if !self[regionOf: page].aroundMaybe.isEmpty { self[regionOf: page].aroundMaybe.remove(page.page) }
+        if self[flagsOf: page].overlaps(.anyDeviceExclusive) { restoreExclusive(page) }
+        let f = self[frameOf: page]
+        if f > Frames.zero && s.frames.loc[Int(f)].isDevicePrivate { faultBackPrivate(page) }
+        switch self[regionOf: page].kind {
         case .hugetlb:
-            let lo = (p / Self.pmdPages) * Self.pmdPages
-            if f == Frames.none {
-                for q in lo..<(lo + Self.pmdPages) where s.procs[pi].regions[r]!.frame[q] == Frames.none {
-                    s.procs[pi].regions[r]!.frame[q] = newAnon(pi, r, q, token: 0)
-                    if write { s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite }
-                }
-            } else if write && fl & PF.pteWrite == 0 {
-                let shared = (lo..<(lo + Self.pmdPages)).contains { q in
-                    let g = s.procs[pi].regions[r]!.frame[q]
-                    return g > Frames.zero && s.frames.refs[Int(g)] > 1
-                }
-                for q in lo..<(lo + Self.pmdPages) {
-                    let g = s.procs[pi].regions[r]!.frame[q]
-                    guard g != Frames.none else { continue }
-                    if shared {
-                        let n = newAnon(pi, r, q, token: s.frames.token[Int(g)])
-                        s.procs[pi].regions[r]!.frame[q] = n
-                        release(g)
-                        invalidate(pi, r, q)
-                    }
-                    s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
-                }
-            }
+            hugetlbFault(page, write: write)
             return 0
         case .anonPrivate, .filePrivate:
-            if kind == .filePrivate {
-                let object = s.procs[pi].regions[r]!.object
-                if s.procs[pi].regions[r]!.objectOffset + p >= s.objects[object].size { return Errno.EFAULT.rawValue }
-            }
-            if f == Frames.none {
-                if kind == .anonPrivate, let block = thpBlock(pi, r, p) {
-                    // A THP may be allocated for the whole block (or not: fallback to one page).
-                    s.uncertain = true
-                    x.note("THP possible in r\(r) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
-                        + "population are not known")
-                    for q in block {
-                        if write {
-                            // A THP write fault maps the whole PMD writable and dirty.
-                            let n = newAnon(pi, r, q, token: 0)
-                            s.frames.bits[Int(n)] |= FB.dirty
-                            s.procs[pi].regions[r]!.frame[q] = n
-                            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite | PF.thp
-                        } else {
-                            s.procs[pi].regions[r]!.frame[q] = Frames.zero
-                            s.procs[pi].regions[r]!.flags[q] = (s.procs[pi].regions[r]!.flags[q] & ~PF.pteWrite) | PF.thp
-                        }
-                    }
-                    return 0
-                }
-                if kind == .anonPrivate {
-                    if write {
-                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: 0)
-                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
-                    } else {
-                        s.procs[pi].regions[r]!.frame[p] = Frames.zero
-                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
-                    }
-                } else {
-                    let of = objectPage(s.procs[pi].regions[r]!.object, s.procs[pi].regions[r]!.objectOffset + p,
-                                        faultedThrough: (pi, r, p))
-                    if write {
-                        s.procs[pi].regions[r]!.frame[p] = newAnon(pi, r, p, token: s.frames.token[Int(of)])
-                        s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
-                    } else {
-                        faultAround(pi, r, p)
-                        retain(of)
-                        s.procs[pi].regions[r]!.frame[p] = of
-                        s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite
-                    }
-                }
-                return 0
-            }
-            f = s.procs[pi].regions[r]!.frame[p]
-            fl = s.procs[pi].regions[r]!.flags[p]
-            if write && fl & PF.pteWrite == 0 {
-                let isObject = f > Frames.zero && s.frames.bits[Int(f)] & FB.object != 0
-                if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
-                    let n = newAnon(pi, r, p, token: s.frames.token[Int(f)])
-                    s.procs[pi].regions[r]!.frame[p] = n
-                    release(f)
-                    invalidate(pi, r, p)
-                } else {
-                    s.frames.bits[Int(f)] |= FB.exclusiveAnon
-                }
-                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
-            }
+            return privateFault(page, write: write)
         case .anonShared, .fileShared:
-            let reg = s.procs[pi].regions[r]!
-            if reg.objectOffset + p >= s.objects[reg.object].size { return Errno.EFAULT.rawValue }
-            if f == Frames.none {
-                if !write { faultAround(pi, r, p) }
-                let of = objectPage(reg.object, reg.objectOffset + p, faultedThrough: (pi, r, p))
-                retain(of)
-                s.procs[pi].regions[r]!.frame[p] = of
-                let w = write || (!writesNotified(kind) && fl & PF.write != 0)
-                if w { s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite } else { s.procs[pi].regions[r]!.flags[p] &= ~PF.pteWrite }
-            } else if write {
-                s.procs[pi].regions[r]!.flags[p] |= PF.pteWrite
+            return sharedFault(page, write: write)
+        }
+    }
+
+    /// `hugetlb_fault`: the whole 2 MiB page is populated at once; a write to a read-only one
+    /// copies it if it is shared with a child (`hugetlb_wp`), else makes it writable.
+    private mutating func hugetlbFault(_ page: PageRef, write: Bool) {
+        let block = Self.pmdBlock(of: page.page)
+        if self[frameOf: page] == Frames.none {
+            for q in block where self[frameOf: page.at(q)] == Frames.none {
+                self[frameOf: page.at(q)] = newAnon(page.at(q), token: 0)
+                self[flagsOf: page.at(q)].set(.pteWrite, write)
+            }
+        } else if write && !self[flagsOf: page].contains(.pteWrite) {
+            let shared = block.contains { q in
+                let g = self[frameOf: page.at(q)]
+                return g > Frames.zero && s.frames.refs[Int(g)] > 1
+            }
+            for q in block {
+                let g = self[frameOf: page.at(q)]
+                guard g != Frames.none else { continue }
+                if shared {
+                    self[frameOf: page.at(q)] = newAnon(page.at(q), token: s.frames.token[Int(g)])
+                    release(g)
+                    invalidate(page.at(q))
+                }
+                self[flagsOf: page.at(q)].insert(.pteWrite)
             }
         }
-        f = s.procs[pi].regions[r]!.frame[p]
-        if write && f > Frames.zero { s.frames.bits[Int(f)] &= ~FB.lazyFree }
+    }
+
+    /// A private mapping: an empty PTE gets its first page (`do_anonymous_page`,
+    /// `do_read_fault`, `do_cow_fault`); a write to a read-only PTE copies or reuses the page
+    /// (`do_wp_page`).
+    private mutating func privateFault(_ page: PageRef, write: Bool) -> Int32 {
+        let kind = self[regionOf: page].kind
+        if kind == .filePrivate && isBeyondEOF(page) { return Errno.EFAULT.rawValue }
+        if self[frameOf: page] == Frames.none {
+            if kind == .anonPrivate {
+                anonymousFault(page, write: write)
+            } else {
+                privateFileFault(page, write: write)
+            }
+            return 0
+        }
+        if write && !self[flagsOf: page].contains(.pteWrite) { writeProtectFault(page) }
+        dropLazyFreeOnWrite(page, write: write)
         return 0
+    }
+
+    /// `do_anonymous_page` (or `do_huge_pmd_anonymous_page`): a read maps the shared zero
+    /// page, a write a new zeroed page.
+    private mutating func anonymousFault(_ page: PageRef, write: Bool) {
+        if let block = thpBlock(page) {
+            anonymousTHPFault(page, block: block, write: write)
+            return
+        }
+        if write {
+            self[frameOf: page] = newAnon(page, token: 0)
+            self[flagsOf: page].insert(.pteWrite)
+        } else {
+            self[frameOf: page] = Frames.zero
+            self[flagsOf: page].remove(.pteWrite)
+        }
+    }
+
+    /// A THP may be allocated for the whole block (or not: fallback to one page), so the
+    /// state becomes uncertain and follows the kernel's answers.
+    private mutating func anonymousTHPFault(_ page: PageRef, block: Range<Int>, write: Bool) {
+        s.uncertain = true
+        x.note("THP possible in r\(page.region) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
+            + "population are not known")
+        for q in block {
+            if write {
+                // A THP write fault maps the whole PMD writable and dirty.
+                let n = newAnon(page.at(q), token: 0)
+                s.frames.bits[Int(n)].insert(.dirty)
+                self[frameOf: page.at(q)] = n
+                self[flagsOf: page.at(q)].formUnion([.pteWrite, .thp])
+            } else {
+                self[frameOf: page.at(q)] = Frames.zero
+                self[flagsOf: page.at(q)].remove(.pteWrite)
+                self[flagsOf: page.at(q)].insert(.thp)
+            }
+        }
+    }
+
+    /// An empty PTE of a private file mapping: a read maps the page-cache page
+    /// (`do_read_fault`, with fault-around), a write a private copy of it (`do_cow_fault`).
+    private mutating func privateFileFault(_ page: PageRef, write: Bool) {
+        let cached = objectPage(mappedAt: page)
+        if write {
+            self[frameOf: page] = newAnon(page, token: s.frames.token[Int(cached)])
+            self[flagsOf: page].insert(.pteWrite)
+        } else {
+            faultAround(page)
+            retain(cached)
+            self[frameOf: page] = cached
+            self[flagsOf: page].remove(.pteWrite)
+        }
+    }
+
+    /// `do_wp_page`: a write to a read-only PTE of a private mapping copies the zero page, a
+    /// page-cache page or a page shared with another process (`wp_page_copy`, which
+    /// invalidates the old mapping), and reuses an anonymous page mapped once (`wp_page_reuse`).
+    private mutating func writeProtectFault(_ page: PageRef) {
+        let f = self[frameOf: page]
+        let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
+        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
+            self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
+            release(f)
+            invalidate(page)
+        } else {
+            s.frames.bits[Int(f)].insert(.anonExclusive)
+        }
+        self[flagsOf: page].insert(.pteWrite)
+    }
+
+    /// A shared mapping (shmem or a file) maps the object's page itself (`do_read_fault`,
+    /// `do_shared_fault`): writable from the first fault unless the file system wants write
+    /// notification.
+    private mutating func sharedFault(_ page: PageRef, write: Bool) -> Int32 {
+        if isBeyondEOF(page) { return Errno.EFAULT.rawValue }
+        if self[frameOf: page] == Frames.none {
+            if !write { faultAround(page) }
+            let cached = objectPage(mappedAt: page)
+            retain(cached)
+            self[frameOf: page] = cached
+            let writable = write || (!writesNotified(self[regionOf: page].kind) && self[flagsOf: page].contains(.write))
+            self[flagsOf: page].set(.pteWrite, writable)
+        } else if write {
+            self[flagsOf: page].insert(.pteWrite)
+        }
+        dropLazyFreeOnWrite(page, write: write)
+        return 0
+    }
+
+    /// A write makes a MADV_FREE'd page dirty again: it is no longer reclaimable.
+    private mutating func dropLazyFreeOnWrite(_ page: PageRef, write: Bool) {
+        let f = self[frameOf: page]
+        if write && f > Frames.zero { s.frames.bits[Int(f)].remove(.lazyFree) }
     }
 
     // MARK: Fault-around
@@ -360,8 +456,9 @@ extension Model {
     /// `p`: every such neighbour (within 15 pages, same VMA) *may* be mapped now. They stay
     /// unmapped in the primary state and join ``Region/aroundMaybe``; move_pages resolves them
     /// from the kernel's answer, SNAPSHOT allows both.
-    mutating func faultAround(_ pi: Int, _ r: Int, _ p: Int) {
-        let reg = s.procs[pi].regions[r]!
+    mutating func faultAround(_ page: PageRef) {
+        let p = page.page
+        let reg = self[regionOf: page]
         guard reg.object >= 0, reg.kind != .hugetlb else { return }
         func sameVMA(_ q: Int) -> Bool { reg.sameVMA(p, q) }
         let n = Self.faultAroundPages
@@ -373,7 +470,7 @@ extension Model {
         for q in lo..<hi where q != p && reg.frame[q] == Frames.none && !reg.aroundMaybe.contains(q) {
             let o = reg.objectOffset + q
             guard o < s.objects[reg.object].size, s.objects[reg.object].frames[o] != Frames.none else { continue }
-            s.procs[pi].regions[r]!.aroundMaybe.insert(q)
+            self[regionOf: page].aroundMaybe.insert(q)
             any = true
         }
         if any {
@@ -384,10 +481,11 @@ extension Model {
 
     /// The page-cache page a fault-around may have mapped at (r, q), if any.
     func aroundFrame(_ pi: Int, _ r: Int, _ q: Int) -> UInt32? {
-        guard s.procs[pi].regions[r]!.aroundMaybe.contains(q), s.procs[pi].regions[r]!.frame[q] == Frames.none else { return nil }
-        let object = s.procs[pi].regions[r]!.object
+        let region = RegionRef(pi, r)
+        guard self[region].aroundMaybe.contains(q), self[region].frame[q] == Frames.none else { return nil }
+        let object = self[region].object
         guard object >= 0 else { return nil }
-        let o = s.procs[pi].regions[r]!.objectOffset + q
+        let o = self[region].objectOffset + q
         guard o < s.objects[object].size else { return nil }
         let of = s.objects[object].frames[o]
         return of == Frames.none ? nil : of
@@ -395,7 +493,7 @@ extension Model {
 
     /// The PTE write bit filemap_map_pages gives a page (vm_page_prot of a read fault).
     func aroundWritable(_ reg: Region, _ q: Int) -> Bool {
-        reg.kind.isShared && !writesNotified(reg.kind) && reg.flags[q] & PF.write != 0
+        reg.kind.isShared && !writesNotified(reg.kind) && reg.flags[q].contains(.write)
     }
 
     /// Whether a shared mapping of this kind wants write notification (vma_wants_writenotify):
@@ -407,16 +505,13 @@ extension Model {
 
     /// The kernel says whether fault-around mapped (r, q): follow it.
     mutating func resolveAround(_ pi: Int, _ r: Int, _ q: Int, mapped: Bool) {
+        let region = RegionRef(pi, r)
         let of = aroundFrame(pi, r, q)
-        s.procs[pi].regions[r]!.aroundMaybe.remove(q)
+        self[region].aroundMaybe.remove(q)
         guard mapped, let of else { return }
         retain(of)
-        s.procs[pi].regions[r]!.frame[q] = of
-        if aroundWritable(s.procs[pi].regions[r]!, q) {
-            s.procs[pi].regions[r]!.flags[q] |= PF.pteWrite
-        } else {
-            s.procs[pi].regions[r]!.flags[q] &= ~PF.pteWrite
-        }
+        self[region].frame[q] = of
+        self[region].flags[q].set(.pteWrite, aroundWritable(self[region], q))
     }
 
     /// Every other CPU mapping of frame `f` (any process, any region, including other
@@ -448,13 +543,14 @@ extension Model {
 
     /// Removes the CPU mapping of (r, p) (munmap, MADV_DONTNEED, truncate).
     mutating func zap(_ pi: Int, _ r: Int, _ p: Int) {
-        s.procs[pi].regions[r]!.aroundMaybe.remove(p)
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let region = RegionRef(pi, r)
+        self[region].aroundMaybe.remove(p)
+        let f = self[region].frame[p]
         if f != Frames.none {
-            s.procs[pi].regions[r]!.frame[p] = Frames.none
+            self[region].frame[p] = Frames.none
             release(f)
         }
-        s.procs[pi].regions[r]!.flags[p] &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+        self[region].flags[p].remove(.pageTable)
         invalidate(pi, r, p)
     }
 
@@ -465,12 +561,13 @@ extension Model {
     /// page: when `at` is not PMD aligned and the VMA spans that PMD, test_hmm drops every mirror
     /// entry of the 2 MiB block (and the one past it) even with no THP there.
     mutating func splitVMA(_ pi: Int, _ r: Int, at page: Int) {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         guard page > 0, page < reg.span, page % Self.pmdPages != 0 else { return }
         let lo = page - page % Self.pmdPages
         let hi = lo + Self.pmdPages
         guard hi <= reg.span,
-              (lo..<hi).allSatisfy({ reg.flags[$0] & PF.mapped != 0 && reg.sameVMA(page, $0) }) else { return }
+              (lo..<hi).allSatisfy({ reg.flags[$0].contains(.mapped) && reg.sameVMA(page, $0) }) else { return }
         splitPMDNotifier(pi, r, lo..<hi, note: "the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over "
             + "pages \(lo)..<\(hi) (vma_adjust_trans_huge): their mirror entries go")
     }
@@ -481,7 +578,7 @@ extension Model {
     mutating func splitPMDNotifier(_ pi: Int, _ r: Int, _ block: Range<Int>, note: @autoclosure () -> String) {
         let mirrored = s.procs[pi].mirrors.contains { mirror in
             guard let mirror, r < mirror.pt.count, let pt = mirror.pt[r] else { return false }
-            return block.contains { pt.tag[$0] != Tag.none }
+            return block.contains { pt.tag[$0] != .absent }
         }
         if mirrored { x.note(note()) }
         invalidate(pi, r, block)
@@ -490,8 +587,9 @@ extension Model {
     /// Splits for a change of VMA attributes over `range` where `changes(region, p)` says
     /// whether page `p`'s attributes change: at its start and at its end.
     mutating func splitVMAs(_ pi: Int, _ r: Int, _ range: Range<Int>, changes: (Region, Int) -> Bool) {
+        let region = RegionRef(pi, r)
         guard !range.isEmpty else { return }
-        let reg = s.procs[pi].regions[r]!
+        let reg = self[region]
         let atStart = changes(reg, range.lowerBound)
         let atEnd = changes(reg, range.upperBound - 1)
         if atStart { splitVMA(pi, r, at: range.lowerBound) }
@@ -499,14 +597,15 @@ extension Model {
     }
 
     mutating func splitTHP(_ pi: Int, _ r: Int, _ range: Range<Int>) {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         for edge in [range.lowerBound, range.upperBound - 1] {
             let b = edge / Self.pmdPages
             let lo = b * Self.pmdPages
             let hi = min(lo + Self.pmdPages, reg.span)
             if range.lowerBound <= lo && range.upperBound >= hi { continue }
-            if (lo..<hi).contains(where: { reg.flags[$0] & PF.thp != 0 }), !reg.splitBlocks.contains(b) {
-                s.procs[pi].regions[r]!.splitBlocks.insert(b)
+            if (lo..<hi).contains(where: { reg.flags[$0].contains(.thp) }), !reg.splitBlocks.contains(b) {
+                self[region].splitBlocks.insert(b)
                 // Every mirror entry of the block goes, not only those in `range`.
                 splitPMDNotifier(pi, r, lo..<hi, note: "splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) "
                     + "invalidates the whole block: its mirror entries go")
@@ -529,13 +628,13 @@ extension Model {
                     let f = reg.frame[p]
                     guard f > Frames.zero else { continue }
                     let l = s.frames.loc[Int(f)]
-                    if Loc.isDevice(l) && Loc.index(l) == minor {
-                        if Loc.kind(l) == Loc.devCoherent && reg.flags[p] & PF.excl != 0 {
+                    if l.isDevice && l.index == minor {
+                        if l.isDeviceCoherent && reg.flags[p].contains(.deviceExclusive) {
                             x.hazard = Self.evictExclusiveCoherentHazard
                         }
                         invalidate(pi, r, p)
                         moved.append(f)
-                        if allocLoc(pi, r, p) != defaultLoc {
+                        if allocLoc(PageRef(pi, r, p)) != defaultLoc {
                             x.note("eviction allocates with alloc_page (dmirror_device_evict_chunk): the task's policy, not the VMA's "
                                 + "MPOL_BIND, so the local node")
                         }
@@ -543,7 +642,7 @@ extension Model {
                 }
             }
         }
-        for f in moved where Loc.isDevice(s.frames.loc[Int(f)]) {
+        for f in moved where s.frames.loc[Int(f)].isDevice {
             relocate(f, to: defaultLoc)
         }
     }

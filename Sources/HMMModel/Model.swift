@@ -52,7 +52,7 @@ public struct Model: Sendable {
     var s = State()
     var x = Exec()
     var pending: Pending?
-    /// ``KernelProfile/invalidateOnePastEnd`` is on.
+    /// ``Behaviour/invalidateOnePastEnd`` is on.
     let pastEnd: Bool
     /// Back up before every step, as before steps learnt when they cannot vary (tests
     /// compare both).
@@ -86,7 +86,7 @@ public struct Model: Sendable {
     public init(profile: KernelProfile, environment: Environment = Environment()) {
         self.profile = profile
         self.environment = environment
-        self.pastEnd = profile.isOn(KernelProfile.invalidateOnePastEnd)
+        self.pastEnd = profile.isOn(.invalidateOnePastEnd)
     }
 
     // MARK: - Driving
@@ -180,13 +180,13 @@ public struct Model: Sendable {
 
     public func isMapped(_ r: RegionID, _ p: Int) -> Bool {
         guard let reg = region(r), p >= 0, p < reg.span else { return false }
-        return reg.flags[p] & PF.mapped != 0
+        return reg.flags[p].contains(.mapped)
     }
 
     public func protection(_ r: RegionID, _ p: Int) -> Protection? {
         guard isMapped(r, p), let reg = region(r) else { return nil }
         let f = reg.flags[p]
-        return f & PF.write != 0 ? .readWrite : f & PF.read != 0 ? .read : Protection.none
+        return f.contains(.write) ? .readWrite : f.contains(.read) ? .read : Protection.none
     }
 
     /// Whether a CPU access to page `p` lies beyond the end of the backing object.
@@ -214,17 +214,15 @@ public struct Model: Sendable {
         if f == Frames.none { return .unpopulated }
         if f == Frames.zero { return .zeroPage }
         let l = s.frames.loc[Int(f)]
-        switch Loc.kind(l) {
-        case Loc.devPrivate: return .devicePrivate(minor: Loc.index(l))
-        case Loc.devCoherent: return .deviceCoherent(minor: Loc.index(l))
-        default: return .system(node: Loc.index(l) == Int(Loc.unknownNode) ? nil : Loc.index(l))
-        }
+        if l.isDevicePrivate { return .devicePrivate(minor: l.index) }
+        if l.isDeviceCoherent { return .deviceCoherent(minor: l.index) }
+        return .system(node: l.isUnknownNode ? nil : l.index)
     }
 
     /// Whether the CPU page table holds a device-exclusive entry for the page.
     public func isExclusive(_ r: RegionID, _ p: Int) -> Bool {
         guard let reg = region(r), p >= 0, p < reg.span else { return false }
-        return reg.flags[p] & PF.excl != 0
+        return reg.flags[p].contains(.deviceExclusive)
     }
 
     /// Open device files of the current process: fd id → minor.
@@ -293,14 +291,14 @@ public struct Model: Sendable {
                 return "target region r\(to) exists"
             }
             // A source spanning several VMAs is the kernel's EFAULT (see doMremap), not a precondition.
-            if region(r.region)!.flags[r.first] & PF.mapped == 0 { return "mremap source must start in a mapped VMA" }
+            if !region(r.region)!.flags[r.first].contains(.mapped) { return "mremap source must start in a mapped VMA" }
             return nil
         case let .cpuRead(r, p), let .cpuWrite(r, p, _):
             guard let reg = region(r), p >= 0, p < reg.span else { return "page outside any region" }
             let f = reg.flags[p]
-            if f & PF.mapped == 0 { return "CPU access to an unmapped page would SIGSEGV" }
-            if f & PF.read == 0 { return "CPU access to a PROT_NONE page would SIGSEGV" }
-            if case .cpuWrite = action, f & PF.write == 0 { return "CPU write to a read-only page would SIGSEGV" }
+            if !f.contains(.mapped) { return "CPU access to an unmapped page would SIGSEGV" }
+            if !f.contains(.read) { return "CPU access to a PROT_NONE page would SIGSEGV" }
+            if case .cpuWrite = action, !f.contains(.write) { return "CPU write to a read-only page would SIGSEGV" }
             if beyondEOF(r, p) { return "CPU access beyond end of file would SIGBUS" }
             return nil
         case .fork:

@@ -60,11 +60,11 @@ extension Model {
         } else if kind.isFileBacked {
             object = s.files[file!]!
         }
-        var bits = PF.mapped
-        if prot.canRead { bits |= PF.read }
-        if prot.canWrite { bits |= PF.write }
+        var bits: PageFlags = .mapped
+        if prot.canRead { bits.insert(.read) }
+        if prot.canWrite { bits.insert(.write) }
         var reg = Region(kind: kind, span: pages, object: object, objectOffset: kind.isFileBacked ? offset : 0,
-                         frame: [UInt32](repeating: 0, count: pages), flags: [UInt8](repeating: bits, count: pages))
+                         frame: [UInt32](repeating: 0, count: pages), flags: [PageFlags](repeating: bits, count: pages))
         if prot.canWrite { reg.account(0..<pages) }
         if s.procs[pi].regions.count <= r {
             s.procs[pi].regions += [Region?](repeating: nil, count: r + 1 - s.procs[pi].regions.count)
@@ -76,12 +76,13 @@ extension Model {
     mutating func doMunmap(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p] & PF.mapped != 0 }
+        let region = RegionRef(pi, r)
+        splitVMAs(pi, r, range.first..<range.end) { reg, p in reg.flags[p].contains(.mapped) }
         splitTHP(pi, r, range.first..<range.end)
         var unmapped = false
-        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped != 0 {
+        for p in range.first..<range.end where self[region].flags[p].contains(.mapped) {
             zap(pi, r, p)
-            s.procs[pi].regions[r]!.flags[p] = 0
+            self[region].flags[p] = []
             unmapped = true
         }
         // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
@@ -93,39 +94,40 @@ extension Model {
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        var newBits: UInt8 = 0
-        if prot.canRead { newBits |= PF.read }
-        if prot.canWrite { newBits |= PF.write }
+        let region = RegionRef(pi, r)
+        var newBits: PageFlags = []
+        if prot.canRead { newBits.insert(.read) }
+        if prot.canWrite { newBits.insert(.write) }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in
-            reg.flags[p] & PF.mapped != 0 && reg.flags[p] & (PF.read | PF.write) != newBits
+            reg.flags[p].contains(.mapped) && reg.flags[p].intersection(.protection) != newBits
         }
         var changedAny = false
         for p in range.first..<range.end {
-            let fl = s.procs[pi].regions[r]!.flags[p]
-            if fl & PF.mapped == 0 {
+            let fl = self[region].flags[p]
+            if !fl.contains(.mapped) {
                 if changedAny { splitTHP(pi, r, range.first..<p) }
                 return [.failure(Errno.ENOMEM.rawValue)]
             }
             // mprotect_fixup charges a private mapping the first time it becomes writable.
-            if prot.canWrite { s.procs[pi].regions[r]!.account(p..<(p + 1)) }
-            if fl & (PF.read | PF.write) == newBits { continue }
+            if prot.canWrite { self[region].account(p..<(p + 1)) }
+            if fl.intersection(.protection) == newBits { continue }
             changedAny = true
-            var nf = (fl & ~(PF.read | PF.write)) | newBits
-            let f = s.procs[pi].regions[r]!.frame[p]
+            var nf = fl.subtracting(.protection).union(newBits)
+            let f = self[region].frame[p]
             if !prot.canWrite {
-                nf &= ~PF.pteWrite
-            } else if fl & PF.write == 0 && f > Frames.zero && fl & PF.excl == 0 {
+                nf.remove(.pteWrite)
+            } else if !fl.contains(.write) && f > Frames.zero && !fl.contains(.deviceExclusive) {
                 // MM_CP_TRY_CHANGE_WRITABLE: exclusive anon pages and shmem pages become writable.
-                let kind = s.procs[pi].regions[r]!.kind
+                let kind = self[region].kind
                 let bits = s.frames.bits[Int(f)]
-                let present = Loc.kind(s.frames.loc[Int(f)]) != Loc.devPrivate
-                let clean = bits & FB.dirty == 0 && profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty)
-                let exclusiveAnon = bits & FB.anon != 0 && bits & FB.exclusiveAnon != 0 && kind != .hugetlb && !clean
+                let present = !s.frames.loc[Int(f)].isDevicePrivate
+                let clean = !bits.contains(.dirty) && profile.isOn(.mprotectUpgradeNeedsDirty)
+                let exclusiveAnon = bits.contains(.anon) && bits.contains(.anonExclusive) && kind != .hugetlb && !clean
                 if present && (exclusiveAnon || (kind.isShared && !writesNotified(kind))) {
-                    nf |= PF.pteWrite
+                    nf.insert(.pteWrite)
                 }
             }
-            s.procs[pi].regions[r]!.flags[p] = nf
+            self[region].flags[p] = nf
             invalidate(pi, r, p)
         }
         if changedAny { splitTHP(pi, r, range.first..<range.end) }
@@ -135,7 +137,8 @@ extension Model {
     mutating func doMremap(_ range: PageRange, _ to: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        let src = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let src = self[region]
         // vma_to_resize: the old range must lie in the one VMA holding its start; a hole, an
         // mprotect split, a different mbind policy or VM_ACCOUNT (VMAs differing in either never
         // merge) ends that VMA early, and mremap gives EFAULT with nothing moved.
@@ -152,15 +155,15 @@ extension Model {
         if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
         if !src.accounted.isEmpty { dst.accounted = Array(src.accounted[range.first..<range.end]) }
         dst.aroundMaybe = Set(src.aroundMaybe.filter { (range.first..<range.end).contains($0) }.map { $0 - range.first })
-        s.procs[pi].regions[r]!.aroundMaybe.subtract(range.first..<range.end)
+        self[region].aroundMaybe.subtract(range.first..<range.end)
         for p in range.first..<range.end {
             // The page tables move; the old addresses are unmapped (mirrors invalidated).
-            s.procs[pi].regions[r]!.frame[p] = Frames.none
-            s.procs[pi].regions[r]!.flags[p] = 0
+            self[region].frame[p] = Frames.none
+            self[region].flags[p] = []
             invalidate(pi, r, p)
         }
         // A moved THP block that is no longer PMD aligned is PTE-mapped.
-        for (i, fl) in dst.flags.enumerated() where fl & PF.thp != 0 {
+        for (i, fl) in dst.flags.enumerated() where fl.contains(.thp) {
             if range.first % Self.pmdPages != 0 { dst.splitBlocks.insert(i / Self.pmdPages) }
         }
         if s.procs[pi].regions.count <= to {
@@ -173,44 +176,45 @@ extension Model {
     mutating func doMadvise(_ range: PageRange, _ advice: Advice) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         var hole = false
         switch advice {
         case .hugepage, .nohugepage:
             splitVMAs(pi, r, range.first..<range.end) { reg, p in
-                reg.flags[p] & PF.mapped != 0 && (reg.flags[p] & PF.advised != 0) != (advice == .hugepage)
+                reg.flags[p].contains(.mapped) && reg.flags[p].contains(.advised) != (advice == .hugepage)
             }
             for p in range.first..<range.end {
-                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                if !self[region].flags[p].contains(.mapped) { hole = true; continue }
                 if advice == .hugepage {
-                    s.procs[pi].regions[r]!.flags[p] |= PF.advised
+                    self[region].flags[p].insert(.advised)
                     s.thpAdvised = true
                 } else {
-                    s.procs[pi].regions[r]!.flags[p] &= ~PF.advised
+                    self[region].flags[p].remove(.advised)
                 }
             }
         case .dontneed:
             splitTHP(pi, r, range.first..<range.end)
             for p in range.first..<range.end {
-                if s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 { hole = true; continue }
+                if !self[region].flags[p].contains(.mapped) { hole = true; continue }
                 zap(pi, r, p)
             }
         case .free:
-            let kind = s.procs[pi].regions[r]!.kind
+            let kind = self[region].kind
             for p in range.first..<range.end {
-                let fl = s.procs[pi].regions[r]!.flags[p]
-                if fl & PF.mapped == 0 { hole = true; continue }
+                let fl = self[region].flags[p]
+                if !fl.contains(.mapped) { hole = true; continue }
                 if kind != .anonPrivate { return [.failure(Errno.EINVAL.rawValue)] }
                 invalidate(pi, r, p)
-                let f = s.procs[pi].regions[r]!.frame[p]
-                guard f > Frames.zero, fl & PF.excl == 0 else { continue }
+                let f = self[region].frame[p]
+                guard f > Frames.zero, !fl.contains(.deviceExclusive) else { continue }
                 let i = Int(f)
                 // Device-private entries are non-swap entries (skipped); coherent pages are
                 // zone-device folios, which madvise_free_pte_range skips too.
-                if Loc.isDevice(s.frames.loc[i]) { continue }
+                if s.frames.loc[i].isDevice { continue }
                 // An exclusive page's PTE is made clean (and old); a lazily freed page reads zero once reclaimed.
-                if s.frames.refs[i] == 1 { s.frames.bits[i] &= ~FB.dirty }
+                if s.frames.refs[i] == 1 { s.frames.bits[i].remove(.dirty) }
                 if s.frames.refs[i] == 1 && s.frames.token[i] != 0 {
-                    s.frames.bits[i] |= FB.lazyFree
+                    s.frames.bits[i].insert(.lazyFree)
                     s.uncertain = true
                 }
             }
@@ -222,10 +226,11 @@ extension Model {
 
     /// Pages that MADV_FREE made reclaimable and that the observation shows as zero: reclaim them.
     mutating func resolveLazyFree(_ pi: Int, _ r: Int, _ pages: Range<Int>, observed: [UInt64?]?) {
+        let region = RegionRef(pi, r)
         guard let observed, observed.count == pages.count else { return }
         for (i, p) in pages.enumerated() where observed[i] == 0 {
-            let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && s.frames.token[Int(f)] != 0 {
+            let f = self[region].frame[p]
+            if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && s.frames.token[Int(f)] != 0 {
                 zap(pi, r, p)
             }
         }
@@ -233,9 +238,10 @@ extension Model {
 
     /// Adds "may read zero" for MADV_FREE pages.
     mutating func lazyAlternatives(_ pi: Int, _ r: Int, _ pages: Range<Int>, _ values: inout PageValues<UInt64>) {
+        let region = RegionRef(pi, r)
         for (i, p) in pages.enumerated() {
-            let f = s.procs[pi].regions[r]!.frame[p]
-            if f > Frames.zero && s.frames.bits[Int(f)] & FB.lazyFree != 0 && values.primary[i] != 0 {
+            let f = self[region].frame[p]
+            if f > Frames.zero && s.frames.bits[Int(f)].contains(.lazyFree) && values.primary[i] != 0 {
                 values.allow(0, at: i)
                 x.variable = true
                 x.note("MADV_FREE pages may have been reclaimed and read as zero")
@@ -248,16 +254,17 @@ extension Model {
         if let obs = x.resolve { resolveLazyFree(pi, r, p..<(p + 1), observed: obs.tokens) }
         var values = PageValues<UInt64>([currentToken(pi, r, p)])
         lazyAlternatives(pi, r, p..<(p + 1), &values)
-        cpuFault(pi, r, p, write: false)
+        cpuFault(PageRef(pi, r, p), write: false)
         return [Outcome(tokens: values)]
     }
 
     func currentToken(_ pi: Int, _ r: Int, _ p: Int) -> UInt64 {
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let region = RegionRef(pi, r)
+        let f = self[region].frame[p]
         if f != Frames.none { return s.frames.token[Int(f)] }
-        let object = s.procs[pi].regions[r]!.object
+        let object = self[region].object
         if object >= 0 {
-            let o = s.procs[pi].regions[r]!.objectOffset + p
+            let o = self[region].objectOffset + p
             if o < s.objects[object].size, s.objects[object].frames[o] != 0 {
                 return s.frames.token[Int(s.objects[object].frames[o])]
             }
@@ -267,10 +274,11 @@ extension Model {
 
     mutating func doCPUWrite(_ r: Int, _ p: Int, _ t: UInt64) -> [Outcome] {
         let pi = s.current
-        cpuFault(pi, r, p, write: true)
-        let f = s.procs[pi].regions[r]!.frame[p]
+        let region = RegionRef(pi, r)
+        cpuFault(PageRef(pi, r, p), write: true)
+        let f = self[region].frame[p]
         s.frames.token[Int(f)] = t
-        s.frames.bits[Int(f)] &= ~FB.lazyFree
+        s.frames.bits[Int(f)].remove(.lazyFree)
         return Self.okOutcomes
     }
 
@@ -288,24 +296,24 @@ extension Model {
             }
             for p in 0..<reg.span {
                 var fl = reg.flags[p]
-                guard fl & PF.mapped != 0 else { continue }
+                guard fl.contains(.mapped) else { continue }
                 if !copies {
                     reg.frame[p] = Frames.none
-                    fl &= ~(PF.pteWrite | PF.excl | PF.exclMaybe | PF.thp)
+                    fl.remove(.pageTable)
                     reg.flags[p] = fl
                     continue
                 }
-                if fl & (PF.excl | PF.exclMaybe) != 0 {
-                    s.procs[0].regions[r]!.flags[p] &= ~(PF.excl | PF.exclMaybe)
-                    fl &= ~(PF.excl | PF.exclMaybe)
+                if fl.overlaps(.anyDeviceExclusive) {
+                    s.procs[0].regions[r]!.flags[p].remove(.anyDeviceExclusive)
+                    fl.remove(.anyDeviceExclusive)
                 }
                 let f = reg.frame[p]
                 if f > Frames.zero {
                     retain(f)
-                    if s.frames.bits[Int(f)] & FB.anon != 0 {
-                        s.frames.bits[Int(f)] &= ~FB.exclusiveAnon
-                        s.procs[0].regions[r]!.flags[p] &= ~PF.pteWrite
-                        fl &= ~PF.pteWrite
+                    if s.frames.bits[Int(f)].contains(.anon) {
+                        s.frames.bits[Int(f)].remove(.anonExclusive)
+                        s.procs[0].regions[r]!.flags[p].remove(.pteWrite)
+                        fl.remove(.pteWrite)
                     }
                 }
                 reg.flags[p] = fl
@@ -339,7 +347,7 @@ extension Model {
             for r in s.procs[pi].regions.indices {
                 guard let reg = s.procs[pi].regions[r], reg.object == obj else { continue }
                 let p = o - reg.objectOffset
-                guard p >= 0, p < reg.span, reg.flags[p] & PF.mapped != 0 else { continue }
+                guard p >= 0, p < reg.span, reg.flags[p].contains(.mapped) else { continue }
                 body(&self, pi, r, p)
             }
         }
@@ -385,7 +393,7 @@ extension Model {
             forEachMapping(object: obj, page: o) { m, pi, r, p in
                 m.s.procs[pi].regions[r]!.aroundMaybe.remove(p)
                 let fr = m.s.procs[pi].regions[r]!.frame[p]
-                if fr > Frames.zero && m.s.frames.bits[Int(fr)] & FB.object != 0 { m.zap(pi, r, p) }
+                if fr > Frames.zero && m.s.frames.bits[Int(fr)].contains(.object) { m.zap(pi, r, p) }
             }
             let fr = s.objects[obj].frames[o]
             s.objects[obj].frames[o] = Frames.none
@@ -399,42 +407,45 @@ extension Model {
     mutating func doMbind(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
-        for p in range.first..<range.end where s.procs[pi].regions[r]!.flags[p] & PF.mapped == 0 {
+        let region = RegionRef(pi, r)
+        for p in range.first..<range.end where !self[region].flags[p].contains(.mapped) {
             return [.failure(Errno.EFAULT.rawValue)]
         }
         splitVMAs(pi, r, range.first..<range.end) { reg, p in (reg.policy.isEmpty ? 0 : reg.policy[p]) != UInt8(node + 1) }
-        if s.procs[pi].regions[r]!.policy.isEmpty {
-            s.procs[pi].regions[r]!.policy = [UInt8](repeating: 0, count: s.procs[pi].regions[r]!.span)
+        if self[region].policy.isEmpty {
+            self[region].policy = [UInt8](repeating: 0, count: self[region].span)
         }
-        for p in range.first..<range.end { s.procs[pi].regions[r]!.policy[p] = UInt8(node + 1) }
+        for p in range.first..<range.end { self[region].policy[p] = UInt8(node + 1) }
         return Self.okOutcomes
     }
 
     /// `move_pages` status of a page: node, or -errno.
     func nodeStatus(_ pi: Int, _ r: Int, _ p: Int) -> Int32 {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         let fl = reg.flags[p]
-        if fl & PF.mapped == 0 { return -Errno.EFAULT.rawValue }
+        if !fl.contains(.mapped) { return -Errno.EFAULT.rawValue }
         let f = reg.frame[p]
         if f == Frames.none { return holeStatus(reg) }
-        if fl & PF.excl != 0 { return -Errno.ENOENT.rawValue }
+        if fl.contains(.deviceExclusive) { return -Errno.ENOENT.rawValue }
         if f == Frames.zero { return -Errno.EFAULT.rawValue }
         let l = s.frames.loc[Int(f)]
-        if Loc.isDevice(l) { return -Errno.ENOENT.rawValue }
-        let n = Loc.index(l)
-        return n == Int(Loc.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
+        if l.isDevice { return -Errno.ENOENT.rawValue }
+        let n = l.index
+        return n == Int(FrameLocation.unknownNode) ? Int32(environment.nodes.first ?? 0) : Int32(n)
     }
 
     /// `move_pages` status of a page with an empty PTE (never populated, zapped, reclaimed).
     func holeStatus(_ reg: Region) -> Int32 {
-        reg.kind == .anonPrivate && profile.isOn(KernelProfile.movePagesHoleIsEFAULT) ? -Errno.EFAULT.rawValue : -Errno.ENOENT.rawValue
+        reg.kind == .anonPrivate && profile.isOn(.movePagesHoleIsEFAULT) ? -Errno.EFAULT.rawValue : -Errno.ENOENT.rawValue
     }
 
     /// Pages of `range` fault-around may have mapped (index in the range, page-cache page):
     /// while the kernel has not answered, move_pages allows what they would report if mapped.
     mutating func aroundPages(_ pi: Int, _ range: PageRange) -> [(Int, UInt32)] {
         let r = range.region
-        guard !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return [] }
+        let region = RegionRef(pi, r)
+        guard !self[region].aroundMaybe.isEmpty else { return [] }
         let hits = (range.first..<range.end).enumerated().compactMap { i, p in aroundFrame(pi, r, p).map { (i, $0) } }
         for (i, _) in hits {
             x.note("fault-around may have mapped r\(r) page \(range.first + i) (a neighbour of an earlier file/shmem read fault)")
@@ -444,8 +455,9 @@ extension Model {
 
     mutating func resolveAroundNodes(_ pi: Int, _ range: PageRange) {
         let r = range.region
-        guard let obs = x.resolve?.nodes, obs.count == range.count, !s.procs[pi].regions[r]!.aroundMaybe.isEmpty else { return }
-        let hole = holeStatus(s.procs[pi].regions[r]!)
+        let region = RegionRef(pi, r)
+        guard let obs = x.resolve?.nodes, obs.count == range.count, !self[region].aroundMaybe.isEmpty else { return }
+        let hole = holeStatus(self[region])
         for (i, p) in (range.first..<range.end).enumerated() where aroundFrame(pi, r, p) != nil {
             resolveAround(pi, r, p, mapped: obs[i] != hole)
         }
@@ -456,15 +468,15 @@ extension Model {
         for (i, p) in (range.first..<range.end).enumerated() {
             let reg = s.procs[pi].regions[range.region]!
             let f = reg.frame[p]
-            if v.primary[i] >= 0, f > Frames.zero, Loc.index(s.frames.loc[Int(f)]) == Int(Loc.unknownNode) {
+            if v.primary[i] >= 0, f > Frames.zero, s.frames.loc[Int(f)].isUnknownNode {
                 for n in environment.nodes { v.allow(Int32(n), at: i) }
                 x.note("node of pages allocated without a policy is the allocating CPU's node (environment has no local-node)")
             }
-            if v.primary[i] >= 0, reg.flags[p] & PF.exclMaybe != 0 {
+            if v.primary[i] >= 0, reg.flags[p].contains(.maybeDeviceExclusive) {
                 v.allow(-Errno.ENOENT.rawValue, at: i)
                 x.note("a page that may be a device-exclusive entry is not found by move_pages (-ENOENT)")
             }
-            if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)] & FB.lazyFree != 0 {
+            if v.primary[i] >= 0, f > Frames.zero, s.frames.bits[Int(f)].contains(.lazyFree) {
                 v.allow(holeStatus(reg), at: i)
                 x.note("MADV_FREE pages may have been reclaimed")
             }
@@ -475,20 +487,21 @@ extension Model {
     mutating func doQueryNodes(_ range: PageRange) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         x.variable = true
         resolveAroundNodes(pi, range)
         if let obs = x.resolve?.nodes, obs.count == range.count {
             for (i, p) in (range.first..<range.end).enumerated() where obs[i] >= 0 {
-                let f = s.procs[pi].regions[r]!.frame[p]
-                if f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system {
-                    s.frames.loc[Int(f)] = Loc.system | UInt8(obs[i] & 0x0F)
+                let f = self[region].frame[p]
+                if f > Frames.zero, s.frames.loc[Int(f)].isSystem {
+                    s.frames.loc[Int(f)] = .system(node: UInt8(obs[i] & 0x0F))
                 }
             }
         }
         var v = nodeValues(pi, range)
         for (i, of) in aroundPages(pi, range) {
-            let n = Loc.index(s.frames.loc[Int(of)])
-            for a in n == Int(Loc.unknownNode) ? environment.nodes : [n] { v.allow(Int32(a), at: i) }
+            let n = s.frames.loc[Int(of)].index
+            for a in n == Int(FrameLocation.unknownNode) ? environment.nodes : [n] { v.allow(Int32(a), at: i) }
         }
         return [Outcome(nodes: v)]
     }
@@ -501,14 +514,16 @@ extension Model {
     /// Whether THP block `block` of the region may be a large folio some of whose PTEs are
     /// device-exclusive entries (`exclMaybe` counts: if the block is a THP, they are).
     func blockHasExclusiveEntries(_ pi: Int, _ r: Int, _ block: Int) -> Bool {
-        let reg = s.procs[pi].regions[r]!
+        let region = RegionRef(pi, r)
+        let reg = self[region]
         let pages = (block * Self.pmdPages)..<min((block + 1) * Self.pmdPages, reg.span)
-        return pages.contains { q in reg.flags[q] & PF.thp != 0 && reg.flags[q] & (PF.excl | PF.exclMaybe) != 0 }
+        return pages.contains { q in reg.flags[q].contains(.thp) && reg.flags[q].overlaps(.anyDeviceExclusive) }
     }
 
     mutating func doMovePages(_ range: PageRange, _ node: Int) -> [Outcome] {
         let pi = s.current
         let r = range.region
+        let region = RegionRef(pi, r)
         resolveAroundNodes(pi, range)
         var v = nodeValues(pi, range)
         // A page fault-around may have mapped moves (or is shared: EACCES) like a mapped one.
@@ -525,8 +540,8 @@ extension Model {
         var busyTHPBlocks = Set<Int>()
         for (i, p) in (range.first..<range.end).enumerated() {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
-            let f = s.procs[pi].regions[r]!.frame[p]
-            guard f > Frames.zero, Loc.kind(s.frames.loc[Int(f)]) == Loc.system else { continue }
+            let f = self[region].frame[p]
+            guard f > Frames.zero, s.frames.loc[Int(f)].isSystem else { continue }
             if mapCount(f) > 1 {
                 v.primary[i] = -Errno.EACCES.rawValue
                 v.extra[i] = nil
@@ -534,26 +549,27 @@ extension Model {
             }
             v.primary[i] = Int32(node)
             v.extra[i] = nil
-            if s.procs[pi].regions[r]!.flags[p] & PF.exclMaybe != 0 {
+            if self[region].flags[p].contains(.maybeDeviceExclusive) {
                 v.allow(-Errno.ENOENT.rawValue, at: i)
                 if x.resolve?.nodes?[i] == -Errno.ENOENT.rawValue {
                     // The page was part of a THP whose PTEs became device-exclusive entries.
-                    s.procs[pi].regions[r]!.flags[p] = s.procs[pi].regions[r]!.flags[p] & ~PF.exclMaybe | PF.excl
+                    self[region].flags[p].remove(.maybeDeviceExclusive)
+                    self[region].flags[p].insert(.deviceExclusive)
                     continue
                 }
             }
-            if s.frames.bits[Int(f)] & FB.object != 0 && aroundMappings(f) > 0 {
+            if s.frames.bits[Int(f)].contains(.object) && aroundMappings(f) > 0 {
                 // Another mapping fault-around may have made: the mapcount may be 2.
                 v.allow(-Errno.EACCES.rawValue, at: i)
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
                 if x.resolve?.nodes?[i] == -Errno.EACCES.rawValue { continue }
             }
-            if Loc.index(s.frames.loc[Int(f)]) != node && s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+            if s.frames.loc[Int(f)].index != node && self[region].flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if exclusiveTHPBlocks[block] == nil { exclusiveTHPBlocks[block] = blockHasExclusiveEntries(pi, r, block) }
                 if exclusiveTHPBlocks[block]! { x.hazard = Self.migrateExclusiveTHPHazard }
             }
-            if s.procs[pi].regions[r]!.flags[p] & PF.thp != 0 {
+            if self[region].flags[p].contains(.thp) {
                 let block = p / Self.pmdPages
                 if queuedTHPBlocks.contains(block) && !busyTHPBlocks.contains(block) {
                     // add_folio_for_migration: the folio is isolated already, -EBUSY; do_pages_move
@@ -562,14 +578,14 @@ extension Model {
                     v.allow(-Errno.EBUSY.rawValue, at: i)
                     x.note("move_pages: the next page of a THP queued for migration finds the folio isolated (-EBUSY), "
                         + "then the folio moves")
-                } else if Loc.index(s.frames.loc[Int(f)]) != node {
+                } else if s.frames.loc[Int(f)].index != node {
                     queuedTHPBlocks.insert(block)
                 }
             }
-            if Loc.index(s.frames.loc[Int(f)]) != node {
+            if s.frames.loc[Int(f)].index != node {
                 invalidate(pi, r, p)
                 invalidateOthers(f, r, p)
-                relocate(f, to: Loc.system | UInt8(node))
+                relocate(f, to: .system(node: UInt8(node)))
             }
         }
         x.variable = true

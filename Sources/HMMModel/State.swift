@@ -1,76 +1,142 @@
 import HMMUAPI
 
-/// Per-page bits of a region (what the CPU page table and VMA say about the page).
-enum PF {
-    static let mapped: UInt8 = 0x01
-    static let read: UInt8 = 0x02
-    static let write: UInt8 = 0x04
+/// Per-page bits of a region: what the VMA and the CPU page table say about the page.
+struct PageFlags: OptionSet, Hashable {
+    let rawValue: UInt8
+
+    /// The page lies in a VMA.
+    static let mapped = PageFlags(rawValue: 0x01)
+    /// VM_READ.
+    static let read = PageFlags(rawValue: 0x02)
+    /// VM_WRITE.
+    static let write = PageFlags(rawValue: 0x04)
     /// The PTE (or device-private entry) is writable.
-    static let pteWrite: UInt8 = 0x08
+    static let pteWrite = PageFlags(rawValue: 0x08)
     /// The PTE is a device-exclusive entry.
-    static let excl: UInt8 = 0x10
+    static let deviceExclusive = PageFlags(rawValue: 0x10)
     /// MADV_HUGEPAGE applies.
-    static let advised: UInt8 = 0x20
+    static let advised = PageFlags(rawValue: 0x20)
     /// The page may be part of a transparent huge page (mapping size and huge-zero ambiguity).
-    static let thp: UInt8 = 0x40
+    static let thp = PageFlags(rawValue: 0x40)
     /// The page may be a device-exclusive entry (after an EXCLUSIVE that returned EBUSY).
-    static let exclMaybe: UInt8 = 0x80
+    static let maybeDeviceExclusive = PageFlags(rawValue: 0x80)
 
-    static let vmaBits: UInt8 = mapped | read | write | advised
+    /// The VMA's part: pages whose bits agree here may share a VMA.
+    static let vma: PageFlags = [.mapped, .read, .write, .advised]
+    /// The protection mprotect sets.
+    static let protection: PageFlags = [.read, .write]
+    /// A device-exclusive entry, known or possible: a CPU fault restores it.
+    static let anyDeviceExclusive: PageFlags = [.deviceExclusive, .maybeDeviceExclusive]
+    /// What a zap leaves of the page-table state: none of these.
+    static let pageTable: PageFlags = [.pteWrite, .deviceExclusive, .maybeDeviceExclusive, .thp]
+
+    /// Whether any flag of `other` is set.
+    @inline(__always) func overlaps(_ other: PageFlags) -> Bool { rawValue & other.rawValue != 0 }
+
+    /// Sets or clears `flags`.
+    @inline(__always) mutating func set(_ flags: PageFlags, _ on: Bool) {
+        if on { formUnion(flags) } else { subtract(flags) }
+    }
 }
 
-/// Location codes of a frame: kind in the high nibble, node or minor in the low one.
-enum Loc {
-    static let system: UInt8 = 0x10
-    static let devPrivate: UInt8 = 0x20
-    static let devCoherent: UInt8 = 0x40
+/// Where a frame lives: kind in the high nibble, node or minor in the low one.
+struct FrameLocation: Hashable {
+    let rawValue: UInt8
+
+    /// The low nibble of a system page whose node the model does not know.
     static let unknownNode: UInt8 = 0x0F
+    /// A free frame (or frame 0, no page).
+    static let nowhere = FrameLocation(rawValue: 0)
+    static let systemUnknownNode = system(node: unknownNode)
 
-    @inline(__always) static func kind(_ l: UInt8) -> UInt8 { l & 0xF0 }
-    @inline(__always) static func index(_ l: UInt8) -> Int { Int(l & 0x0F) }
-    @inline(__always) static func isDevice(_ l: UInt8) -> Bool { l & 0x60 != 0 }
+    @inline(__always) static func system(node: UInt8) -> FrameLocation { FrameLocation(rawValue: 0x10 | node) }
+    @inline(__always) static func devicePrivate(minor: Int) -> FrameLocation { FrameLocation(rawValue: 0x20 | UInt8(minor)) }
+    @inline(__always) static func deviceCoherent(minor: Int) -> FrameLocation { FrameLocation(rawValue: 0x40 | UInt8(minor)) }
+
+    /// Node (system RAM) or minor (device memory).
+    @inline(__always) var index: Int { Int(rawValue & 0x0F) }
+    @inline(__always) var isSystem: Bool { rawValue & 0xF0 == 0x10 }
+    @inline(__always) var isDevicePrivate: Bool { rawValue & 0xF0 == 0x20 }
+    @inline(__always) var isDeviceCoherent: Bool { rawValue & 0xF0 == 0x40 }
+    @inline(__always) var isDevice: Bool { rawValue & 0x60 != 0 }
+    /// The node is not known (the low nibble is ``unknownNode``).
+    @inline(__always) var isUnknownNode: Bool { rawValue & 0x0F == Self.unknownNode }
 }
 
-/// Frame bits.
-enum FB {
-    static let anon: UInt8 = 0x01
+/// Bits of a frame.
+struct FrameBits: OptionSet, Hashable {
+    let rawValue: UInt8
+
+    static let anon = FrameBits(rawValue: 0x01)
     /// Page-cache or shmem page of a memory object.
-    static let object: UInt8 = 0x02
+    static let object = FrameBits(rawValue: 0x02)
     /// MADV_FREE'd and clean: may be reclaimed (then reads zero).
-    static let lazyFree: UInt8 = 0x04
+    static let lazyFree = FrameBits(rawValue: 0x04)
     /// PageAnonExclusive: mapped by one process only (not shared by fork).
-    static let exclusiveAnon: UInt8 = 0x08
+    static let anonExclusive = FrameBits(rawValue: 0x08)
     /// The present PTE mapping this anonymous page is dirty. Only exclusive anonymous pages
     /// (one PTE) use it: 6.1 mprotect makes such a page writable only when its PTE is dirty.
-    static let dirty: UInt8 = 0x10
+    static let dirty = FrameBits(rawValue: 0x10)
 }
 
-/// Mirror page-table tags (`DPT_XA_TAG_*` in test_hmm).
-enum Tag {
-    static let none: UInt8 = 0
-    static let read: UInt8 = 1
-    static let write: UInt8 = 2
-    static let atomic: UInt8 = 3
+/// A mirror page-table entry's tag (`DPT_XA_TAG_*` in test_hmm), or why there is none.
+enum MirrorTag: UInt8 {
+    case absent = 0
+    case read = 1
+    case write = 2
+    case atomic = 3
     /// No entry: erased by `dmirror_do_update` as the page after an invalidated range
-    /// (``KernelProfile/invalidateOnePastEnd``), kept apart for the notes.
-    static let pastEnd: UInt8 = 0x40
+    /// (``Behaviour/invalidateOnePastEnd``), kept apart for the notes.
+    case erasedPastEnd = 0x40
+
+    /// No entry, whatever the reason.
+    @inline(__always) var isAbsent: Bool { self == .absent || self == .erasedPastEnd }
+}
+
+/// One region of one process; ``Model``'s `subscript(_:)` reads and changes it in place.
+struct RegionRef: Hashable {
+    var process: Int
+    var region: RegionID
+
+    init(_ process: Int, _ region: RegionID) {
+        self.process = process
+        self.region = region
+    }
+}
+
+/// One page of one region of one process, as the kernel's fault path has a VMA and an
+/// address. ``Model``'s `subscript(regionOf:)`, `subscript(frameOf:)` and
+/// `subscript(flagsOf:)` read and change the state through it.
+struct PageRef: Hashable {
+    var process: Int
+    var region: RegionID
+    var page: Int
+
+    init(_ process: Int, _ region: RegionID, _ page: Int) {
+        self.process = process
+        self.region = region
+        self.page = page
+    }
+
+    /// Page `p` of the same region.
+    @inline(__always) func at(_ p: Int) -> PageRef { PageRef(process, region, p) }
 }
 
 /// Physical pages. Frame 0 is "no page", frame 1 the shared zero page.
 struct Frames {
     var token: [UInt64] = [0, 0]
-    var loc: [UInt8] = [0, Loc.system | Loc.unknownNode]
+    var loc: [FrameLocation] = [.nowhere, .systemUnknownNode]
     var refs: [UInt32] = [0, 1]
     var gen: [UInt32] = [0, 0]
     /// Device-private pages: (process << 8 | fd) + 1 of the mirror that migrated it.
     var owner: [UInt32] = [0, 0]
-    var bits: [UInt8] = [0, 0]
+    var bits: [FrameBits] = [[], []]
     var free: [UInt32] = []
 
     static let none: UInt32 = 0
     static let zero: UInt32 = 1
 
-    mutating func alloc(token t: UInt64, loc l: UInt8, bits b: UInt8) -> UInt32 {
+    mutating func alloc(token t: UInt64, loc l: FrameLocation, bits b: FrameBits) -> UInt32 {
         if let f = free.popLast() {
             let i = Int(f)
             token[i] = t; loc[i] = l; refs[i] = 1; gen[i] &+= 1; owner[i] = 0; bits[i] = b
@@ -96,13 +162,13 @@ struct Region {
     var objectOffset: Int
     var anonVMA = false
     var frame: [UInt32]
-    var flags: [UInt8]
+    var flags: [PageFlags]
     /// Empty, or per page: 0 default policy, node + 1 for MPOL_BIND.
     var policy: [UInt8] = []
     /// THP blocks (page index / 512) that may be PTE-mapped large folios.
     var splitBlocks: Set<Int> = []
     /// Pages with an empty PTE (frame none) in the model that a read fault's fault-around may
-    /// have mapped to their page-cache page (``Model/faultAround(_:_:_:)``).
+    /// have mapped to their page-cache page (``Model/faultAround(_:)``).
     var aroundMaybe: Set<Int> = []
     /// Empty (no page), or per page: the VMA carries VM_ACCOUNT. A private mapping gets it
     /// when mapped writable, or when mprotect first makes it writable; mprotect never takes
@@ -112,7 +178,7 @@ struct Region {
     /// Whether pages `p` and `q` may lie in one VMA: the same protection, MADV_HUGEPAGE,
     /// mbind policy and accounting (vma_merge needs them all equal).
     func sameVMA(_ p: Int, _ q: Int) -> Bool {
-        flags[p] & PF.vmaBits == flags[q] & PF.vmaBits
+        flags[p].intersection(.vma) == flags[q].intersection(.vma)
             && (policy.isEmpty || policy[p] == policy[q])
             && (accounted.isEmpty || accounted[p] == accounted[q])
     }
@@ -128,11 +194,11 @@ struct Region {
 struct PTMap {
     var frame: [UInt32]
     var gen: [UInt32]
-    var tag: [UInt8]
+    var tag: [MirrorTag]
     init(span: Int) {
         frame = [UInt32](repeating: 0, count: span)
         gen = [UInt32](repeating: 0, count: span)
-        tag = [UInt8](repeating: 0, count: span)
+        tag = [MirrorTag](repeating: .absent, count: span)
     }
 }
 

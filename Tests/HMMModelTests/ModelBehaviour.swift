@@ -170,7 +170,7 @@ import Testing
             #expect(d.run(.queryNodes(PageRange(1, 0, 2))).primary.nodes?.primary == [-Errno.ENOENT.rawValue, -Errno.ENOENT.rawValue])
             d.run(.madvise(PageRange(0, 0, 1), .dontneed))
             #expect(d.run(.queryNodes(PageRange(0, 0, 1))).primary.nodes?.primary == [hole])
-            #expect(profile.isOn(KernelProfile.movePagesHoleIsEFAULT) == (profile == .linux6_1))
+            #expect(profile.isOn(.movePagesHoleIsEFAULT) == (profile == .linux6_1))
         }
     }
 
@@ -209,7 +209,7 @@ import Testing
             d.run(.mprotect(PageRange(0, 2, 1), .readWrite))
             let freed = d.ioctl(0, .snapshot, 0, 2, 1).primary.snapshot
             #expect(freed?.primary == [clean] && freed?.allowed(at: 0).contains(0x00) == true)
-            #expect(profile.isOn(KernelProfile.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
+            #expect(profile.isOn(.mprotectUpgradeNeedsDirty) == (profile == .linux6_1))
         }
     }
 
@@ -237,7 +237,7 @@ import Testing
             d.run(.mprotect(PageRange(0, 0, 4), .read))
             d.run(.mprotect(PageRange(0, 0, 4), .readWrite))
             #expect(d.ioctl(0, .snapshot, 0, 0, 2).primary.snapshot?.primary == [up, up], "\(profile.name)")
-            #expect(!profile.isOn(KernelProfile.migrationKeepsDirty))
+            #expect(!profile.isOn(.migrationKeepsDirty))
         }
     }
 
@@ -377,8 +377,8 @@ import Testing
         #expect(KernelProfile.forRelease("6.1.192")?.name == "linux-6.1")
         #expect(KernelProfile.forRelease("6.19.0-rc4")?.name == "thp-migration")
         #expect(KernelProfile.forRelease("5.10") == nil)
-        #expect(KernelProfile.linux6_12.isOn(KernelProfile.exclusiveBusyOnTHP))
-        #expect(!KernelProfile.thpMigration.isOn(KernelProfile.exclusiveBusyOnTHP))
+        #expect(KernelProfile.linux6_12.isOn(.exclusiveBusyOnTHP))
+        #expect(!KernelProfile.thpMigration.isOn(.exclusiveBusyOnTHP))
     }
 
     /// dmirror_do_update erases [start, end] of the mirror (xa_for_each_range's last index is
@@ -422,7 +422,7 @@ import Testing
         var fixed = KernelProfile.linux6_12
         fixed.switches = fixed.switches.map { sw in
             var sw = sw
-            if sw.name == KernelProfile.invalidateOnePastEnd { sw.enabled = false }
+            if sw.behaviour == .invalidateOnePastEnd { sw.enabled = false }
             return sw
         }
         var f = Driver(fixed)

@@ -8,12 +8,29 @@ import Testing
         let without = KernelProfile.linux6_12.withSwap(false)
         let with = KernelProfile.linux6_12.withSwap(true)
         #expect(without == KernelProfile.linux6_12)
-        #expect(!without.isOn(KernelProfile.migrationKeepsDirty))
-        #expect(with.isOn(KernelProfile.migrationKeepsDirty))
-        #expect(with.reason(KernelProfile.migrationKeepsDirty).contains("CONFIG_SWAP=y"))
+        #expect(!without.isOn(.migrationKeepsDirty))
+        #expect(with.isOn(.migrationKeepsDirty))
+        #expect(with.reason(.migrationKeepsDirty).contains("CONFIG_SWAP=y"))
         #expect(with != without)
         // Every other switch is the release's.
-        #expect(with.switches.filter { $0.name != KernelProfile.migrationKeepsDirty }
-                == without.switches.filter { $0.name != KernelProfile.migrationKeepsDirty })
+        #expect(with.switches.filter { $0.behaviour != .migrationKeepsDirty }
+                == without.switches.filter { $0.behaviour != .migrationKeepsDirty })
+    }
+
+    /// Each profile says yes or no to every behaviour, once, so ``KernelProfile/isOn(_:)``
+    /// never falls back to "off" for a behaviour a profile forgot.
+    @Test func everyProfileDecidesEveryBehaviourOnce() {
+        for profile in KernelProfile.all + KernelProfile.all.map({ $0.withSwap(true) }) {
+            let names = profile.switches.map(\.name)
+            #expect(names.sorted() == Behaviour.allCases.map(\.rawValue).sorted(), "\(profile)")
+        }
+    }
+
+    /// Text names the switches (reasons, messages): the raw values are that text.
+    @Test func switchesKeepTheirNamesInText() {
+        #expect(Behaviour(rawValue: "mirror-invalidate-one-past-end") == .invalidateOnePastEnd)
+        #expect(Behaviour(rawValue: "move-pages-hole-efault") == .movePagesHoleIsEFAULT)
+        #expect(Behaviour(rawValue: "move-pages-hole-fault") == nil)
+        #expect(KernelProfile.linux6_1.isOn("move-pages-hole-efault") && !KernelProfile.linux6_12.isOn("move-pages-hole-efault"))
     }
 }
