@@ -69,15 +69,6 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
         switches.first { $0.behaviour == behaviour }?.reason ?? behaviour.rawValue
     }
 
-    /// The switch named `switchName` in text. A name no ``Behaviour`` has is a programming
-    /// error, not "off": it traps. Model code passes the case instead.
-    package func isOn(_ switchName: String) -> Bool {
-        guard let behaviour = Behaviour(rawValue: switchName) else {
-            preconditionFailure("no behaviour switch is named '\(switchName)' (known: "
-                + Behaviour.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-        }
-        return isOn(behaviour)
-    }
 
     /// Pages per hmm_range_fault / snapshot round.
     public var faultChunk: Int { isOn(.deviceTHP) ? 32 : 64 }

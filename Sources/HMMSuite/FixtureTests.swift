@@ -108,7 +108,7 @@ public struct FixtureTests: Sendable {
         let own = fixture.profile
         if own == kernel { return nil }
         if own.uapi <= kernel.uapi && fixture.sameExpectations(under: kernel) { return nil }
-        let differing = kernel.switches.filter { s in own.isOn(s.name) != s.enabled }.map(\.name)
+        let differing = kernel.switches.filter { s in own.isOn(s.behaviour) != s.enabled }.map(\.name)
         return "fixture is for profile \(own.name) but the kernel under test is \(kernel.name), and its steps expect other results there"
             + (differing.isEmpty
                 ? " (UAPI \(own.uapi.rawValue) > \(kernel.uapi.rawValue))"

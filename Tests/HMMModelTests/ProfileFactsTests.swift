@@ -27,10 +27,11 @@ import Testing
     }
 
     /// Text names the switches (reasons, messages): the raw values are that text.
-    @Test func switchesKeepTheirNamesInText() {
+    @Test func switchesKeepTheirNamesInText() throws {
         #expect(Behaviour(rawValue: "mirror-invalidate-one-past-end") == .invalidateOnePastEnd)
         #expect(Behaviour(rawValue: "move-pages-hole-efault") == .movePagesHoleIsEFAULT)
         #expect(Behaviour(rawValue: "move-pages-hole-fault") == nil)
-        #expect(KernelProfile.linux6_1.isOn("move-pages-hole-efault") && !KernelProfile.linux6_12.isOn("move-pages-hole-efault"))
+        let named = try #require(Behaviour(rawValue: "move-pages-hole-efault"))
+        #expect(KernelProfile.linux6_1.isOn(named) && !KernelProfile.linux6_12.isOn(named))
     }
 }
