@@ -542,7 +542,10 @@ extension Model {
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = self[region].frame[p]
             guard f > Frames.zero, s.frames.loc[Int(f)].isSystem else { continue }
-            if mapCount(f) > 1 {
+            // __add_folio_for_migration: a folio already on the node is done (0) before the
+            // shared-mapping check, so only a shared page elsewhere gives EACCES.
+            let onNode = s.frames.loc[Int(f)].index == node
+            if mapCount(f) > 1 && !onNode {
                 v.primary[i] = -Errno.EACCES.rawValue
                 v.extra[i] = nil
                 continue
@@ -558,7 +561,7 @@ extension Model {
                     continue
                 }
             }
-            if s.frames.bits[Int(f)].contains(.object) && aroundMappings(f) > 0 {
+            if s.frames.bits[Int(f)].contains(.object) && aroundMappings(f) > 0 && !onNode {
                 // Another mapping fault-around may have made: the mapcount may be 2.
                 v.allow(-Errno.EACCES.rawValue, at: i)
                 x.note("fault-around may have mapped this page-cache page elsewhere too: mapcount 2 gives EACCES")
