@@ -246,7 +246,7 @@ extension Model {
                     if coherent && writable { bits.insert(.dirty) }
                     nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
-                    self[region].anonVMA = true
+                    self[region].prepareAnonVMA(at: p)
                     self[region].frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)

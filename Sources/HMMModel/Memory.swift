@@ -239,7 +239,7 @@ extension Model {
 
     /// A new anonymous page for `page`, exclusive to its process (the region gets an anon_vma).
     mutating func newAnon(_ page: PageRef, token: UInt64) -> UInt32 {
-        self[regionOf: page].anonVMA = true
+        self[regionOf: page].prepareAnonVMA(at: page.page)
         return s.frames.alloc(token: token, loc: allocLoc(page), bits: [.anon, .anonExclusive])
     }
 

@@ -149,9 +149,11 @@ extension Model {
         splitVMAs(pi, r, range.first..<range.end) { _, _ in true }
         splitTHP(pi, r, range.first..<range.end)
         var dst = Region(kind: src.kind, span: range.count, object: src.object,
-                         objectOffset: src.objectOffset + range.first, anonVMA: src.anonVMA,
+                         objectOffset: src.objectOffset + range.first,
                          frame: Array(src.frame[range.first..<range.end]),
                          flags: Array(src.flags[range.first..<range.end]))
+        // copy_vma: the moved VMA keeps the source VMA's anon_vma.
+        if src.hasAnonVMA(range.first) { dst.anonVMAPages = [Bool](repeating: true, count: range.count) }
         if !src.policy.isEmpty { dst.policy = Array(src.policy[range.first..<range.end]) }
         if !src.accounted.isEmpty { dst.accounted = Array(src.accounted[range.first..<range.end]) }
         dst.aroundMaybe = Set(src.aroundMaybe.filter { (range.first..<range.end).contains($0) }.map { $0 - range.first })
@@ -289,15 +291,25 @@ extension Model {
         child.regions = [Region?](repeating: nil, count: s.procs[0].regions.count)
         for r in s.procs[0].regions.indices {
             guard var reg = s.procs[0].regions[r] else { continue }
-            let copies = !reg.kind.isShared && reg.anonVMA
-            if copies {
-                // Parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA; COW pages become read-only.
-                invalidate(0, r, 0..<reg.span)
+            // vma_needs_copy: fork copies the page tables of a private VMA with an anon_vma;
+            // other VMAs' pages are faulted in again by the child.
+            var copied = [Bool](repeating: false, count: reg.span)
+            if !reg.kind.isShared && !reg.anonVMAPages.isEmpty {
+                var p = 0
+                while p < reg.span {
+                    let vma = reg.vmaPages(around: p)
+                    if reg.flags[p].contains(.mapped) && vma.contains(where: { reg.anonVMAPages[$0] }) {
+                        for q in vma { copied[q] = true }
+                        // Parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA; COW pages become read-only.
+                        invalidate(0, r, vma)
+                    }
+                    p = vma.upperBound
+                }
             }
             for p in 0..<reg.span {
                 var fl = reg.flags[p]
                 guard fl.contains(.mapped) else { continue }
-                if !copies {
+                if !copied[p] {
                     reg.frame[p] = Frames.none
                     fl.remove(.pageTable)
                     reg.flags[p] = fl
@@ -318,7 +330,7 @@ extension Model {
                 }
                 reg.flags[p] = fl
             }
-            if !copies { reg.aroundMaybe = [] }
+            reg.aroundMaybe = reg.aroundMaybe.filter { copied[$0] }
             child.regions[r] = reg
         }
         s.procs.append(child)

@@ -160,7 +160,10 @@ struct Region {
     var span: Int
     var object: Int
     var objectOffset: Int
-    var anonVMA = false
+    /// Empty, or per page: its VMA had an anon_vma when the page was last looked at (set on
+    /// every page of the VMA by ``prepareAnonVMA(at:)``). Split VMAs keep it; a merge gives it
+    /// to the whole VMA, which ``hasAnonVMA(_:)`` reads as "any page of the VMA".
+    var anonVMAPages: [Bool] = []
     var frame: [UInt32]
     var flags: [PageFlags]
     /// Empty, or per page: 0 default policy, node + 1 for MPOL_BIND.
@@ -181,6 +184,29 @@ struct Region {
         flags[p].intersection(.vma) == flags[q].intersection(.vma)
             && (policy.isEmpty || policy[p] == policy[q])
             && (accounted.isEmpty || accounted[p] == accounted[q])
+    }
+
+    /// The pages of the VMA holding `p`: the run of mapped pages around it that may share one.
+    func vmaPages(around p: Int) -> Range<Int> {
+        var lo = p
+        while lo > 0 && sameVMA(p, lo - 1) { lo -= 1 }
+        var hi = p + 1
+        while hi < span && sameVMA(p, hi) { hi += 1 }
+        return lo..<hi
+    }
+
+    /// Whether the VMA holding `p` has an anon_vma (fork copies its page tables only then:
+    /// `vma_needs_copy`).
+    func hasAnonVMA(_ p: Int) -> Bool {
+        guard !anonVMAPages.isEmpty else { return false }
+        return vmaPages(around: p).contains { anonVMAPages[$0] }
+    }
+
+    /// `anon_vma_prepare` for the VMA holding `p` (the first anonymous page in it).
+    mutating func prepareAnonVMA(at p: Int) {
+        if anonVMAPages.isEmpty { anonVMAPages = [Bool](repeating: false, count: span) }
+        if anonVMAPages[p] { return }
+        for q in vmaPages(around: p) { anonVMAPages[q] = true }
     }
 
     /// Marks `pages` VM_ACCOUNT where the kernel would: private, not hugetlb.
