@@ -298,7 +298,7 @@ extension Model {
                 var p = 0
                 while p < reg.span {
                     let vma = reg.vmaPages(around: p)
-                    if reg.flags[p].contains(.mapped) && vma.contains(where: { reg.anonVMAPages[$0] }) {
+                    if reg.flags[p].contains(.mapped) && reg.hasAnonVMA(in: vma) {
                         for q in vma { copied[q] = true }
                         // Parent: MMU_NOTIFY_PROTECTION_PAGE over the VMA; COW pages become read-only.
                         invalidate(0, r, vma)

@@ -197,9 +197,11 @@ struct Region {
 
     /// Whether the VMA holding `p` has an anon_vma (fork copies its page tables only then:
     /// `vma_needs_copy`).
-    func hasAnonVMA(_ p: Int) -> Bool {
-        guard !anonVMAPages.isEmpty else { return false }
-        return vmaPages(around: p).contains { anonVMAPages[$0] }
+    func hasAnonVMA(_ p: Int) -> Bool { hasAnonVMA(in: vmaPages(around: p)) }
+
+    /// Whether the VMA made of `vma`'s pages has an anon_vma.
+    func hasAnonVMA(in vma: Range<Int>) -> Bool {
+        !anonVMAPages.isEmpty && vma.contains { anonVMAPages[$0] }
     }
 
     /// `anon_vma_prepare` for the VMA holding `p` (the first anonymous page in it).
