@@ -9,9 +9,10 @@ struct CommandOutput {
 }
 
 /// Runs a program to its end and collects its output (HMMSystem's runProgram, stderr merged).
-func runProgram(_ executable: String, _ arguments: [String], directory: String? = nil) throws(SeriesError) -> CommandOutput {
+func runProgram(_ executable: String, _ arguments: [String], directory: String? = nil,
+                input: ProgramInput = .null) throws(SeriesError) -> CommandOutput {
     do {
-        let run = try runProgram([executable] + arguments, directory: directory, error: .mergedWithOutput)
+        let run = try runProgram([executable] + arguments, directory: directory, input: input, error: .mergedWithOutput)
         return CommandOutput(status: run.termination.status, output: run.output)
     } catch { throw SeriesError(.failed, "cannot run \(executable): \(error)") }
 }
@@ -31,8 +32,8 @@ struct Git {
     static let settings = ["-c", "user.name=hmmkit", "-c", "user.email=hmmkit@localhost", "-c", "commit.gpgsign=false",
                            "-c", "core.hooksPath=/dev/null", "-c", "am.threeWay=false", "-c", "advice.detachedHead=false"]
 
-    func run(_ arguments: [String]) throws(SeriesError) -> CommandOutput {
-        try runProgram(Self.program, ["-C", directory] + Self.settings + arguments)
+    func run(_ arguments: [String], input: ProgramInput = .null) throws(SeriesError) -> CommandOutput {
+        try runProgram(Self.program, ["-C", directory] + Self.settings + arguments, input: input)
     }
 
     /// Runs git and returns its output trimmed; a failure is a ``SeriesError`` of `kind`

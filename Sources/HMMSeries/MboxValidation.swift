@@ -144,10 +144,11 @@ extension Mbox {
         }
         guard i > headerStart else { throw fail(firstLine + headerStart, "a mail without headers (expected From: and Subject:)") }
         guard names.contains("from") else { throw fail(firstLine, "a mail without a From: header") }
-        guard let rawSubject = subject else { throw fail(firstLine, "a mail without a Subject: header") }
-        let decoded = decodeEncodedWords(rawSubject)
+        // Read undecoded: the `[PATCH n/N]` prefixes are ASCII, and git mailinfo decodes the
+        // rest (any charset) when the mail is applied.
+        guard let subject else { throw fail(firstLine, "a mail without a Subject: header") }
         let hasDiff = try checkDiff(mail, from: i, firstLine: firstLine, skipHunks: encoded, fail: fail)
-        let kind = try classify(decoded, line: subjectLine, fail: fail)
+        let kind = try classify(subject, line: subjectLine, fail: fail)
         switch kind {
         case .reply: break
         case .cover:
@@ -155,9 +156,9 @@ extension Mbox {
         case .numbered(let n, let total):
             if !hasDiff { throw fail(subjectLine, "patch \(n)/\(total) has no diff") }
         case .unnumbered:
-            if !hasDiff { throw fail(subjectLine, "a patch mail without a diff: '\(cleanSubject(decoded).prefix(60))'") }
+            if !hasDiff { throw fail(subjectLine, "a patch mail without a diff: '\(cleanSubject(subject).prefix(60))'") }
         }
-        if case .cover = kind {} else if case .reply = kind {} else if cleanSubject(decoded).isEmpty {
+        if case .cover = kind {} else if case .reply = kind {} else if cleanSubject(subject).isEmpty {
             throw fail(subjectLine, "a patch with an empty subject (git am needs one for the commit)")
         }
         return (kind, hasDiff)

@@ -97,7 +97,10 @@ public struct ScratchTree {
     }
 
     /// Applies mails with `git am`, one at a time, each saved as `patches/NN.patch` first.
-    /// Returns a step per patch. A patch that does not apply stops it with git's output.
+    /// git reads each mail as `git am` does: `git mailsplit` must find exactly the one mail
+    /// hmmkit's check found there, and the subject (any charset, folded, prefixes stripped)
+    /// is `git mailinfo`'s. Returns a step per patch, named by its commit's subject. A patch
+    /// that does not apply stops it with git's output.
     public func apply(mails: [MailPatch], progress: (String) -> Void) throws(SeriesError) -> [SeriesStep] {
         let dir = layout.patchesDirectory
         try? FileManager.default.removeItem(atPath: dir)
@@ -111,7 +114,10 @@ public struct ScratchTree {
             do { try Data(mail.text.utf8).write(to: URL(fileURLWithPath: file)) } catch {
                 throw SeriesError(.failed, "cannot write \(file): \(error)")
             }
-            let title = "patch \(number)/\(mails.count) \"\(mail.subject)\""
+            try checkOneMail(file, mail: mail)
+            let subject = try mailSubject(file)
+            let title = "patch \(number)/\(mails.count) \"\(subject)\""
+            let before = try tree.check(["rev-parse", "HEAD"])
             let result = try tree.run(["am", "--quiet", file])
             guard result.status == 0 else {
                 _ = try tree.run(["am", "--abort"])
@@ -119,10 +125,40 @@ public struct ScratchTree {
                 throw SeriesError(.doesNotApply, "\(title) does not apply (\(onto)); git am said:",
                                   details: Self.withoutResolutionAdvice(result.lines) + ["(the patch: \(file))"])
             }
-            steps.append(try currentStep(number: number, subject: mail.subject))
+            let parent = try tree.check(["rev-parse", "HEAD~1"])
+            guard parent == before else {
+                throw SeriesError(.badInput, "\(title): git am made more than one commit of it (line \(mail.line) of the mbox)")
+            }
+            steps.append(try currentStep(number: number, subject: try tree.check(["log", "-1", "--format=%s"])))
             progress("applied \(title)")
         }
         return steps
+    }
+
+    /// `git mailsplit` of one saved mail must find one mail: hmmkit's split (with its line
+    /// numbers for errors) and git's agree.
+    func checkOneMail(_ file: String, mail: MailPatch) throws(SeriesError) {
+        let splitDirectory = file + ".split"
+        try? FileManager.default.removeItem(atPath: splitDirectory)
+        defer { try? FileManager.default.removeItem(atPath: splitDirectory) }
+        do { try FileManager.default.createDirectory(atPath: splitDirectory, withIntermediateDirectories: true) } catch {
+            throw SeriesError(.failed, "cannot create \(splitDirectory): \(error)")
+        }
+        let found = try tree.check(["mailsplit", "-o" + splitDirectory, file], .badInput,
+                                   "line \(mail.line) of the mbox: git mailsplit cannot read the mail there")
+        guard found == "1" else {
+            throw SeriesError(.badInput, "line \(mail.line) of the mbox: git mailsplit reads \(found) mails where hmmkit read one")
+        }
+    }
+
+    /// The subject `git am` commits the mail under, from `git mailinfo`.
+    func mailSubject(_ file: String) throws(SeriesError) -> String {
+        let result = try tree.run(["mailinfo", "/dev/null", "/dev/null"], input: .path(file))
+        guard result.status == 0 else {
+            throw SeriesError(.badInput, "git mailinfo cannot read \(file)", details: result.lines)
+        }
+        let subject = result.lines.first { $0.hasPrefix("Subject: ") }.map { String($0.dropFirst(9)) }
+        return subject ?? ""
     }
 
     /// git's output less its advice on resolving by hand (`git am --continue` …): hmmkit has

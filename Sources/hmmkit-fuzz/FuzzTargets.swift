@@ -36,7 +36,6 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? JSONValue.parse(text, file: "fuzz.json")
             _ = try? ResultSet.fromJSON(text, file: "fuzz.json")
         case .mbox:
-            _ = Mbox.split(text)
             _ = try? Mbox.read(text, file: "fuzz.mbox")
         case .results:
             _ = try? ResultSet.parse(text, file: "fuzz.log")

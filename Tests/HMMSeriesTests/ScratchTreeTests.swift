@@ -50,7 +50,7 @@ struct TestRepository {
         #expect(scratch.path.hasPrefix(t.cache + "/series/"))
         let base = try scratch.resolve("base", what: "--base")
         try scratch.prepare(base: base) { _ in }
-        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first")
+        let mails = try checkedMails(formatPatch(subject: "[PATCH 1/2] first")
                                + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three"))
         let steps = try scratch.apply(mails: mails) { _ in }
         #expect(steps.map(\.number) == [1, 2])
@@ -71,12 +71,46 @@ struct TestRepository {
         #expect(again.map(\.tree) == steps.map(\.tree))
     }
 
+    /// git mailinfo reads the subject as git am commits it: encoded words in any charset,
+    /// folded lines, `[PATCH]` prefixes.
+    @Test func subjectsAreGitsReading() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
+        let encoded = "[PATCH v2 1/2] =?UTF-8?q?mm:=20fix=20na=C3=AFve?=\n =?UTF-8?q?_check?="
+        let latin1 = "[PATCH v2 2/2] =?ISO-8859-15?q?mm:_caf=E9_=A4?="
+        let mails = try checkedMails(formatPatch(subject: encoded) + formatPatch(subject: latin1, old: "two", new: "three"))
+        let steps = try scratch.apply(mails: mails) { _ in }
+        #expect(steps.map(\.subject) == ["mm: fix naïve check", "mm: café €"])
+    }
+
+    /// Where git would read two mails in what hmmkit took for one, nothing is applied.
+    @Test func gitReadingAnotherSplitIsRefused() throws {
+        let t = try TestRepository()
+        defer { t.remove() }
+        let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
+        try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
+        let text = formatPatch(subject: "[PATCH] a") + formatPatch(subject: "[PATCH] b", old: "two", new: "three")
+        var twoInOne = MailPatch(text: text)
+        twoInOne.line = 7
+        do {
+            _ = try scratch.apply(mails: [twoInOne]) { _ in }
+            Issue.record("a mail git reads as two was applied")
+        } catch {
+            #expect(error.kind == .badInput)
+            #expect(error.message == "line 7 of the mbox: git mailsplit reads 2 mails where hmmkit read one")
+        }
+        #expect(try scratch.baseStep().commit == (try scratch.resolve("base", what: "--base")))
+    }
+
     @Test func aPatchThatDoesNotApplyIsNamedWithGitsOutput() throws {
         let t = try TestRepository()
         defer { t.remove() }
         let scratch = try ScratchTree(directory: t.repo, cacheRoot: t.cache)
         try scratch.prepare(base: try scratch.resolve("base", what: "--base")) { _ in }
-        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] fine") + formatPatch(subject: "[PATCH 2/2] stale", old: "zzz", new: "x"))
+        let mails = try checkedMails(formatPatch(subject: "[PATCH 1/2] fine")
+                                     + formatPatch(subject: "[PATCH 2/2] stale", old: "zzz", new: "x"))
         do {
             _ = try scratch.apply(mails: mails) { _ in }
             Issue.record("a patch that does not apply was applied")
@@ -146,7 +180,7 @@ struct TestRepository {
         let baseCommit = try scratch.resolve("base", what: "--base")
         try scratch.prepare(base: baseCommit) { _ in }
         let base = try scratch.baseStep()
-        let mails = Mbox.split(formatPatch(subject: "[PATCH 1/2] first", messageID: "<p1@example.org>")
+        let mails = try checkedMails(formatPatch(subject: "[PATCH 1/2] first", messageID: "<p1@example.org>")
                                + formatPatch(subject: "[PATCH 2/2] second", old: "two", new: "three", messageID: "<p2@example.org>"))
         let steps = try scratch.apply(mails: mails) { _ in }
 
