@@ -369,6 +369,10 @@ extension Model {
     /// state becomes uncertain and follows the kernel's answers.
     private mutating func anonymousTHPFault(_ page: PageRef, block: Range<Int>, write: Bool) {
         s.uncertain = true
+        // do_huge_pmd_anonymous_page prepares the anon_vma (vmf_anon_prepare; 6.1:
+        // anon_vma_prepare) before it maps the huge zero page for a read, so fork copies
+        // this VMA's page tables even when no page was ever written.
+        self[regionOf: page].prepareAnonVMA(at: page.page)
         x.note("THP possible in r\(page.region) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
             + "population are not known")
         for q in block {

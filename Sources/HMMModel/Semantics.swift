@@ -401,11 +401,17 @@ extension Model {
         let end = min(first + count, s.objects[obj].size)
         guard first < end else { return Self.okOutcomes }
         for o in first..<end {
-            // Only page-cache mappings go (even_cows = 0): private COW copies stay.
+            // Only page-cache mappings go (even_cows = 0): private COW copies stay. But
+            // zap_page_range_single runs the MMU notifier over the whole range of every VMA
+            // mapping the file (unmap_mapping_range), so a device's mirror of a kept copy goes too.
             forEachMapping(object: obj, page: o) { m, pi, r, p in
                 m.s.procs[pi].regions[r]!.aroundMaybe.remove(p)
                 let fr = m.s.procs[pi].regions[r]!.frame[p]
-                if fr > Frames.zero && m.s.frames.bits[Int(fr)].contains(.object) { m.zap(pi, r, p) }
+                if fr > Frames.zero && m.s.frames.bits[Int(fr)].contains(.object) {
+                    m.zap(pi, r, p)
+                } else {
+                    m.invalidate(pi, r, p)
+                }
             }
             let fr = s.objects[obj].frames[o]
             s.objects[obj].frames[o] = Frames.none
