@@ -570,6 +570,11 @@ extension Model {
               (lo..<hi).allSatisfy({ reg.flags[$0].contains(.mapped) && reg.sameVMA(page, $0) }) else { return }
         splitPMDNotifier(pi, r, lo..<hi, note: "the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over "
             + "pages \(lo)..<\(hi) (vma_adjust_trans_huge): their mirror entries go")
+        // __split_vma -> vma_adjust_trans_huge -> split_huge_pmd_address: a THP there stays a
+        // large folio, mapped by PTEs now (whatever changed the VMA: mbind, madvise, ...).
+        if (lo..<hi).contains(where: { reg.flags[$0].contains(.thp) }) {
+            self[region].splitBlocks.insert(lo / Self.pmdPages)
+        }
     }
 
     /// __split_huge_pmd brackets every split, of a huge page or of a VMA, with an MMU notifier
