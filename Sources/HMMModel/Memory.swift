@@ -618,6 +618,40 @@ extension Model {
         }
     }
 
+    /// MADV_FREE over part of an anonymous THP splits the folio first, so that only the
+    /// advised pages become lazily freed: `madvise_free_huge_pmd` for a PMD-mapped THP when
+    /// the range does not cover the PMD, `madvise_free_pte_range` for a PTE-mapped one when
+    /// the walk (one VMA at a time) meets fewer of its PTEs than the folio has pages (6.1 and
+    /// 6.12; 6.1 also splits a PTE-mapped THP the range covers whole, which the model does
+    /// not follow). A folio another process maps is left alone. split_folio unmaps the folio
+    /// (`unmap_folio`: MMU notifiers over the whole block) and maps its pages back small.
+    mutating func splitTHPsForFree(_ pi: Int, _ r: Int, _ range: Range<Int>) {
+        let region = RegionRef(pi, r)
+        guard !range.isEmpty else { return }
+        for b in (range.lowerBound / Self.pmdPages)...((range.upperBound - 1) / Self.pmdPages) {
+            let reg = self[region]
+            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, reg.span)
+            func isFolioPage(_ q: Int) -> Bool {
+                let f = reg.frame[q]
+                return reg.flags[q].contains(.thp) && f > Frames.zero && s.frames.loc[Int(f)].isSystem
+                    && s.frames.bits[Int(f)].contains(.anon)
+            }
+            let advised = block.clamped(to: range)
+            guard advised.contains(where: isFolioPage) else { continue }
+            let wholeInOneWalk = advised == block && block.allSatisfy { reg.sameVMA(block.lowerBound, $0) }
+            if wholeInOneWalk { continue }
+            // Device-exclusive entries in the folio, or a folio another process maps: not modelled / skipped.
+            if block.contains(where: { reg.flags[$0].overlaps(.anyDeviceExclusive) }) { continue }
+            if block.contains(where: { isFolioPage($0) && s.frames.refs[Int(reg.frame[$0])] > 1 }) { continue }
+            x.note("MADV_FREE over part of a THP splits it first (madvise_free_huge_pmd / madvise_free_pte_range -> split_folio): "
+                + "r\(r) pages \(block.lowerBound)..<\(block.upperBound) are small pages now, their mirror entries go")
+            invalidate(pi, r, block)
+            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            for q in block { self[region].flags[q].remove(.thp) }
+            self[region].splitBlocks.remove(b)
+        }
+    }
+
     static let evictExclusiveCoherentHazard = "dmirror_device_evict_chunk over a device-coherent page that a device-exclusive entry "
         + "holds: the page keeps its reference and its stale anon_vma, so once its process has exited the next eviction of the chunk (a "
         + "close, the module's unload) walks a freed anon_vma in migrate_device_finalize -> remove_migration_ptes -> rmap_walk_anon: oops "
