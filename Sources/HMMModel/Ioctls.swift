@@ -418,6 +418,7 @@ extension Model {
             while got < cEnd {
                 let fl = self[region].flags[got]
                 if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
+                if headsOnly { gupSplitPMD(pi, r, got) }
                 if cpuFault(PageRef(pi, r, got), write: true) != 0 { break }
                 got += 1
             }
@@ -473,6 +474,20 @@ extension Model {
             a = cEnd
         }
         return readBack(pi, fd, range)
+    }
+
+    /// FOLL_SPLIT_PMD: follow_pmd_mask splits a PMD-mapped THP (split_huge_pmd, whose MMU
+    /// notifier covers the block) before it checks the write permission, so a later write
+    /// fault on a page of it is a PTE fault (do_wp_page), not do_huge_pmd_wp_page.
+    mutating func gupSplitPMD(_ pi: Int, _ r: Int, _ p: Int) {
+        let region = RegionRef(pi, r)
+        let b = p / Self.pmdPages
+        guard self[region].flags[p].contains(.thp), self[region].frame[p] != Frames.none,
+              !self[region].splitBlocks.contains(b) else { return }
+        let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, self[region].span)
+        self[region].splitBlocks.insert(b)
+        splitPMDNotifier(pi, r, block, note: "EXCLUSIVE's get_user_pages(FOLL_SPLIT_PMD) splits the PMD of r\(r) pages "
+            + "\(block.lowerBound)..<\(block.upperBound) (follow_pmd_mask -> split_huge_pmd): their mirror entries go")
     }
 
     /// folio_make_device_exclusive of a THP's head page: the rmap walk turns every PTE of

@@ -411,14 +411,28 @@ extension Model {
     private mutating func writeProtectFault(_ page: PageRef) {
         let f = self[frameOf: page]
         let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
-        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
+        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || copiesSubpageOfLargeFolio(page) {
             self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
             release(f)
             invalidate(page)
+            // wp_page_copy allocates an order-0 folio.
+            self[flagsOf: page].remove(.thp)
         } else {
             s.frames.bits[Int(f)].insert(.anonExclusive)
         }
         self[flagsOf: page].insert(.pteWrite)
+    }
+
+    /// `do_wp_page` on a PTE of a PTE-mapped large folio: a page not PageAnonExclusive (fork
+    /// cleared it) is copied even when no other process maps it any more, since
+    /// `wp_can_reuse_anon_folio` refuses large folios (6.12; 6.1 refuses any folio with more
+    /// than 3 references, and each PTE of the folio holds one).
+    private func copiesSubpageOfLargeFolio(_ page: PageRef) -> Bool {
+        let f = self[frameOf: page]
+        guard f > Frames.zero, !x.forceSmall, self[flagsOf: page].contains(.thp),
+              self[regionOf: page].splitBlocks.contains(page.page / Self.pmdPages) else { return false }
+        let bits = s.frames.bits[Int(f)]
+        return bits.contains(.anon) && !bits.contains(.anonExclusive)
     }
 
     /// A shared mapping (shmem or a file) maps the object's page itself (`do_read_fault`,
@@ -574,6 +588,11 @@ extension Model {
               (lo..<hi).allSatisfy({ reg.flags[$0].contains(.mapped) && reg.sameVMA(page, $0) }) else { return }
         splitPMDNotifier(pi, r, lo..<hi, note: "the VMA split at r\(r) page \(page) runs __split_huge_pmd's MMU notifier over "
             + "pages \(lo)..<\(hi) (vma_adjust_trans_huge): their mirror entries go")
+        // __split_vma -> vma_adjust_trans_huge -> split_huge_pmd_address: a THP there stays a
+        // large folio, mapped by PTEs now (whatever changed the VMA: mbind, madvise, ...).
+        if (lo..<hi).contains(where: { reg.flags[$0].contains(.thp) }) {
+            self[region].splitBlocks.insert(lo / Self.pmdPages)
+        }
     }
 
     /// __split_huge_pmd brackets every split, of a huge page or of a VMA, with an MMU notifier
@@ -614,6 +633,40 @@ extension Model {
                 splitPMDNotifier(pi, r, lo..<hi, note: "splitting the PMD of r\(r) pages \(lo)..<\(hi) (__split_huge_pmd) "
                     + "invalidates the whole block: its mirror entries go")
             }
+        }
+    }
+
+    /// MADV_FREE over part of an anonymous THP splits the folio first, so that only the
+    /// advised pages become lazily freed: `madvise_free_huge_pmd` for a PMD-mapped THP when
+    /// the range does not cover the PMD, `madvise_free_pte_range` for a PTE-mapped one when
+    /// the walk (one VMA at a time) meets fewer of its PTEs than the folio has pages (6.1 and
+    /// 6.12; 6.1 also splits a PTE-mapped THP the range covers whole, which the model does
+    /// not follow). A folio another process maps is left alone. split_folio unmaps the folio
+    /// (`unmap_folio`: MMU notifiers over the whole block) and maps its pages back small.
+    mutating func splitTHPsForFree(_ pi: Int, _ r: Int, _ range: Range<Int>) {
+        let region = RegionRef(pi, r)
+        guard !range.isEmpty else { return }
+        for b in (range.lowerBound / Self.pmdPages)...((range.upperBound - 1) / Self.pmdPages) {
+            let reg = self[region]
+            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, reg.span)
+            func isFolioPage(_ q: Int) -> Bool {
+                let f = reg.frame[q]
+                return reg.flags[q].contains(.thp) && f > Frames.zero && s.frames.loc[Int(f)].isSystem
+                    && s.frames.bits[Int(f)].contains(.anon)
+            }
+            let advised = block.clamped(to: range)
+            guard advised.contains(where: isFolioPage) else { continue }
+            let wholeInOneWalk = advised == block && block.allSatisfy { reg.sameVMA(block.lowerBound, $0) }
+            if wholeInOneWalk { continue }
+            // Device-exclusive entries in the folio, or a folio another process maps: not modelled / skipped.
+            if block.contains(where: { reg.flags[$0].overlaps(.anyDeviceExclusive) }) { continue }
+            if block.contains(where: { isFolioPage($0) && s.frames.refs[Int(reg.frame[$0])] > 1 }) { continue }
+            x.note("MADV_FREE over part of a THP splits it first (madvise_free_huge_pmd / madvise_free_pte_range -> split_folio): "
+                + "r\(r) pages \(block.lowerBound)..<\(block.upperBound) are small pages now, their mirror entries go")
+            invalidate(pi, r, block)
+            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            for q in block { self[region].flags[q].remove(.thp) }
+            self[region].splitBlocks.remove(b)
         }
     }
 

@@ -202,6 +202,7 @@ extension Model {
             }
         case .free:
             let kind = self[region].kind
+            if kind == .anonPrivate { splitTHPsForFree(pi, r, range.first..<range.end) }
             for p in range.first..<range.end {
                 let fl = self[region].flags[p]
                 if !fl.contains(.mapped) { hole = true; continue }
