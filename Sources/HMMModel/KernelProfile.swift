@@ -23,6 +23,9 @@ public enum Behaviour: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case migrationKeepsDirty = "migration-entry-keeps-dirty"
     /// A mirror invalidation also drops the mirror entry of the page right after the range.
     case invalidateOnePastEnd = "mirror-invalidate-one-past-end"
+    /// migrate_pages splits a partially mapped THP (one on the deferred split queue) before it
+    /// migrates it, instead of moving the large folio whole.
+    case migrateSplitsPartiallyMappedTHP = "migrate-splits-partially-mapped-thp"
 
     /// The name in text.
     public var description: String { rawValue }
@@ -113,6 +116,14 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                                 : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each "
                                     + "zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page "
                                     + "(snapshot 0x11)"),
+            BehaviourSwitch(.migrateSplitsPartiallyMappedTHP, enabled: !as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) migrate_pages_batch migrates a THP whole (thp_migration_supported), "
+                                    + "partially mapped or not"
+                                : "a PTE unmapped from a THP still mapped elsewhere queues it as partially mapped (__folio_remove_rmap "
+                                    + "-> deferred_split_folio(folio, true)); migrate_pages_batch splits such a folio first "
+                                    + "(folio_test_partially_mapped -> try_split_folio), so its zero-filled subpages become the shared "
+                                    + "zero page (move_pages -EFAULT) and only the others move (read in 6.12.118)"),
             migrationDirtySwitch(swap: false),
             BehaviourSwitch(.invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with "

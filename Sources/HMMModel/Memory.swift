@@ -547,6 +547,7 @@ extension Model {
         self[region].aroundMaybe.remove(p)
         let f = self[region].frame[p]
         if f != Frames.none {
+            notePartialUnmap(pi, r, p, frame: f)
             self[region].frame[p] = Frames.none
             release(f)
         }

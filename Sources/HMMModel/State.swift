@@ -77,6 +77,9 @@ struct FrameBits: OptionSet, Hashable {
     /// The present PTE mapping this anonymous page is dirty. Only exclusive anonymous pages
     /// (one PTE) use it: 6.1 mprotect makes such a page writable only when its PTE is dirty.
     static let dirty = FrameBits(rawValue: 0x10)
+    /// A page of a THP that lost the mapping of another of its pages while still mapped:
+    /// the folio is on the deferred split queue as partially mapped (``Model/notePartialUnmap``).
+    static let partiallyMapped = FrameBits(rawValue: 0x20)
 }
 
 /// A mirror page-table entry's tag (`DPT_XA_TAG_*` in test_hmm), or why there is none.
