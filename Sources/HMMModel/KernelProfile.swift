@@ -26,6 +26,8 @@ public enum Behaviour: String, CaseIterable, Sendable, Hashable, CustomStringCon
     /// migrate_pages splits a partially mapped THP (one on the deferred split queue) before it
     /// migrates it, instead of moving the large folio whole.
     case migrateSplitsPartiallyMappedTHP = "migrate-splits-partially-mapped-thp"
+    /// A write fault on a read-only PTE of a large folio never reuses the page: it copies it.
+    case wpCopiesLargeFolio = "wp-copies-large-folio"
 
     /// The name in text.
     public var description: String { rawValue }
@@ -124,6 +126,13 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                                     + "-> deferred_split_folio(folio, true)); migrate_pages_batch splits such a folio first "
                                     + "(folio_test_partially_mapped -> try_split_folio), so its zero-filled subpages become the shared "
                                     + "zero page (move_pages -EFAULT) and only the others move (read in 6.12.118)"),
+            BehaviourSwitch(.wpCopiesLargeFolio, enabled: !as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) do_wp_page reuses a page that is not PageAnonExclusive only at "
+                                    + "folio_ref_count 1: a page of a PTE-mapped THP is copied while another page of the folio is mapped"
+                                : "do_wp_page -> wp_can_reuse_anon_folio returns false for any large folio: a write to a read-only "
+                                    + "PTE of a THP page that is not PageAnonExclusive (after fork) copies it (wp_page_copy, VMA policy; "
+                                    + "read in 6.12.118)"),
             migrationDirtySwitch(swap: false),
             BehaviourSwitch(.invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with "

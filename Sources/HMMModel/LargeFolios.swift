@@ -31,6 +31,19 @@ extension Model {
         }
     }
 
+    /// do_wp_page on a page of a PTE-mapped THP that is not PageAnonExclusive: whether the
+    /// write copies the page although no other process maps it (``Behaviour/wpCopiesLargeFolio``;
+    /// 6.1 reuses it only at folio_ref_count 1, when no other page of the folio is mapped).
+    mutating func writeCopiesLargeFolioPage(_ page: PageRef) -> Bool {
+        let (pi, r, p) = (page.process, page.region, page.page)
+        guard isPTEMappedTHPPage(pi, r, p) else { return false }
+        let f = self[RegionRef(pi, r)].frame[p]
+        guard s.frames.bits[Int(f)].contains(.anon), !s.frames.bits[Int(f)].contains(.anonExclusive) else { return false }
+        guard profile.isOn(.wpCopiesLargeFolio) || !otherFolioPages(pi, r, p).isEmpty else { return false }
+        x.note(profile.reason(.wpCopiesLargeFolio))
+        return true
+    }
+
     /// move_pages queued the THP holding (r, p), which this region maps by PTEs, and
     /// migrate_pages moves it to `node`. A partially mapped folio is split first
     /// (``Behaviour/migrateSplitsPartiallyMappedTHP``): its zero-filled subpages become the

@@ -407,10 +407,14 @@ extension Model {
     private mutating func writeProtectFault(_ page: PageRef) {
         let f = self[frameOf: page]
         let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
-        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 {
+        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || writeCopiesLargeFolioPage(page) {
+            // A copy of a PTE-mapped THP's page is a small page (wp_page_copy).
+            let largeFolioPage = isPTEMappedTHPPage(page.process, page.region, page.page)
+            notePartialUnmap(page.process, page.region, page.page, frame: f)
             self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
             release(f)
             invalidate(page)
+            if largeFolioPage { self[flagsOf: page].remove(.thp) }
         } else {
             s.frames.bits[Int(f)].insert(.anonExclusive)
         }
