@@ -278,8 +278,9 @@ extension Model {
     }
 
     /// migrate_vma_collect_pmd splits each PMD-mapped anonymous THP it walks into before it
-    /// collects any page of it, so a zero-filled subpage is collected as the zero page (and
-    /// migrates to a device page writable as the VMA is).
+    /// collects any page of it (MIGRATE_TO_DEV and MIGRATE_TO_SYS alike), so a zero-filled
+    /// subpage is collected as the zero page (and migrates to a device page writable as the
+    /// VMA is).
     mutating func splitPMDMappedTHPs(_ pi: Int, _ r: Int, _ walk: Range<Int>) {
         let region = RegionRef(pi, r)
         guard !walk.isEmpty else { return }
@@ -329,6 +330,8 @@ extension Model {
             }
             let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
+            // migrate_vma_setup's walk splits THPs whatever the selection: MIGRATE_TO_SYS too.
+            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
             for p in a..<next {
                 let f = self[region].frame[p]
                 guard f > Frames.zero, !self[region].flags[p].contains(.deviceExclusive) else { continue }

@@ -23,6 +23,11 @@ public enum Behaviour: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case migrationKeepsDirty = "migration-entry-keeps-dirty"
     /// A mirror invalidation also drops the mirror entry of the page right after the range.
     case invalidateOnePastEnd = "mirror-invalidate-one-past-end"
+    /// migrate_pages splits a partially mapped THP (one on the deferred split queue) before it
+    /// migrates it, instead of moving the large folio whole.
+    case migrateSplitsPartiallyMappedTHP = "migrate-splits-partially-mapped-thp"
+    /// A write fault on a read-only PTE of a large folio never reuses the page: it copies it.
+    case wpCopiesLargeFolio = "wp-copies-large-folio"
 
     /// The name in text.
     public var description: String { rawValue }
@@ -113,6 +118,21 @@ public struct KernelProfile: Sendable, Hashable, CustomStringConvertible {
                                 : "__split_huge_page -> remap_page(RMP_USE_SHARED_ZEROPAGE) -> try_to_map_unused_to_zeropage: each "
                                     + "zero-filled subpage of a split anonymous THP becomes a read-only mapping of the shared zero page "
                                     + "(snapshot 0x11)"),
+            BehaviourSwitch(.migrateSplitsPartiallyMappedTHP, enabled: !as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) migrate_pages_batch migrates a THP whole (thp_migration_supported), "
+                                    + "partially mapped or not"
+                                : "a PTE unmapped from a THP still mapped elsewhere queues it as partially mapped (__folio_remove_rmap "
+                                    + "-> deferred_split_folio(folio, true)); migrate_pages_batch splits such a folio first "
+                                    + "(folio_test_partially_mapped -> try_split_folio), so its zero-filled subpages become the shared "
+                                    + "zero page (move_pages -EFAULT) and only the others move (read in 6.12.118)"),
+            BehaviourSwitch(.wpCopiesLargeFolio, enabled: !as61,
+                            reason: as61
+                                ? "\(since.major).\(since.minor) do_wp_page reuses a page that is not PageAnonExclusive only at "
+                                    + "folio_ref_count 1: a page of a PTE-mapped THP is copied while another page of the folio is mapped"
+                                : "do_wp_page -> wp_can_reuse_anon_folio returns false for any large folio: a write to a read-only "
+                                    + "PTE of a THP page that is not PageAnonExclusive (after fork) copies it (wp_page_copy, VMA policy; "
+                                    + "read in 6.12.118)"),
             migrationDirtySwitch(swap: false),
             BehaviourSwitch(.invalidateOnePastEnd, enabled: true,
                             reason: "test_hmm bug: dmirror_interval_invalidate -> dmirror_do_update erases the mirror with "

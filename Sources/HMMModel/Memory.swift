@@ -375,11 +375,13 @@ extension Model {
         self[regionOf: page].prepareAnonVMA(at: page.page)
         x.note("THP possible in r\(page.region) pages \(block.lowerBound)..<\(block.upperBound): PMD mapping and neighbouring pages' "
             + "population are not known")
+        let folio = write ? s.frames.newFolio() : 0
         for q in block {
             if write {
                 // A THP write fault maps the whole PMD writable and dirty.
                 let n = newAnon(page.at(q), token: 0)
                 s.frames.bits[Int(n)].insert(.dirty)
+                s.frames.folio[Int(n)] = folio
                 self[frameOf: page.at(q)] = n
                 self[flagsOf: page.at(q)].formUnion([.pteWrite, .thp])
             } else {
@@ -411,28 +413,18 @@ extension Model {
     private mutating func writeProtectFault(_ page: PageRef) {
         let f = self[frameOf: page]
         let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
-        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || copiesSubpageOfLargeFolio(page) {
+        if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || writeCopiesLargeFolioPage(page) {
+            // A copy of a PTE-mapped THP's page is a small page (wp_page_copy).
+            let largeFolioPage = isPTEMappedTHPPage(page.process, page.region, page.page)
+            notePartialUnmap(page.process, page.region, page.page, frame: f)
             self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
             release(f)
             invalidate(page)
-            // wp_page_copy allocates an order-0 folio.
-            self[flagsOf: page].remove(.thp)
+            if largeFolioPage { self[flagsOf: page].remove(.thp) }
         } else {
             s.frames.bits[Int(f)].insert(.anonExclusive)
         }
         self[flagsOf: page].insert(.pteWrite)
-    }
-
-    /// `do_wp_page` on a PTE of a PTE-mapped large folio: a page not PageAnonExclusive (fork
-    /// cleared it) is copied even when no other process maps it any more, since
-    /// `wp_can_reuse_anon_folio` refuses large folios (6.12; 6.1 refuses any folio with more
-    /// than 3 references, and each PTE of the folio holds one).
-    private func copiesSubpageOfLargeFolio(_ page: PageRef) -> Bool {
-        let f = self[frameOf: page]
-        guard f > Frames.zero, !x.forceSmall, self[flagsOf: page].contains(.thp),
-              self[regionOf: page].splitBlocks.contains(page.page / Self.pmdPages) else { return false }
-        let bits = s.frames.bits[Int(f)]
-        return bits.contains(.anon) && !bits.contains(.anonExclusive)
     }
 
     /// A shared mapping (shmem or a file) maps the object's page itself (`do_read_fault`,
@@ -565,6 +557,7 @@ extension Model {
         self[region].aroundMaybe.remove(p)
         let f = self[region].frame[p]
         if f != Frames.none {
+            notePartialUnmap(pi, r, p, frame: f)
             self[region].frame[p] = Frames.none
             release(f)
         }

@@ -557,7 +557,17 @@ extension Model {
         // Per THP block, once per step: whether any of its pages is a device-exclusive entry.
         var exclusiveTHPBlocks: [Int: Bool] = [:]
         var busyTHPBlocks = Set<Int>()
+        // THP blocks whose partially mapped folio migrate_pages split: the page that queued
+        // it and the folio's pages before the split.
+        var splitTHPBlocks: [Int: (queuedAt: Int, folio: Set<Int>)] = [:]
         for (i, p) in (range.first..<range.end).enumerated() {
+            if let split = splitTHPBlocks[p / Self.pmdPages] {
+                // The next page finds the folio isolated (-EBUSY) and do_pages_move flushes the
+                // queue; the later pages see the split pages (zero page: -EFAULT; moved: the node).
+                v.primary[i] = p == split.queuedAt + 1 && split.folio.contains(p) ? -Errno.EBUSY.rawValue : nodeStatus(pi, r, p)
+                v.extra[i] = nil
+                continue
+            }
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = self[region].frame[p]
             guard f > Frames.zero, s.frames.loc[Int(f)].isSystem else { continue }
@@ -602,6 +612,12 @@ extension Model {
                         + "then the folio moves")
                 } else if s.frames.loc[Int(f)].index != node {
                     queuedTHPBlocks.insert(block)
+                    // do_pages_move -> migrate_pages moves the folio (add_folio_for_migration
+                    // queued the whole large folio), or splits it first.
+                    if let folio = migrateQueuedTHP(pi, r, p, to: node) {
+                        splitTHPBlocks[block] = (p, folio)
+                        continue
+                    }
                 }
             }
             if s.frames.loc[Int(f)].index != node {

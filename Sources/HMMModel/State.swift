@@ -131,6 +131,14 @@ struct Frames {
     /// Device-private pages: (process << 8 | fd) + 1 of the mirror that migrated it.
     var owner: [UInt32] = [0, 0]
     var bits: [FrameBits] = [[], []]
+    /// The large folio (THP) a page belongs to, 0 for a small page. A folio outlives any one
+    /// of its pages, and its pages may end up in several regions (mremap), so it has an id of
+    /// its own rather than its head frame's.
+    var folio: [UInt32] = [0, 0]
+    var nextFolio: UInt32 = 1
+    /// Folios that lost the mapping of a page while others stay mapped: on the deferred
+    /// split queue as partially mapped (``Model/notePartialUnmap``).
+    var partiallyMappedFolios: Set<UInt32> = []
     var free: [UInt32] = []
 
     static let none: UInt32 = 0
@@ -139,11 +147,23 @@ struct Frames {
     mutating func alloc(token t: UInt64, loc l: FrameLocation, bits b: FrameBits) -> UInt32 {
         if let f = free.popLast() {
             let i = Int(f)
-            token[i] = t; loc[i] = l; refs[i] = 1; gen[i] &+= 1; owner[i] = 0; bits[i] = b
+            token[i] = t; loc[i] = l; refs[i] = 1; gen[i] &+= 1; owner[i] = 0; bits[i] = b; folio[i] = 0
             return f
         }
-        token.append(t); loc.append(l); refs.append(1); gen.append(0); owner.append(0); bits.append(b)
+        token.append(t); loc.append(l); refs.append(1); gen.append(0); owner.append(0); bits.append(b); folio.append(0)
         return UInt32(token.count - 1)
+    }
+
+    /// A new large folio id for the pages of one THP.
+    mutating func newFolio() -> UInt32 {
+        defer { nextFolio &+= 1 }
+        return nextFolio
+    }
+
+    /// Whether frame `f` is a page of a partially mapped large folio.
+    func isInPartiallyMappedFolio(_ f: UInt32) -> Bool {
+        let id = folio[Int(f)]
+        return id != 0 && partiallyMappedFolios.contains(id)
     }
 
     var count: Int { token.count }
