@@ -135,6 +135,13 @@ extension Model {
                 if !need { p += 1; continue }
                 if write && !fl.contains(.write) { return Errno.EPERM.rawValue }
                 let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
+                // hmm_vma_fault faults [p, segEnd), which brings this device's own private
+                // pages there back. But if fault-around may have mapped p, the walk may not
+                // fault at all and reach them mapped: the READ oops is possible.
+                if f == Frames.none && self[region].aroundMaybe.contains(p)
+                    && (p + 1..<segEnd).contains(where: { isOwnPrivate(region, $0, minor: minor) }) {
+                    x.hazard = Self.ownPrivateHazard
+                }
                 for q in p..<segEnd where cpuFault(PageRef(pi, r, q), write: write) != 0 { return Errno.EFAULT.rawValue }
                 retries += 1
                 if retries > 2 { p += 1; retries = 0 }
@@ -154,6 +161,14 @@ extension Model {
             a = cEnd
         }
         return 0
+    }
+
+    /// Whether page `p` maps a device-private page of device `minor` (not an exclusive entry).
+    func isOwnPrivate(_ region: RegionRef, _ p: Int, minor: Int) -> Bool {
+        let f = self[region].frame[p]
+        guard f > Frames.zero, !self[region].flags[p].contains(.deviceExclusive) else { return false }
+        let l = s.frames.loc[Int(f)]
+        return l.isDevicePrivate && l.index == minor
     }
 
     /// Reads the range back from the mirror (`dmirror_do_read`): ENOENT when an entry is missing.
