@@ -425,20 +425,25 @@ extension Model {
         self[flagsOf: page].insert(.pteWrite)
     }
 
-    /// The 512 pages of `page`'s PMD if the model's primary THP branch has them PMD-mapped
-    /// as one anonymous THP in system RAM (allocated by a write fault, not split since);
-    /// nil under the small-page alternative (`forceSmall`).
+    /// The 512 pages of `page`'s PMD if the model's primary THP branch has them PMD-mapped:
+    /// one anonymous THP in system RAM (allocated by a write fault) or the huge zero page (a
+    /// read fault), not split since; nil under the small-page alternative (`forceSmall`).
     func pmdMappedTHP(_ page: PageRef) -> Range<Int>? {
         guard !x.forceSmall else { return nil }
         let reg = self[regionOf: page]
         guard reg.kind == .anonPrivate, reg.flags[page.page].contains(.thp) else { return nil }
         let block = Self.pmdBlock(of: page.page)
         guard block.upperBound <= reg.span, !reg.splitBlocks.contains(page.page / Self.pmdPages) else { return nil }
+        let hugeZero = reg.frame[page.page] == Frames.zero
         for q in block {
             let fl = reg.flags[q]
             guard fl.contains(.thp), fl.contains(.mapped), !fl.overlaps(.anyDeviceExclusive), reg.sameVMA(page.page, q) else { return nil }
             let f = reg.frame[q]
-            guard f > Frames.zero, s.frames.loc[Int(f)].isSystem, s.frames.bits[Int(f)].contains(.anon) else { return nil }
+            if hugeZero {
+                guard f == Frames.zero else { return nil }
+            } else {
+                guard f > Frames.zero, s.frames.loc[Int(f)].isSystem, s.frames.bits[Int(f)].contains(.anon) else { return nil }
+            }
         }
         return block
     }
@@ -448,9 +453,16 @@ extension Model {
     /// child has exited): `pmdp_set_access_flags` makes all 512 pages writable and dirty at
     /// once, with no MMU notifier. A folio still shared (a live child) is split instead:
     /// `__split_huge_pmd` (a notifier over the whole block) and VM_FAULT_FALLBACK, so
-    /// `do_wp_page` copies the one page. Returns true when the fault is done.
+    /// `do_wp_page` copies the one page; so is the huge zero page (`is_huge_zero_pmd`), its
+    /// PTEs all mapping the small zero page. Returns true when the fault is done.
     private mutating func hugePMDWriteProtectFault(_ page: PageRef, block: Range<Int>) -> Bool {
         let r = page.region
+        if self[frameOf: page] == Frames.zero {
+            self[regionOf: page].splitBlocks.insert(page.page / Self.pmdPages)
+            splitPMDNotifier(page.process, r, block, note: "do_huge_pmd_wp_page splits the huge zero page at r\(r) pages "
+                + "\(block.lowerBound)..<\(block.upperBound) (__split_huge_pmd): their mirror entries go, then do_wp_page copies the page")
+            return false
+        }
         let exclusive = block.allSatisfy { q in s.frames.refs[Int(self[frameOf: page.at(q)])] == 1 }
         if exclusive {
             for q in block {
