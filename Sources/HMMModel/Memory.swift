@@ -410,7 +410,13 @@ extension Model {
     /// `do_wp_page`: a write to a read-only PTE of a private mapping copies the zero page, a
     /// page-cache page or a page shared with another process (`wp_page_copy`, which
     /// invalidates the old mapping), and reuses an anonymous page mapped once (`wp_page_reuse`).
+    /// A page of a PMD-mapped anonymous THP (the model's primary THP branch) first goes to
+    /// `do_huge_pmd_wp_page`, see ``hugePMDWriteProtectFault(_:block:)``. A subpage of a
+    /// PTE-mapped THP that is not PageAnonExclusive is always copied: 6.12's
+    /// `wp_can_reuse_anon_folio` refuses a large folio, and on 6.1 each PTE of the split folio
+    /// holds a reference, so `folio_ref_count` > 3 sends `do_wp_page` to the copy.
     private mutating func writeProtectFault(_ page: PageRef) {
+        if let block = pmdMappedTHP(page), hugePMDWriteProtectFault(page, block: block) { return }
         let f = self[frameOf: page]
         let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
         if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || writeCopiesLargeFolioPage(page) {
@@ -425,6 +431,62 @@ extension Model {
             s.frames.bits[Int(f)].insert(.anonExclusive)
         }
         self[flagsOf: page].insert(.pteWrite)
+    }
+
+    /// The 512 pages of `page`'s PMD if the model's primary THP branch has them PMD-mapped:
+    /// one anonymous THP in system RAM (allocated by a write fault) or the huge zero page (a
+    /// read fault), not split since; nil under the small-page alternative (`forceSmall`).
+    func pmdMappedTHP(_ page: PageRef) -> Range<Int>? {
+        guard !x.forceSmall else { return nil }
+        let reg = self[regionOf: page]
+        guard reg.kind == .anonPrivate, reg.flags[page.page].contains(.thp) else { return nil }
+        let block = Self.pmdBlock(of: page.page)
+        guard block.upperBound <= reg.span, !reg.splitBlocks.contains(page.page / Self.pmdPages) else { return nil }
+        let hugeZero = reg.frame[page.page] == Frames.zero
+        for q in block {
+            let fl = reg.flags[q]
+            guard fl.contains(.thp), fl.contains(.mapped), !fl.overlaps(.anyDeviceExclusive), reg.sameVMA(page.page, q) else { return nil }
+            let f = reg.frame[q]
+            if hugeZero {
+                guard f == Frames.zero else { return nil }
+            } else {
+                guard f > Frames.zero, s.frames.loc[Int(f)].isSystem, s.frames.bits[Int(f)].contains(.anon) else { return nil }
+            }
+        }
+        return block
+    }
+
+    /// `do_huge_pmd_wp_page`: a write to a read-only PMD-mapped THP reuses the whole folio when
+    /// it is mapped only here (PageAnonExclusive or `folio_ref_count` 1, e.g. once a fork's
+    /// child has exited): `pmdp_set_access_flags` makes all 512 pages writable and dirty at
+    /// once, with no MMU notifier. A folio still shared (a live child) is split instead:
+    /// `__split_huge_pmd` (a notifier over the whole block) and VM_FAULT_FALLBACK, so
+    /// `do_wp_page` copies the one page; so is the huge zero page (`is_huge_zero_pmd`), its
+    /// PTEs all mapping the small zero page. Returns true when the fault is done.
+    private mutating func hugePMDWriteProtectFault(_ page: PageRef, block: Range<Int>) -> Bool {
+        let r = page.region
+        if self[frameOf: page] == Frames.zero {
+            self[regionOf: page].splitBlocks.insert(page.page / Self.pmdPages)
+            splitPMDNotifier(page.process, r, block, note: "do_huge_pmd_wp_page splits the huge zero page at r\(r) pages "
+                + "\(block.lowerBound)..<\(block.upperBound) (__split_huge_pmd): their mirror entries go, then do_wp_page copies the page")
+            return false
+        }
+        let exclusive = block.allSatisfy { q in s.frames.refs[Int(self[frameOf: page.at(q)])] == 1 }
+        if exclusive {
+            for q in block {
+                let f = Int(self[frameOf: page.at(q)])
+                s.frames.bits[f].insert([.anonExclusive, .dirty])
+                s.frames.bits[f].remove(.lazyFree)
+                self[flagsOf: page.at(q)].insert(.pteWrite)
+            }
+            x.note("do_huge_pmd_wp_page reuses the THP at r\(r) pages \(block.lowerBound)..<\(block.upperBound) mapped only here: "
+                + "all 512 pages become writable (PMD)")
+            return true
+        }
+        self[regionOf: page].splitBlocks.insert(page.page / Self.pmdPages)
+        splitPMDNotifier(page.process, r, block, note: "do_huge_pmd_wp_page splits the shared THP at r\(r) pages "
+            + "\(block.lowerBound)..<\(block.upperBound) (__split_huge_pmd): their mirror entries go, then do_wp_page copies the page")
+        return false
     }
 
     /// A shared mapping (shmem or a file) maps the object's page itself (`do_read_fault`,
