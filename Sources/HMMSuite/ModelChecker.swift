@@ -52,10 +52,10 @@ final class ModelChecker: @unchecked Sendable {
 
     /// Queues a step; false once a divergence has been found (the caller should stop, as a
     /// kselftest ASSERT does: the model no longer describes the kernel).
-    func submit(_ item: Item) -> Bool {
+    func submit(_ items: [Item]) -> Bool {
         mutex.lock()
-        queue.append(item)
-        work.signal()
+        queue += items
+        if !items.isEmpty { work.signal() }
         let fine = failed == nil
         mutex.unlock()
         return fine
