@@ -33,7 +33,12 @@ public final class CheckedProcess {
 
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
-    public init(_ context: TestContext) throws {
+    public convenience init(_ context: TestContext) throws {
+        try self.init(context, modelInline: ModelChecker.checksInline)
+    }
+
+    /// `modelInline`: check on the test's thread instead of the model's own (``ModelChecker``).
+    init(_ context: TestContext, modelInline: Bool) throws {
         let release = Machine.kernelRelease
         guard let profile = SystemFacts.runningKernelProfile(release: release) else {
             throw TestSkip("no reference-model profile for kernel \(release) (hmmkit models 6.1 and later)")
@@ -50,7 +55,7 @@ public final class CheckedProcess {
         self.profile = profile
         self.environment = environment
         performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
-        checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns)
+        checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns, inline: modelInline)
         // After the checker's thread has started, so only the test's thread is pinned.
         try home?.apply()
         // Strong capture: the test body has dropped its reference by now; runEndChecks

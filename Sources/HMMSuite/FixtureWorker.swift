@@ -66,8 +66,10 @@ final class StepPerformer {
     private let pageSize = Machine.pageSize
     private let tmpDirectory: String
     let codec: PageCodec
-    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`).
-    private var regions: [RegionID: UInt64] = [:]
+    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`),
+    /// indexed by region id (small and dense): a dictionary lookup per page was visible in
+    /// a guest profile of the 1,024-page loops.
+    private var regions: [UInt64?] = []
     private var devices: [FdID: OpenDevice] = [:]
     private var files: [FileID: OpenFile] = [:]
 
@@ -84,6 +86,11 @@ final class StepPerformer {
     /// Where page `page` of region `region` is (for steps the model has no words for).
     func address(_ region: RegionID, _ page: Int) -> UInt64 {
         regions[region]! + UInt64(page * pageSize)
+    }
+
+    private func setBase(_ base: UInt64, of region: RegionID) {
+        if regions.count <= region { regions += [UInt64?](repeating: nil, count: region + 1 - regions.count) }
+        regions[region] = base
     }
 
     /// The device file a step opened as `fd`.
@@ -138,7 +145,7 @@ final class StepPerformer {
                 .file(fd: files[file!]!.rawValue, offset: offset * pageSize, shared: kind == .fileShared)
             }
             try VirtualMemory.map(at: base, bytes: pages * pageSize, protection: Self.protection(prot), backing: backing)
-            regions[r] = base
+            setBase(base, of: r)
             return Observation()
         case let .munmap(r):
             let (a, n) = span(r)
@@ -152,7 +159,7 @@ final class StepPerformer {
             let (a, n) = span(r)
             let destination = try VirtualMemory.reserveSlot(bytes: n)
             try VirtualMemory.move(from: a, bytes: n, to: destination)
-            regions[to] = destination
+            setBase(destination, of: to)
             return Observation()
         case let .madvise(r, advice):
             let (a, n) = span(r)
@@ -213,6 +220,10 @@ final class StepPerformer {
         init(bytes: Int) { buffer = DeviceBuffer(bytes: bytes) }
         var count: Int { buffer.count }
     }
+
+    /// The ioctl data buffer, for a call the model has no words for (its contents are the
+    /// caller's until the next step).
+    func scratch(bytes: Int) -> UnsafeMutableRawBufferPointer { buffer(bytes) }
 
     /// A buffer of at least `bytes`, with the first word of every page poisoned, so a
     /// page the kernel did not write decodes as no token instead of an earlier answer.
