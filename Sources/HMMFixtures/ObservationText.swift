@@ -54,6 +54,22 @@ public enum ObservationText {
         var line = line
         return line.withUTF8 { WireReader(bytes: $0).observation() }
     }
+
+    /// Several encoded observations joined by `;` (a forked child's batch of answers), in
+    /// order; nil when any of them cannot be decoded.
+    public static func decodeBatch(_ text: String) -> [Observation]? {
+        var text = text
+        return text.withUTF8 { all -> [Observation]? in
+            var out: [Observation] = []
+            var start = 0
+            for end in 0...all.count where end == all.count || all[end] == UInt8(ascii: ";") {
+                guard let o = WireReader(bytes: UnsafeBufferPointer(rebasing: all[start..<end])).observation() else { return nil }
+                out.append(o)
+                start = end + 1
+            }
+            return out
+        }
+    }
 }
 
 /// A reader of the wire form over UTF-8 bytes.

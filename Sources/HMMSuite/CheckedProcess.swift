@@ -22,6 +22,9 @@ public final class CheckedProcess {
     private var files = 0
     /// Every step handed to the model, in its order (for the reproducer).
     private var recorded: [Action] = []
+    /// Performed steps not yet handed to the model's thread: a loop over a range hands them
+    /// over in batches (one lock and at most one wake-up each) instead of one by one.
+    private var outbox: [ModelChecker.Item] = []
     private let profile: KernelProfile
     private let environment: Environment
     /// Where a divergence's reproducer goes: `$HMMKIT_OUTPUT_DIR` (in a VM: collected by
@@ -30,7 +33,12 @@ public final class CheckedProcess {
 
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
-    public init(_ context: TestContext) throws {
+    public convenience init(_ context: TestContext) throws {
+        try self.init(context, modelInline: ModelChecker.checksInline)
+    }
+
+    /// `modelInline`: check on the test's thread instead of the model's own (``ModelChecker``).
+    init(_ context: TestContext, modelInline: Bool) throws {
         let release = Machine.kernelRelease
         guard let profile = SystemFacts.runningKernelProfile(release: release) else {
             throw TestSkip("no reference-model profile for kernel \(release) (hmmkit models 6.1 and later)")
@@ -47,12 +55,15 @@ public final class CheckedProcess {
         self.profile = profile
         self.environment = environment
         performer = StepPerformer(generation: context.generation, tmpDirectory: "/tmp", codec: .intRuns)
-        checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns)
+        checker = try ModelChecker(model: Model(profile: profile, environment: environment), codec: .intRuns, inline: modelInline)
         // After the checker's thread has started, so only the test's thread is pinned.
         try home?.apply()
         // Strong capture: the test body has dropped its reference by now; runEndChecks
         // clears the list, which ends the cycle.
         context.atEnd {
+            // Steps still in the outbox (the body threw mid-loop) are checked too.
+            _ = self.checker.submit(self.outbox)
+            self.outbox = []
             if let failure = self.checker.finish() {
                 self.saveReproducer(upTo: failure.index)
                 throw Self.report(failure, context)
@@ -93,12 +104,19 @@ public final class CheckedProcess {
     /// answer, not yet checked (hmm-tests' steps do not depend on it).
     @discardableResult
     public func step(_ action: Action, file: String = #fileID, line: Int = #line) throws -> Observation {
+        try step(action, handOver: true, file: file, line: line)
+    }
+
+    /// ``step(_:file:line:)``; with `handOver` false the step waits in the outbox (a loop
+    /// over a range calls ``handOver()`` at its end).
+    @discardableResult
+    private func step(_ action: Action, handOver: Bool, file: String, line: Int) throws -> Observation {
         // fork() performs the real fork; the model's process switch needs no kernel call.
         let answer: Observation = switch action {
         case .fork, .exitChild: Observation()
         default: performer.perform(action)
         }
-        try queue(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line))
+        try queue(.init(action: action, answer: answer, followOnly: false, inChild: false, file: file, line: line), handOver: handOver)
         return answer
     }
 
@@ -106,18 +124,31 @@ public final class CheckedProcess {
     /// model only follows it.
     private func write(_ action: Action, file: String, line: Int) throws {
         _ = performer.perform(action)
-        try queue(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line))
+        try queue(.init(action: action, answer: Observation(), followOnly: true, inChild: false, file: file, line: line),
+                  handOver: false)
     }
 
     /// Hands a performed step to the model. Once the model has found a divergence the test
     /// stops, as hmm-tests' ASSERTs do (the end check reports it, with the reproducer):
     /// later steps would run on a kernel the model no longer describes.
-    private func queue(_ item: ModelChecker.Item) throws {
+    private func queue(_ item: ModelChecker.Item, handOver now: Bool) throws {
         recorded.append(item.action)
-        if !checker.submit(item) {
-            throw TestFailure("stopped: the model found a divergence at an earlier step", file: item.file, line: item.line)
+        outbox.append(item)
+        if now || outbox.count >= Self.handOverBatch { try handOver() }
+    }
+
+    /// Hands the outbox to the model's thread.
+    private func handOver() throws {
+        guard let last = outbox.last else { return }
+        let fine = checker.submit(outbox)
+        outbox.removeAll(keepingCapacity: true)
+        if !fine {
+            throw TestFailure("stopped: the model found a divergence at an earlier step", file: last.file, line: last.line)
         }
     }
+
+    /// Steps per hand-over in a loop over a range.
+    static let handOverBatch = 128
 
     // MARK: hmm-tests vocabulary
 
@@ -167,22 +198,25 @@ public final class CheckedProcess {
         for (page, token) in zip(pages, pattern(pages, offset: offset, stride: stride)) {
             try write(.cpuWrite(r, page: page, token: token), file: file, line: line)
         }
+        try handOver()
     }
 
     /// The CPU reads each page of `pages`; the model checks the ints.
     public func cpuRead(_ r: RegionID, _ pages: Range<Int>, file: String = #fileID, line: Int = #line) throws {
-        for page in pages { try step(.cpuRead(r, page: page), file: file, line: line) }
+        for page in pages { try step(.cpuRead(r, page: page), handOver: false, file: file, line: line) }
+        try handOver()
     }
 
     /// `ptr[i] += by` on every int of `pages`: a checked read, then the write.
     public func cpuIncrement(_ r: RegionID, _ pages: Range<Int>, by: Int32 = 1, file: String = #fileID, line: Int = #line) throws {
         for page in pages {
-            let seen = try step(.cpuRead(r, page: page), file: file, line: line)
+            let seen = try step(.cpuRead(r, page: page), handOver: false, file: file, line: line)
             guard let token = seen.tokens?.first ?? nil, let run = IntRun(token: token) else {
                 throw TestFailure("page \(page) holds no int run to increment", file: file, line: line)
             }
             try write(.cpuWrite(r, page: page, token: IntRun(start: run.start &+ by, stride: run.stride).token), file: file, line: line)
         }
+        try handOver()
     }
 
     /// One dmirror ioctl over `pages` of `r` (WRITE sends `data`).
@@ -226,7 +260,17 @@ public final class CheckedProcess {
         let performer = self.performer
         var child = try ForkedChild.spawn(newProcessGroup: false) { send in
             performer.becomeChild()
-            for action in childSteps { send("O " + ObservationText.encode(performer.perform(action))) }
+            // Answers go up in batches (one line, one write each): a line per step cost a
+            // write, a wake-up of the parent and a read per page of a 1,024-page loop.
+            var batch: [String] = []
+            for action in childSteps {
+                batch.append(ObservationText.encode(performer.perform(action)))
+                if batch.count == Self.answersPerLine {
+                    send("O " + batch.joined(separator: ";"))
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { send("O " + batch.joined(separator: ";")) }
             return 0
         }
         var answers: [Observation] = []
@@ -234,10 +278,10 @@ public final class CheckedProcess {
         loop: while true {
             switch child.next(deadline: deadline) {
             case let .line(l):
-                guard l.hasPrefix("O "), let o = ObservationText.decode(String(l.dropFirst(2))) else {
-                    throw TestFailure("forked child: unreadable answer '\(l)'", file: file, line: line)
+                guard l.hasPrefix("O "), let batch = ObservationText.decodeBatch(String(l.dropFirst(2))) else {
+                    throw TestFailure("forked child: unreadable answer '\(l.prefix(200))'", file: file, line: line)
                 }
-                answers.append(o)
+                answers += batch
             case .closed: break loop
             case .timedOut:
                 child.killGroup()
@@ -250,10 +294,13 @@ public final class CheckedProcess {
             throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
         }
         for (action, answer) in zip(childSteps, answers) {
-            try queue(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line))
+            try queue(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line), handOver: false)
         }
         try step(.exitChild, file: file, line: line)
     }
+
+    /// How many of a forked child's answers share one line (the wire form has no `;`).
+    static let answersPerLine = 256
 
     private static func report(_ failure: ModelChecker.Failure, _ context: TestContext) -> TestFailure {
         for line in failure.report { context.log(line) }

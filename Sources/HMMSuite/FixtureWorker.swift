@@ -66,8 +66,10 @@ final class StepPerformer {
     private let pageSize = Machine.pageSize
     private let tmpDirectory: String
     let codec: PageCodec
-    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`).
-    private var regions: [RegionID: UInt64] = [:]
+    /// Base address of each region's slot (region page `p` is at `base + p * pageSize`),
+    /// indexed by region id (small and dense): a dictionary lookup per page was visible in
+    /// a guest profile of the 1,024-page loops.
+    private var regions: [UInt64?] = []
     private var devices: [FdID: OpenDevice] = [:]
     private var files: [FileID: OpenFile] = [:]
 
@@ -84,6 +86,11 @@ final class StepPerformer {
     /// Where page `page` of region `region` is (for steps the model has no words for).
     func address(_ region: RegionID, _ page: Int) -> UInt64 {
         regions[region]! + UInt64(page * pageSize)
+    }
+
+    private func setBase(_ base: UInt64, of region: RegionID) {
+        if regions.count <= region { regions += [UInt64?](repeating: nil, count: region + 1 - regions.count) }
+        regions[region] = base
     }
 
     /// The device file a step opened as `fd`.
@@ -138,7 +145,7 @@ final class StepPerformer {
                 .file(fd: files[file!]!.rawValue, offset: offset * pageSize, shared: kind == .fileShared)
             }
             try VirtualMemory.map(at: base, bytes: pages * pageSize, protection: Self.protection(prot), backing: backing)
-            regions[r] = base
+            setBase(base, of: r)
             return Observation()
         case let .munmap(r):
             let (a, n) = span(r)
@@ -152,7 +159,7 @@ final class StepPerformer {
             let (a, n) = span(r)
             let destination = try VirtualMemory.reserveSlot(bytes: n)
             try VirtualMemory.move(from: a, bytes: n, to: destination)
-            regions[to] = destination
+            setBase(destination, of: to)
             return Observation()
         case let .madvise(r, advice):
             let (a, n) = span(r)
@@ -210,20 +217,68 @@ final class StepPerformer {
 
     private final class Scratch {
         let buffer: DeviceBuffer
-        init(bytes: Int) { buffer = DeviceBuffer(bytes: bytes) }
+        init(bytes: Int) {
+            buffer = DeviceBuffer(bytes: bytes)
+            // No THP: a huge page the kernel's first write faults in would make pages it
+            // did not write resident (``unwritten(_:among:)`` reads residency).
+            try? VirtualMemory.advise(at: UInt64(UInt(bitPattern: buffer.base)), bytes: buffer.count, .noHugePage)
+        }
         var count: Int { buffer.count }
     }
 
+    /// One byte per page of `b`, bit 0 set when the page is resident; nil when mincore fails.
+    private func residency(_ b: UnsafeMutableRawBufferPointer) -> [UInt8]? {
+        guard let base = b.baseAddress, b.count > 0 else { return [] }
+        var vector = [UInt8](repeating: 0, count: (b.count + pageSize - 1) / pageSize)
+        let ok = vector.withUnsafeMutableBufferPointer { v in (try? Sys.mincore(base, b.count, v.baseAddress!)) != nil }
+        return ok ? vector : nil
+    }
+
+    /// A buffer of at least `bytes` for a call that copies whole pages back (READ,
+    /// MIGRATE_TO_DEV, EXCLUSIVE), and the pages left unpoisoned: those never touched since
+    /// the buffer was mapped (not resident, so zero). Poisoning them cost a page fault and a
+    /// cleared page each, for nothing when the call then failed (hm-tests' mirror pages are
+    /// only touched by the kernel's copy). A page the kernel did not write stays
+    /// unresident, which ``unwritten(_:among:)`` tells apart from one it wrote.
+    private func lazyBuffer(_ bytes: Int) -> (UnsafeMutableRawBufferPointer, fresh: [Bool]) {
+        let b = buffer(bytes, poison: false)
+        let pages = bytes / pageSize
+        var fresh = [Bool](repeating: false, count: pages)
+        let resident = residency(b)
+        for page in 0..<pages {
+            if let resident, resident[page] & 1 == 0 {
+                fresh[page] = true
+            } else {
+                b.storeBytes(of: Self.poison, toByteOffset: page * pageSize, as: UInt64.self)
+            }
+        }
+        return (b, fresh)
+    }
+
+    /// Of the `fresh` pages of `b` (see ``lazyBuffer(_:)``), those the kernel did not write:
+    /// still not resident. When residency cannot be read, every fresh page counts as written
+    /// (its zeros are then decoded as the kernel's answer).
+    private func unwritten(_ b: UnsafeMutableRawBufferPointer, among fresh: [Bool]) -> [Bool] {
+        guard fresh.contains(true), let resident = residency(b) else { return fresh.map { _ in false } }
+        return fresh.indices.map { fresh[$0] && resident[$0] & 1 == 0 }
+    }
+
+    static let poison: UInt64 = 0x5EED_BAD0_0000_0001
+
+    /// The ioctl data buffer, for a call the model has no words for (its contents are the
+    /// caller's until the next step).
+    func scratch(bytes: Int) -> UnsafeMutableRawBufferPointer { buffer(bytes, poison: true) }
+
     /// A buffer of at least `bytes`, with the first word of every page poisoned, so a
     /// page the kernel did not write decodes as no token instead of an earlier answer.
-    private func buffer(_ bytes: Int) -> UnsafeMutableRawBufferPointer {
+    private func buffer(_ bytes: Int, poison: Bool) -> UnsafeMutableRawBufferPointer {
         if scratch.last.map({ $0.count < bytes }) ?? true {
             scratch.append(Scratch(bytes: max(bytes, 2 * (scratch.last?.count ?? 0), pageSize)))
         }
         let b = UnsafeMutableRawBufferPointer(rebasing: scratch[scratch.count - 1].buffer.bytes[0..<bytes])
         var offset = 0
-        while offset + 8 <= bytes {
-            b.storeBytes(of: 0x5EED_BAD0_0000_0001 as UInt64, toByteOffset: offset, as: UInt64.self)
+        while poison && offset + 8 <= bytes {
+            b.storeBytes(of: Self.poison, toByteOffset: offset, as: UInt64.self)
             offset += pageSize
         }
         return b
@@ -235,24 +290,25 @@ final class StepPerformer {
         let count = call.range.count
         switch call.command {
         case .snapshot:
-            let b = buffer(count)
+            let b = buffer(count, poison: true)
             let r = try device.perform(.snapshot, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
             return Observation(cpages: r.cpages, faults: r.faults, snapshot: Array(UnsafeRawBufferPointer(b)))
         case .flags, .release, .migrateToSystem, .checkExclusive:
             let r = try device.perform(call.command, address: addr, pages: UInt64(count))
             return Observation(cpages: r.cpages, faults: r.faults)
         case .write:
-            let b = buffer(count * pageSize)
+            let b = buffer(count * pageSize, poison: true)
             for (i, token) in call.data.prefix(count).enumerated() {
                 codec.fill(UnsafeMutableRawBufferPointer(rebasing: b[(i * pageSize)..<((i + 1) * pageSize)]), token: token)
             }
             let r = try device.perform(.write, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
             return Observation(cpages: r.cpages, faults: r.faults)
         case .read, .migrateToDevice, .exclusive:
-            let b = buffer(count * pageSize)
+            let (b, fresh) = lazyBuffer(count * pageSize)
             let r = try device.perform(call.command, address: addr, pages: UInt64(count), buffer: UInt64(UInt(bitPattern: b.baseAddress!)))
+            let unwritten = unwritten(b, among: fresh)
             let tokens = (0..<count).map { i in
-                codec.decode(UnsafeRawBufferPointer(rebasing: b[(i * pageSize)..<((i + 1) * pageSize)]))
+                unwritten[i] ? nil : codec.decode(UnsafeRawBufferPointer(rebasing: b[(i * pageSize)..<((i + 1) * pageSize)]))
             }
             return Observation(cpages: r.cpages, faults: r.faults, tokens: tokens)
         }

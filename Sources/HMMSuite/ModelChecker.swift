@@ -9,7 +9,18 @@ import HMMSystem
 ///
 /// Under QEMU TCG the model's work per step cost as much as the kernel's, and the C
 /// selftest leaves the second vCPU idle.
+///
+/// Where the CPUs take turns (hmmkit's TCG VMs run every vCPU on one host thread, and
+/// `HMMKIT_MODEL_THREAD=0` says so) the thread overlaps nothing: the checker then checks
+/// each batch on the caller's thread as it is submitted. Same checks, same order; no
+/// wake-ups, no scheduler balancing, no TLB-flush IPIs to a second CPU in the test's mm.
 final class ModelChecker: @unchecked Sendable {
+    /// Whether checks run on the submitting thread (``modelThreadVariable`` is `0`).
+    static let checksInline = getenvString(modelThreadVariable) == "0"
+    /// Set by the host for the guest (`BootPlan.modelThreadVariable` in HMMGuest, which this
+    /// target does not import).
+    static let modelThreadVariable = "HMMKIT_MODEL_THREAD"
+
     struct Item {
         var action: Action
         var answer: Observation
@@ -41,10 +52,13 @@ final class ModelChecker: @unchecked Sendable {
     private let work = SystemMutex.Condition()
     private let idle = SystemMutex.Condition()
     private var thread: SystemThread?
+    private let inline: Bool
 
-    init(model: Model, codec: PageCodec) throws {
+    init(model: Model, codec: PageCodec, inline: Bool = ModelChecker.checksInline) throws {
         self.model = model
         self.codec = codec
+        self.inline = inline
+        if inline { return }
         do { thread = try SystemThread { [self] in serve() } } catch {
             throw TestFailure("could not start the model's thread: pthread_create \(error.errno.rawValue)")
         }
@@ -52,10 +66,18 @@ final class ModelChecker: @unchecked Sendable {
 
     /// Queues a step; false once a divergence has been found (the caller should stop, as a
     /// kselftest ASSERT does: the model no longer describes the kernel).
-    func submit(_ item: Item) -> Bool {
+    func submit(_ items: [Item]) -> Bool {
+        if inline {
+            if failed == nil && !items.isEmpty {
+                var failure = check(items)
+                failure?.index = steps - 1
+                failed = failure
+            }
+            return failed == nil
+        }
         mutex.lock()
-        queue.append(item)
-        work.signal()
+        queue += items
+        if !items.isEmpty { work.signal() }
         let fine = failed == nil
         mutex.unlock()
         return fine

@@ -73,7 +73,7 @@ public struct ForkedChild: ~Copyable {
             if remaining <= 0 { return .timedOut }
             let ready = (try? Sys.poll(channel.rawValue, events: Int16(POLLIN), timeoutMilliseconds: Int32(min(remaining, 1) * 1000))) ?? 0
             if ready == 0 { continue }
-            guard let chunk = try? Sys.readBytes(channel.rawValue, count: 4096), !chunk.isEmpty else {
+            guard let chunk = try? Sys.readBytes(channel.rawValue, count: 65536), !chunk.isEmpty else {
                 if let rest = pending.takeRest() { return .line(rest) }
                 return .closed
             }
@@ -188,23 +188,35 @@ public func waitForExit(_ pid: Int32) -> ProcessTermination {
 }
 
 /// Bytes read from a pipe, handed out a line at a time (newline dropped).
+///
+/// Lines are taken from a read position, and the consumed bytes dropped only when a new
+/// chunk comes in: removing each line from the front moved the rest of the buffer every
+/// time (a forked child's thousands of answer lines were quadratic in memmove).
 struct LineBuffer {
     private var bytes: [UInt8] = []
+    /// Where the next line starts.
+    private var start = 0
 
-    mutating func append(_ chunk: [UInt8]) { bytes += chunk }
+    mutating func append(_ chunk: [UInt8]) {
+        if start > 0 {
+            bytes.removeSubrange(..<start)
+            start = 0
+        }
+        bytes += chunk
+    }
 
     mutating func takeLine() -> String? {
-        guard let nl = bytes.firstIndex(of: 10) else { return nil }
-        let line = String(decoding: bytes[..<nl], as: UTF8.self)
-        bytes.removeSubrange(...nl)
+        guard let nl = bytes[start...].firstIndex(of: 10) else { return nil }
+        let line = String(decoding: bytes[start..<nl], as: UTF8.self)
+        start = nl + 1
         return line
     }
 
     /// What is left without a newline (the writer's last words before it exited).
     mutating func takeRest() -> String? {
-        guard !bytes.isEmpty else { return nil }
-        defer { bytes = [] }
-        return String(decoding: bytes, as: UTF8.self)
+        guard start < bytes.count else { return nil }
+        defer { bytes = []; start = 0 }
+        return String(decoding: bytes[start...], as: UTF8.self)
     }
 }
 

@@ -128,6 +128,12 @@ package enum Sys {
         _ = try retryingEINTR("mprotect") { Glibc.mprotect(address, length, prot) }
     }
 
+    /// mincore(2): one byte per page of `length` into `vector`, bit 0 set when resident.
+    package static func mincore(_ address: UnsafeMutableRawPointer, _ length: Int,
+                                _ vector: UnsafeMutablePointer<UInt8>) throws(SystemError) {
+        if Glibc.mincore(address, length, vector) == -1 { throw SystemError("mincore", .current) }
+    }
+
     package static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) throws(SystemError) {
         _ = try retryingEINTR("madvise") { Glibc.madvise(address, length, advice) }
     }

@@ -236,6 +236,11 @@ public final class VMSession {
         let guestArgv = argv.map { $0 == host ? GuestLayout.executable : $0 }
         let cwd = FileManager.default.currentDirectoryPath
         var archive = BootArchive(command: guestArgv, workingDirectory: cwd, artifacts: options.artifacts)
+        // TCG runs the vCPUs in turn on one host thread: a second thread for the model
+        // overlaps nothing and adds wake-ups, scheduler balancing and TLB-flush IPIs.
+        if accelerator == .tcg && !archive.environment.contains(where: { $0.hasPrefix(BootPlan.modelThreadVariable + "=") }) {
+            archive.environment.append(BootPlan.modelThreadVariable + "=0")
+        }
         archive.hostPaths = options.hostFiles + BootArchive.hostPaths(namedBy: Array(guestArgv.dropFirst()), workingDirectory: cwd)
         let bootArchive = bootDir + "/boot.cpio"
         let initrd = bootDir + "/initrd.cpio"

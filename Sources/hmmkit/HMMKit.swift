@@ -28,7 +28,7 @@ public struct HMMKit: ParsableCommand {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
         do {
-            var command = try parseAsRoot()
+            var command = try fastRun() ?? parseAsRoot()
             try command.run()
         } catch {
             if let code = usageExitCode(for: error) {
@@ -37,6 +37,17 @@ public struct HMMKit: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// `hmmkit run ...` parsed as `run`'s own command line, or nil to parse the whole tree.
+    /// Building the tree (every subcommand's name and options, by reflection) was half of
+    /// the start-up under TCG, paid once per run and once per test name in `bench suite
+    /// --per-test`. Anything `run` alone does not accept (help, a usage error) goes through
+    /// the tree, so messages and exit codes stay the tree's.
+    static func fastRun() -> (any ParsableCommand)? {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 2, arguments[1] == "run" else { return nil }
+        return try? RunCommand.parseAsRoot(Array(arguments.dropFirst(2)))
     }
 
     /// 2 for a usage error (bad or missing arguments), nil for any other outcome.

@@ -21,11 +21,14 @@ import Glibc
                     facts: SystemFacts.gather()) { log.lines.append($0) }
     }
 
-    @Test(arguments: [HMMModel.MappingKind.anonPrivate, .anonShared])
-    func forkedChildAndParentFollowTheModel(kind: HMMModel.MappingKind) throws {
+    /// Each test runs with the model on its own thread and on the test's (TCG VMs).
+    static let modelThreads = [false, true]
+
+    @Test(arguments: [HMMModel.MappingKind.anonPrivate, .anonShared], modelThreads)
+    func forkedChildAndParentFollowTheModel(kind: HMMModel.MappingKind, inline: Bool) throws {
         let log = Log()
         let context = Self.context(log)
-        let p = try CheckedProcess(context)
+        let p = try CheckedProcess(context, modelInline: inline)
         let r = try p.mmap(pages: 8, kind: kind)
         try p.cpuWrite(r, 0..<8)
         let minusOne = p.pattern(0..<1, stride: -1)[0]
@@ -40,11 +43,12 @@ import Glibc
         #expect(!log.lines.contains { $0.contains("divergence") })
     }
 
-    @Test func dataTheModelDidNotPredictFailsTheStep() throws {
+    @Test(arguments: modelThreads)
+    func dataTheModelDidNotPredictFailsTheStep(inline: Bool) throws {
         let log = Log()
         let context = Self.context(log)
-        let p = try CheckedProcess(context)
-        p.reproducerDirectory = "/tmp/hmmkit-checked-\(getpid())"
+        let p = try CheckedProcess(context, modelInline: inline)
+        p.reproducerDirectory = "/tmp/hmmkit-checked-\(getpid())-\(inline)"
         let r = try p.mmap(pages: 4)
         try p.cpuWrite(r, 0..<4)
         // Behind the model's back: one int of page 2 changes.
