@@ -304,8 +304,29 @@ extension Model {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
             guard !self[region].splitBlocks.contains(b),
                   block.contains(where: { self[region].flags[$0].contains(.thp) }) else { continue }
-            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
-            for q in block { self[region].flags[q].remove(.thp) }
+            // split_folio splits the folio, not this mapping: every other mapping of it (the
+            // PMD a fork left in the parent or child, pages an mremap moved) is unmapped and
+            // remapped by PTEs as well (unmap_folio, remap_page).
+            var blocks: Set<RegionBlock> = [RegionBlock(page: PageRef(pi, r, block.lowerBound))]
+            if let q = block.first(where: { self[region].flags[$0].contains(.thp) && self[region].frame[$0] > Frames.zero }) {
+                for m in folioMappings(of: self[region].frame[q]) { blocks.insert(RegionBlock(page: m)) }
+            }
+            let here = RegionBlock(page: PageRef(pi, r, block.lowerBound))
+            for rb in blocks {
+                let range = (rb.block * Self.pmdPages)..<min((rb.block + 1) * Self.pmdPages, self[rb.region].span)
+                if rb != here {
+                    // unmap_folio -> try_to_migrate_one (TTU_SPLIT_HUGE_PMD): a CLEAR notifier over
+                    // the other mapping's block drops its mirror entries.
+                    splitPMDNotifier(rb.region.process, rb.region.region, range, note: "migrate_vma's split_folio unmaps "
+                        + "r\(rb.region.region) pages \(range.lowerBound)..<\(range.upperBound) of process \(rb.region.process) "
+                        + "too (unmap_folio): their mirror entries go")
+                }
+                if profile.isOn(.thpSplitMapsZeroSubpages) {
+                    mapZeroSubpagesAfterSplit(rb.region.process, rb.region.region, range)
+                }
+                for q in range { self[rb.region].flags[q].remove(.thp) }
+                self[rb.region].splitBlocks.remove(rb.block)
+            }
         }
     }
 
