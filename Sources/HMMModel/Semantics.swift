@@ -559,14 +559,23 @@ extension Model {
         var busyTHPBlocks = Set<Int>()
         // THP blocks whose partially mapped folio migrate_pages split: the page that queued
         // it and the folio's pages before the split.
-        var splitTHPBlocks: [Int: (queuedAt: Int, folio: Set<Int>)] = [:]
+        var splitTHPBlocks: [Int: (queuedAt: Int, folio: Set<Int>, flushed: Bool)] = [:]
         for (i, p) in (range.first..<range.end).enumerated() {
-            if let split = splitTHPBlocks[p / Self.pmdPages] {
-                // The next page finds the folio isolated (-EBUSY) and do_pages_move flushes the
-                // queue; the later pages see the split pages (zero page: -EFAULT; moved: the node).
-                v.primary[i] = p == split.queuedAt + 1 && split.folio.contains(p) ? -Errno.EBUSY.rawValue : nodeStatus(pi, r, p)
-                v.extra[i] = nil
-                continue
+            if var split = splitTHPBlocks[p / Self.pmdPages] {
+                let inFolio = split.folio.contains(p)
+                let f = self[region].frame[p]
+                let immediate = f <= Frames.zero || !s.frames.loc[Int(f)].isSystem
+                if inFolio || (!split.flushed && immediate) {
+                    // The next page of the folio finds it isolated (-EBUSY), and that or any
+                    // status stored at once (a hole) makes do_pages_move flush the queue; the
+                    // later pages see the split pages (zero page: -EFAULT; moved: the node).
+                    v.primary[i] = inFolio && !split.flushed ? -Errno.EBUSY.rawValue : nodeStatus(pi, r, p)
+                    v.extra[i] = nil
+                    split.flushed = true
+                    splitTHPBlocks[p / Self.pmdPages] = split
+                    continue
+                }
+                // A page refaulted after a zap is no page of the folio: queued and moved on its own.
             }
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = self[region].frame[p]
@@ -615,7 +624,7 @@ extension Model {
                     // do_pages_move -> migrate_pages moves the folio (add_folio_for_migration
                     // queued the whole large folio), or splits it first.
                     if let folio = migrateQueuedTHP(pi, r, p, to: node) {
-                        splitTHPBlocks[block] = (p, folio)
+                        splitTHPBlocks[block] = (p, folio, false)
                         continue
                     }
                 }
