@@ -249,7 +249,11 @@ extension Model {
                     }
                     writable = fl.contains(.pteWrite)
                 }
-                if fl.contains(.thp) { touchedBlocks.insert(p / Self.pmdPages) }
+                // A block mapped by PTEs already (a VMA split, a zap, an mremap) is not split
+                // again: migrate_vma_collect_pmd calls split_folio only under pmd_trans_huge, so
+                // a zero-page PTE or a hole there migrates alone and a THP beside it stays whole.
+                let pteMappedBlock = self[region].splitBlocks.contains(p / Self.pmdPages) && !x.forceSmall
+                if fl.contains(.thp) && !pteMappedBlock { touchedBlocks.insert(p / Self.pmdPages) }
                 if coherent && s.coherentUsed[minor] >= environment.coherentCapacity {
                     x.note("coherent device \(minor) is full (one 256 MiB chunk): pages stay, read-back gives ENOENT")
                     continue
@@ -270,6 +274,7 @@ extension Model {
                 }
                 if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
                 self[region].flags[p].set(.pteWrite, writable)
+                if pteMappedBlock { self[region].flags[p].remove(.thp) }
                 store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
             if !profile.isOn(.deviceTHP) {
