@@ -266,6 +266,8 @@ extension Model {
                     nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
                     self[region].prepareAnonVMA(at: p)
+                    // migrate_vma_insert_page: pte_alloc for a hole (the PMD was none).
+                    self[region].pteTables.insert(p / Self.pmdPages)
                     self[region].frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)

@@ -88,7 +88,19 @@ extension Model {
         // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
         // included: its end page is the one dmirror_do_update drops too.
         if unmapped { invalidate(pi, r, range.end..<range.end) }
+        freePageTables(pi, r, range.first..<range.end)
         return Self.okOutcomes
+    }
+
+    /// free_pgtables after an unmap: a PTE table goes with the last VMA over its 2 MiB block
+    /// (regions own their blocks, so: when no page of the block stays mapped).
+    mutating func freePageTables(_ pi: Int, _ r: Int, _ range: Range<Int>) {
+        let region = RegionRef(pi, r)
+        guard !range.isEmpty else { return }
+        for b in (range.lowerBound / Self.pmdPages)...((range.upperBound - 1) / Self.pmdPages) {
+            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, self[region].span)
+            if !block.contains(where: { self[region].flags[$0].contains(.mapped) }) { self[region].pteTables.remove(b) }
+        }
     }
 
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
@@ -168,6 +180,12 @@ extension Model {
         for (i, fl) in dst.flags.enumerated() where fl.contains(.thp) {
             if range.first % Self.pmdPages != 0 { dst.splitBlocks.insert(i / Self.pmdPages) }
         }
+        // move_page_tables skips a none PMD and gives the new range a PTE table wherever the
+        // old one had one (move_ptes after pte_alloc, or move_normal_pmd moving the table).
+        for i in 0..<range.count where self[region].pteTables.contains((range.first + i) / Self.pmdPages) {
+            dst.pteTables.insert(i / Self.pmdPages)
+        }
+        freePageTables(pi, r, range.first..<range.end)
         if s.procs[pi].regions.count <= to {
             s.procs[pi].regions += [Region?](repeating: nil, count: to + 1 - s.procs[pi].regions.count)
         }
@@ -332,6 +350,11 @@ extension Model {
                 reg.flags[p] = fl
             }
             reg.aroundMaybe = reg.aroundMaybe.filter { copied[$0] }
+            // copy_pmd_range gives the child a PTE table only where it copies one.
+            let span = reg.span
+            reg.pteTables = reg.pteTables.filter { b in
+                ((b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)).contains { copied[$0] }
+            }
             child.regions[r] = reg
         }
         s.procs.append(child)
