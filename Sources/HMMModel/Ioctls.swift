@@ -249,7 +249,11 @@ extension Model {
                     }
                     writable = fl.contains(.pteWrite)
                 }
-                if fl.contains(.thp) { touchedBlocks.insert(p / Self.pmdPages) }
+                // A block mapped by PTEs already (a VMA split, a zap, an mremap) is not split
+                // again: migrate_vma_collect_pmd calls split_folio only under pmd_trans_huge, so
+                // a zero-page PTE or a hole there migrates alone and a THP beside it stays whole.
+                let pteMappedBlock = self[region].splitBlocks.contains(p / Self.pmdPages) && !x.forceSmall
+                if fl.contains(.thp) && !pteMappedBlock { touchedBlocks.insert(p / Self.pmdPages) }
                 if coherent && s.coherentUsed[minor] >= environment.coherentCapacity {
                     x.note("coherent device \(minor) is full (one 256 MiB chunk): pages stay, read-back gives ENOENT")
                     continue
@@ -262,6 +266,8 @@ extension Model {
                     nf = s.frames.alloc(token: 0, loc: dl, bits: bits)
                     if coherent { s.coherentUsed[minor] += 1 }
                     self[region].prepareAnonVMA(at: p)
+                    // migrate_vma_insert_page: pte_alloc for a hole (the PMD was none).
+                    self[region].pteTables.insert(p / Self.pmdPages)
                     self[region].frame[p] = nf
                 } else {
                     invalidateOthers(f, r, p)
@@ -270,6 +276,7 @@ extension Model {
                 }
                 if !coherent { s.frames.owner[Int(nf)] = UInt32(pi << 8 | fd) + 1 }
                 self[region].flags[p].set(.pteWrite, writable)
+                if pteMappedBlock { self[region].flags[p].remove(.thp) }
                 store(pi, fd, r, p, frame: nf, tag: writable ? .write : .read)
             }
             if !profile.isOn(.deviceTHP) {
@@ -304,8 +311,29 @@ extension Model {
             let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
             guard !self[region].splitBlocks.contains(b),
                   block.contains(where: { self[region].flags[$0].contains(.thp) }) else { continue }
-            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
-            for q in block { self[region].flags[q].remove(.thp) }
+            // split_folio splits the folio, not this mapping: every other mapping of it (the
+            // PMD a fork left in the parent or child, pages an mremap moved) is unmapped and
+            // remapped by PTEs as well (unmap_folio, remap_page).
+            var blocks: Set<RegionBlock> = [RegionBlock(page: PageRef(pi, r, block.lowerBound))]
+            if let q = block.first(where: { self[region].flags[$0].contains(.thp) && self[region].frame[$0] > Frames.zero }) {
+                for m in folioMappings(of: self[region].frame[q]) { blocks.insert(RegionBlock(page: m)) }
+            }
+            let here = RegionBlock(page: PageRef(pi, r, block.lowerBound))
+            for rb in blocks {
+                let range = (rb.block * Self.pmdPages)..<min((rb.block + 1) * Self.pmdPages, self[rb.region].span)
+                if rb != here {
+                    // unmap_folio -> try_to_migrate_one (TTU_SPLIT_HUGE_PMD): a CLEAR notifier over
+                    // the other mapping's block drops its mirror entries.
+                    splitPMDNotifier(rb.region.process, rb.region.region, range, note: "migrate_vma's split_folio unmaps "
+                        + "r\(rb.region.region) pages \(range.lowerBound)..<\(range.upperBound) of process \(rb.region.process) "
+                        + "too (unmap_folio): their mirror entries go")
+                }
+                if profile.isOn(.thpSplitMapsZeroSubpages) {
+                    mapZeroSubpagesAfterSplit(rb.region.process, rb.region.region, range)
+                }
+                for q in range { self[rb.region].flags[q].remove(.thp) }
+                self[rb.region].splitBlocks.remove(rb.block)
+            }
         }
     }
 

@@ -97,12 +97,25 @@ extension Model {
                 self[b.region].splitBlocks.remove(b.block)
             }
         }
+        var moved = false
         for page in pages {
             let g = self[frameOf: page]
             guard g > Frames.zero, s.frames.loc[Int(g)].isSystem, s.frames.loc[Int(g)].index != node else { continue }
             invalidate(page)
             invalidateOthers(g, page.region, page.page)
             relocate(g, to: .system(node: UInt8(node)))
+            moved = true
+        }
+        // A folio moved whole while some of it is mapped by PTEs comes out partially mapped:
+        // try_to_migrate_one unmaps its PTEs one by one, and the first folio_remove_rmap_pte
+        // with other pages still mapped marks the source (__folio_remove_rmap ->
+        // deferred_split_folio(folio, true)); migrate_folio_move requeues the destination with
+        // that flag (deferred_split_folio(dst, src_partially_mapped)), so the next migration
+        // splits it (6.12).
+        let pteMapped = pages.contains { self[RegionRef($0.process, $0.region)].splitBlocks.contains($0.page / Self.pmdPages) }
+        if !split, moved, pages.count > 1, pteMapped {
+            let id = s.frames.folio[Int(f)]
+            if id != 0 { s.frames.partiallyMappedFolios.insert(id) }
         }
         return split ? local : nil
     }

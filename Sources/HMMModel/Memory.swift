@@ -226,6 +226,8 @@ extension Model {
         let hi = lo + Self.pmdPages
         guard hi <= reg.span else { return nil }
         if environment.thp == .madvise && !reg.flags[page.page].contains(.advised) { return nil }
+        // A PTE table there (pmd not none): handle_pte_fault maps one small page.
+        if reg.pteTables.contains(lo / Self.pmdPages) { return nil }
         // One VMA must span the block (an mbind or accounting split ends it too).
         for q in lo..<hi where !reg.sameVMA(page.page, q) || reg.frame[q] != Frames.none { return nil }
         return lo..<hi
@@ -356,6 +358,8 @@ extension Model {
             anonymousTHPFault(page, block: block, write: write)
             return
         }
+        // do_anonymous_page maps the page by a PTE (pte_alloc allocates the table).
+        self[regionOf: page].pteTables.insert(page.page / Self.pmdPages)
         if write {
             self[frameOf: page] = newAnon(page, token: 0)
             self[flagsOf: page].insert(.pteWrite)

@@ -88,7 +88,19 @@ extension Model {
         // The MMU_NOTIFY_UNMAP range is the whole munmap range (vms_clear_ptes), holes
         // included: its end page is the one dmirror_do_update drops too.
         if unmapped { invalidate(pi, r, range.end..<range.end) }
+        freePageTables(pi, r, range.first..<range.end)
         return Self.okOutcomes
+    }
+
+    /// free_pgtables after an unmap: a PTE table goes with the last VMA over its 2 MiB block
+    /// (regions own their blocks, so: when no page of the block stays mapped).
+    mutating func freePageTables(_ pi: Int, _ r: Int, _ range: Range<Int>) {
+        let region = RegionRef(pi, r)
+        guard !range.isEmpty else { return }
+        for b in (range.lowerBound / Self.pmdPages)...((range.upperBound - 1) / Self.pmdPages) {
+            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, self[region].span)
+            if !block.contains(where: { self[region].flags[$0].contains(.mapped) }) { self[region].pteTables.remove(b) }
+        }
     }
 
     mutating func doMprotect(_ range: PageRange, _ prot: Protection) -> [Outcome] {
@@ -168,6 +180,12 @@ extension Model {
         for (i, fl) in dst.flags.enumerated() where fl.contains(.thp) {
             if range.first % Self.pmdPages != 0 { dst.splitBlocks.insert(i / Self.pmdPages) }
         }
+        // move_page_tables skips a none PMD and gives the new range a PTE table wherever the
+        // old one had one (move_ptes after pte_alloc, or move_normal_pmd moving the table).
+        for i in 0..<range.count where self[region].pteTables.contains((range.first + i) / Self.pmdPages) {
+            dst.pteTables.insert(i / Self.pmdPages)
+        }
+        freePageTables(pi, r, range.first..<range.end)
         if s.procs[pi].regions.count <= to {
             s.procs[pi].regions += [Region?](repeating: nil, count: to + 1 - s.procs[pi].regions.count)
         }
@@ -332,6 +350,11 @@ extension Model {
                 reg.flags[p] = fl
             }
             reg.aroundMaybe = reg.aroundMaybe.filter { copied[$0] }
+            // copy_pmd_range gives the child a PTE table only where it copies one.
+            let span = reg.span
+            reg.pteTables = reg.pteTables.filter { b in
+                ((b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)).contains { copied[$0] }
+            }
             child.regions[r] = reg
         }
         s.procs.append(child)
@@ -559,14 +582,23 @@ extension Model {
         var busyTHPBlocks = Set<Int>()
         // THP blocks whose partially mapped folio migrate_pages split: the page that queued
         // it and the folio's pages before the split.
-        var splitTHPBlocks: [Int: (queuedAt: Int, folio: Set<Int>)] = [:]
+        var splitTHPBlocks: [Int: (queuedAt: Int, folio: Set<Int>, flushed: Bool)] = [:]
         for (i, p) in (range.first..<range.end).enumerated() {
-            if let split = splitTHPBlocks[p / Self.pmdPages] {
-                // The next page finds the folio isolated (-EBUSY) and do_pages_move flushes the
-                // queue; the later pages see the split pages (zero page: -EFAULT; moved: the node).
-                v.primary[i] = p == split.queuedAt + 1 && split.folio.contains(p) ? -Errno.EBUSY.rawValue : nodeStatus(pi, r, p)
-                v.extra[i] = nil
-                continue
+            if var split = splitTHPBlocks[p / Self.pmdPages] {
+                let inFolio = split.folio.contains(p)
+                let f = self[region].frame[p]
+                let immediate = f <= Frames.zero || !s.frames.loc[Int(f)].isSystem
+                if inFolio || (!split.flushed && immediate) {
+                    // The next page of the folio finds it isolated (-EBUSY), and that or any
+                    // status stored at once (a hole) makes do_pages_move flush the queue; the
+                    // later pages see the split pages (zero page: -EFAULT; moved: the node).
+                    v.primary[i] = inFolio && !split.flushed ? -Errno.EBUSY.rawValue : nodeStatus(pi, r, p)
+                    v.extra[i] = nil
+                    split.flushed = true
+                    splitTHPBlocks[p / Self.pmdPages] = split
+                    continue
+                }
+                // A page refaulted after a zap is no page of the folio: queued and moved on its own.
             }
             guard v.primary[i] >= 0 || v.extra[i] != nil else { continue }
             let f = self[region].frame[p]
@@ -615,7 +647,7 @@ extension Model {
                     // do_pages_move -> migrate_pages moves the folio (add_folio_for_migration
                     // queued the whole large folio), or splits it first.
                     if let folio = migrateQueuedTHP(pi, r, p, to: node) {
-                        splitTHPBlocks[block] = (p, folio)
+                        splitTHPBlocks[block] = (p, folio, false)
                         continue
                     }
                 }

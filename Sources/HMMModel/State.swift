@@ -188,8 +188,17 @@ struct Region {
     var flags: [PageFlags]
     /// Empty, or per page: 0 default policy, node + 1 for MPOL_BIND.
     var policy: [UInt8] = []
-    /// THP blocks (page index / 512) that may be PTE-mapped large folios.
-    var splitBlocks: Set<Int> = []
+    /// THP blocks (page index / 512) that may be PTE-mapped large folios. A split PMD leaves
+    /// a PTE table behind (``pteTables``), also once the folio itself is split.
+    var splitBlocks: Set<Int> = [] {
+        didSet { pteTables.formUnion(splitBlocks) }
+    }
+    /// Blocks (page index / 512) whose PMD points to a PTE table: a page was mapped small there
+    /// (a fault, `migrate_vma_insert_page`) or a PMD split. MADV_DONTNEED empties the PTEs but
+    /// frees no table (zap_pte_range), so the PMD is not none and a fault there is never a THP
+    /// fault (`__handle_mm_fault` calls `create_huge_pmd` only for `pmd_none`); munmap frees
+    /// the tables of blocks left without a VMA (free_pgtables).
+    var pteTables: Set<Int> = []
     /// Pages with an empty PTE (frame none) in the model that a read fault's fault-around may
     /// have mapped to their page-cache page (``Model/faultAround(_:)``).
     var aroundMaybe: Set<Int> = []
