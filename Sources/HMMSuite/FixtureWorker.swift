@@ -217,7 +217,11 @@ final class StepPerformer {
 
     private final class Scratch {
         let buffer: DeviceBuffer
-        init(bytes: Int) {
+        /// Pages seen resident. They stay so: the buffer is never unmapped or advised away,
+        /// and a page swapped out would only be poisoned (faulted back in) needlessly.
+        var resident: [Bool]
+        init(bytes: Int, pageSize: Int) {
+            resident = [Bool](repeating: false, count: (bytes + pageSize - 1) / pageSize)
             buffer = DeviceBuffer(bytes: bytes)
             // No THP: a huge page the kernel's first write faults in would make pages it
             // did not write resident (``unwritten(_:among:)`` reads residency).
@@ -242,14 +246,18 @@ final class StepPerformer {
     /// unresident, which ``unwritten(_:among:)`` tells apart from one it wrote.
     private func lazyBuffer(_ bytes: Int) -> (UnsafeMutableRawBufferPointer, fresh: [Bool]) {
         let b = buffer(bytes, poison: false)
+        let known = scratch[scratch.count - 1]
         let pages = bytes / pageSize
         var fresh = [Bool](repeating: false, count: pages)
-        let resident = residency(b)
+        // mincore walks the page tables of the whole length: ask only while some page of
+        // it was never seen resident (a loop over one buffer asks once).
+        let resident = known.resident[0..<pages].allSatisfy { $0 } ? nil : residency(b)
         for page in 0..<pages {
             if let resident, resident[page] & 1 == 0 {
                 fresh[page] = true
             } else {
                 b.storeBytes(of: Self.poison, toByteOffset: page * pageSize, as: UInt64.self)
+                known.resident[page] = true
             }
         }
         return (b, fresh)
@@ -260,6 +268,8 @@ final class StepPerformer {
     /// (its zeros are then decoded as the kernel's answer).
     private func unwritten(_ b: UnsafeMutableRawBufferPointer, among fresh: [Bool]) -> [Bool] {
         guard fresh.contains(true), let resident = residency(b) else { return fresh.map { _ in false } }
+        let known = scratch[scratch.count - 1]
+        for page in fresh.indices where resident[page] & 1 != 0 { known.resident[page] = true }
         return fresh.indices.map { fresh[$0] && resident[$0] & 1 == 0 }
     }
 
@@ -273,12 +283,13 @@ final class StepPerformer {
     /// page the kernel did not write decodes as no token instead of an earlier answer.
     private func buffer(_ bytes: Int, poison: Bool) -> UnsafeMutableRawBufferPointer {
         if scratch.last.map({ $0.count < bytes }) ?? true {
-            scratch.append(Scratch(bytes: max(bytes, 2 * (scratch.last?.count ?? 0), pageSize)))
+            scratch.append(Scratch(bytes: max(bytes, 2 * (scratch.last?.count ?? 0), pageSize), pageSize: pageSize))
         }
         let b = UnsafeMutableRawBufferPointer(rebasing: scratch[scratch.count - 1].buffer.bytes[0..<bytes])
         var offset = 0
         while poison && offset + 8 <= bytes {
             b.storeBytes(of: Self.poison, toByteOffset: offset, as: UInt64.self)
+            scratch[scratch.count - 1].resident[offset / pageSize] = true
             offset += pageSize
         }
         return b
