@@ -29,9 +29,47 @@ public struct GuestPayload: Sendable {
         let fixtures = (try? Repository.root()).map { $0 + "/Fixtures" }
         let key = try identity(executable: executable, fixtures: fixtures)
         let payload = GuestPayload(directory: KernelCache.root + "/payloads/" + key)
-        if FileManager.default.fileExists(atPath: payload.initramfs) { return payload }
+        if FileManager.default.fileExists(atPath: payload.initramfs) {
+            // Marks it used, for ``prune(_:keeping:olderThan:now:)``.
+            try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: payload.directory)
+            return payload
+        }
         try build(into: payload.directory, executable: executable, fixtures: fixtures, progress: progress)
+        pruneCache(keeping: payload.directory, progress: progress)
         return payload
+    }
+
+    /// How many payloads the cache keeps. Every build of hmmkit or change of Fixtures/ makes
+    /// a new one of some 90 MiB, so without a bound a developer's cache grows by gigabytes a
+    /// day.
+    public static let cachedPayloads = 6
+    /// A payload used this recently stays even beyond ``cachedPayloads``: another hmmkit (a
+    /// fuzz job, a second VM) may be about to copy it into its boot directory.
+    public static let payloadGraceSeconds: Double = 3600
+
+    /// Of the cached payloads (directory, last use), those to delete: all but the `keep` most
+    /// recently used, except `current` and any used within `grace` seconds of `now`.
+    public static func prune(_ payloads: [(directory: String, used: Date)], keeping keep: Int, current: String,
+                             grace: Double, now: Date) -> [String] {
+        let newestFirst = payloads.sorted { $0.used > $1.used }
+        return newestFirst.dropFirst(keep)
+            .filter { $0.directory != current && now.timeIntervalSince($0.used) > grace }
+            .map(\.directory)
+    }
+
+    static func pruneCache(keeping current: String, progress: (String) -> Void) {
+        let root = KernelCache.root + "/payloads"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let payloads = names.compactMap { name -> (directory: String, used: Date)? in
+            let directory = root + "/" + name
+            guard let used = (try? FileManager.default.attributesOfItem(atPath: directory))?[.modificationDate] as? Date else {
+                return nil
+            }
+            return (directory, used)
+        }
+        let stale = prune(payloads, keeping: cachedPayloads, current: current, grace: payloadGraceSeconds, now: Date())
+        for directory in stale { try? FileManager.default.removeItem(atPath: directory) }
+        if !stale.isEmpty { progress("payload cache: removed \(stale.count) payload(s) unused for an hour, kept \(cachedPayloads)") }
     }
 
     /// Builds the payload into `directory` (created if needed; its archive is replaced).

@@ -211,3 +211,25 @@ import Testing
         #expect(paths == [dir + "/Fixtures"])
     }
 }
+
+@Suite struct PayloadCacheTests {
+    let now = Date(timeIntervalSince1970: 1_000_000)
+
+    func payloads(_ ages: [Double]) -> [(directory: String, used: Date)] {
+        ages.enumerated().map { ("/c/p\($0.offset)", now.addingTimeInterval(-$0.element)) }
+    }
+
+    @Test func keepsTheMostRecentlyUsedAndDeletesTheRest() {
+        let stale = GuestPayload.prune(payloads([7200, 10, 9000, 20, 8000]), keeping: 2, current: "/c/none", grace: 3600, now: now)
+        #expect(Set(stale) == ["/c/p0", "/c/p2", "/c/p4"])
+    }
+
+    @Test func neverDeletesThePayloadInUseNorOneUsedWithinTheGrace() {
+        let stale = GuestPayload.prune(payloads([7200, 100, 9000, 3000]), keeping: 1, current: "/c/p2", grace: 3600, now: now)
+        #expect(stale == ["/c/p0"])
+    }
+
+    @Test func aCacheWithinTheBoundIsLeftAlone() {
+        #expect(GuestPayload.prune(payloads([99_999, 88_888]), keeping: 6, current: "/c/x", grace: 3600, now: now).isEmpty)
+    }
+}
