@@ -67,6 +67,10 @@ extension Model {
         if !write, let obs = x.resolve { resolveLazyFree(pi, r, range.first..<end, observed: obs.tokens) }
         var pos = range.first
         var faults: UInt64 = 0
+        // Blocks PMD-mapped (THP or huge zero page, not split) before the fault: a write fault
+        // splits them (the copy it then makes is a small page), which may cost extra rounds below.
+        let thpBlocksBefore = Set((range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
+            .subtracting(self[region].splitBlocks)
         while true {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
@@ -97,7 +101,8 @@ extension Model {
             faults += 1
         }
         var upper = faults
-        let thpBlocks = Set((range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
+        let thpBlocksAfter = (range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages }
+        let thpBlocks = thpBlocksBefore.union(thpBlocksAfter)
         if !thpBlocks.isEmpty && write {
             upper += UInt64(thpBlocks.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")

@@ -424,13 +424,13 @@ extension Model {
         let f = self[frameOf: page]
         let isObject = f > Frames.zero && s.frames.bits[Int(f)].contains(.object)
         if f == Frames.zero || isObject || s.frames.refs[Int(f)] > 1 || writeCopiesLargeFolioPage(page) {
-            // A copy of a PTE-mapped THP's page is a small page (wp_page_copy).
-            let largeFolioPage = isPTEMappedTHPPage(page.process, page.region, page.page)
+            // wp_page_copy always allocates an order-0 folio: the copy of a PTE-mapped THP's
+            // page, or of the small zero page a split huge zero page left, is a small page.
             notePartialUnmap(page.process, page.region, page.page, frame: f)
             self[frameOf: page] = newAnon(page, token: s.frames.token[Int(f)])
             release(f)
             invalidate(page)
-            if largeFolioPage { self[flagsOf: page].remove(.thp) }
+            self[flagsOf: page].remove(.thp)
         } else {
             s.frames.bits[Int(f)].insert(.anonExclusive)
         }
