@@ -46,13 +46,13 @@ extension Model {
         }
     }
 
-    /// First page after `p` where the VMA changes (or the span ends), looking no further than `limit`.
-    func vmaEnd(_ pi: Int, _ r: Int, _ p: Int, limit: Int) -> Int {
-        let reg = self[RegionRef(pi, r)]
-        let stop = min(reg.span, limit)
-        var q = p + 1
-        while q < stop && reg.sameVMA(p, q) { q += 1 }
-        return q
+    /// First page after `page` where the VMA changes (or the span ends), looking no further than `limit`.
+    func vmaEnd(_ page: PageRef, limit: Int) -> Int {
+        let region = self[regionOf: page]
+        let stop = min(region.span, limit)
+        var next = page.page + 1
+        while next < stop && region.sameVMA(page.page, next) { next += 1 }
+        return next
     }
 
     static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports "
@@ -139,7 +139,7 @@ extension Model {
                 if !need && write && !fl.contains(.pteWrite) { need = true }
                 if !need { p += 1; continue }
                 if write && !fl.contains(.write) { return Errno.EPERM.rawValue }
-                let segEnd = vmaEnd(pi, r, p, limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
+                let segEnd = vmaEnd(PageRef(pi, r, p), limit: min(cEnd, (p / Self.pmdPages + 1) * Self.pmdPages))
                 // hmm_vma_fault faults [p, segEnd), which brings this device's own private
                 // pages there back. But if fault-around may have mapped p, the walk may not
                 // fault at all and reach them mapped: the READ oops is possible.
@@ -212,9 +212,9 @@ extension Model {
                 x.note("migrate_vma_setup rejects hugetlb VMAs: EINVAL")
                 return [.failure(Errno.EINVAL.rawValue)]
             }
-            let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
+            let next = vmaEnd(PageRef(pi, r, a), limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
-            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
+            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(RegionRef(pi, r), a..<next) }
             var touchedBlocks = Set<Int>()
             for p in a..<next {
                 let fl = self[region].flags[p]
@@ -289,7 +289,7 @@ extension Model {
                 for b in touchedBlocks {
                     let lo = b * Self.pmdPages
                     let hi = min(lo + Self.pmdPages, self[region].span)
-                    if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, lo..<hi) }
+                    if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(RegionRef(pi, r), lo..<hi) }
                     for q in lo..<hi { self[region].flags[q].remove(.thp) }
                     self[region].splitBlocks.remove(b)
                 }
@@ -308,22 +308,21 @@ extension Model {
     /// collects any page of it (MIGRATE_TO_DEV and MIGRATE_TO_SYS alike), so a zero-filled
     /// subpage is collected as the zero page (and migrates to a device page writable as the
     /// VMA is).
-    mutating func splitPMDMappedTHPs(_ pi: Int, _ r: Int, _ walk: Range<Int>) {
-        let region = RegionRef(pi, r)
+    mutating func splitPMDMappedTHPs(_ region: RegionRef, _ walk: Range<Int>) {
         guard !walk.isEmpty else { return }
         let span = self[region].span
-        for b in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
-            let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, span)
-            guard !self[region].splitBlocks.contains(b),
+        for blockIndex in (walk.lowerBound / Self.pmdPages)...((walk.upperBound - 1) / Self.pmdPages) {
+            let block = (blockIndex * Self.pmdPages)..<min((blockIndex + 1) * Self.pmdPages, span)
+            guard !self[region].splitBlocks.contains(blockIndex),
                   block.contains(where: { self[region].flags[$0].contains(.thp) }) else { continue }
             // split_folio splits the folio, not this mapping: every other mapping of it (the
             // PMD a fork left in the parent or child, pages an mremap moved) is unmapped and
             // remapped by PTEs as well (unmap_folio, remap_page).
-            var blocks: Set<RegionBlock> = [RegionBlock(page: PageRef(pi, r, block.lowerBound))]
-            if let q = block.first(where: { self[region].flags[$0].contains(.thp) && self[region].frame[$0] > Frames.zero }) {
-                for m in folioMappings(of: self[region].frame[q]) { blocks.insert(RegionBlock(page: m)) }
+            let here = RegionBlock(page: region.at(block.lowerBound))
+            var blocks: Set<RegionBlock> = [here]
+            if let mapped = block.first(where: { self[region].flags[$0].contains(.thp) && self[region].frame[$0] > Frames.zero }) {
+                for mapping in folioMappings(of: self[region].frame[mapped]) { blocks.insert(RegionBlock(page: mapping)) }
             }
-            let here = RegionBlock(page: PageRef(pi, r, block.lowerBound))
             for rb in blocks {
                 let range = (rb.block * Self.pmdPages)..<min((rb.block + 1) * Self.pmdPages, self[rb.region].span)
                 if rb != here {
@@ -334,9 +333,9 @@ extension Model {
                         + "too (unmap_folio): their mirror entries go")
                 }
                 if profile.isOn(.thpSplitMapsZeroSubpages) {
-                    mapZeroSubpagesAfterSplit(rb.region.process, rb.region.region, range)
+                    mapZeroSubpagesAfterSplit(rb.region, range)
                 }
-                for q in range { self[rb.region].flags[q].remove(.thp) }
+                for page in range { self[rb.region].flags[page].remove(.thp) }
                 self[rb.region].splitBlocks.remove(rb.block)
             }
         }
@@ -345,20 +344,20 @@ extension Model {
     /// split_folio of a PMD-mapped anonymous THP (migrate_vma_collect_pmd) unmaps it with a
     /// CLEAR notifier over the whole block and maps it back page by page; a zero-filled
     /// subpage comes back as the shared zero page, read-only.
-    mutating func mapZeroSubpagesAfterSplit(_ pi: Int, _ r: Int, _ block: Range<Int>) {
-        let region = RegionRef(pi, r)
+    mutating func mapZeroSubpagesAfterSplit(_ region: RegionRef, _ block: Range<Int>) {
         var zeroed = 0
-        for q in block {
-            let fl = self[region].flags[q]
-            let f = self[region].frame[q]
-            guard fl.contains(.thp), !fl.contains(.deviceExclusive), f > Frames.zero else { continue }
-            let i = Int(f)
-            guard s.frames.loc[i].isSystem, s.frames.bits[i].contains(.anon), s.frames.token[i] == 0 else { continue }
-            invalidate(pi, r, q)
-            invalidateOtherMappings(of: f, except: pi, r, q)
-            release(f)
-            self[region].frame[q] = Frames.zero
-            self[region].flags[q].remove(.pteWrite)
+        for index in block {
+            let page = region.at(index)
+            let flags = self[flagsOf: page]
+            let frame = self[frameOf: page]
+            guard flags.contains(.thp), !flags.contains(.deviceExclusive), frame > Frames.zero else { continue }
+            let slot = Int(frame)
+            guard s.frames.loc[slot].isSystem, s.frames.bits[slot].contains(.anon), s.frames.token[slot] == 0 else { continue }
+            invalidate(page)
+            invalidateOtherMappings(of: frame, except: page.process, page.region, index)
+            release(frame)
+            self[frameOf: page] = Frames.zero
+            self[flagsOf: page].remove(.pteWrite)
             zeroed += 1
         }
         if zeroed > 0 { x.note(profile.reason(.thpSplitMapsZeroSubpages)) }
@@ -376,10 +375,10 @@ extension Model {
             if !fl0.contains(.mapped) || !fl0.contains(.read) || self[region].kind == .hugetlb {
                 return [.failure(Errno.EINVAL.rawValue)]
             }
-            let next = vmaEnd(pi, r, a, limit: min(end, a + profile.migrateChunk))
+            let next = vmaEnd(PageRef(pi, r, a), limit: min(end, a + profile.migrateChunk))
             invalidate(pi, r, a..<next, exemptMinor: minor)
             // migrate_vma_setup's walk splits THPs whatever the selection: MIGRATE_TO_SYS too.
-            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(pi, r, a..<next) }
+            if !profile.isOn(.deviceTHP) { splitPMDMappedTHPs(RegionRef(pi, r), a..<next) }
             for p in a..<next {
                 let f = self[region].frame[p]
                 guard f > Frames.zero, !self[region].flags[p].contains(.deviceExclusive) else { continue }
@@ -469,7 +468,7 @@ extension Model {
             while got < cEnd {
                 let fl = self[region].flags[got]
                 if !fl.contains(.mapped) || !fl.contains(.read) || !fl.contains(.write) { break }
-                if headsOnly { gupSplitPMD(pi, r, got) }
+                if headsOnly { gupSplitPMD(PageRef(pi, r, got)) }
                 if cpuFault(PageRef(pi, r, got), write: true) != 0 { break }
                 got += 1
             }
@@ -485,7 +484,7 @@ extension Model {
                     x.note(profile.reason(.exclusiveBusyOnTHP))
                     if p % Self.pmdPages != 0 {
                         all = false
-                    } else if convertLargeFolio(pi, r, head: p) {
+                    } else if convertLargeFolio(RegionRef(pi, r), head: p) {
                         converted.append(p)
                     } else {
                         all = false
@@ -530,14 +529,14 @@ extension Model {
     /// FOLL_SPLIT_PMD: follow_pmd_mask splits a PMD-mapped THP (split_huge_pmd, whose MMU
     /// notifier covers the block) before it checks the write permission, so a later write
     /// fault on a page of it is a PTE fault (do_wp_page), not do_huge_pmd_wp_page.
-    mutating func gupSplitPMD(_ pi: Int, _ r: Int, _ p: Int) {
-        let region = RegionRef(pi, r)
-        let b = p / Self.pmdPages
-        guard self[region].flags[p].contains(.thp), self[region].frame[p] != Frames.none,
-              !self[region].splitBlocks.contains(b) else { return }
-        let block = (b * Self.pmdPages)..<min((b + 1) * Self.pmdPages, self[region].span)
-        self[region].splitBlocks.insert(b)
-        splitPMDNotifier(pi, r, block, note: "EXCLUSIVE's get_user_pages(FOLL_SPLIT_PMD) splits the PMD of r\(r) pages "
+    mutating func gupSplitPMD(_ page: PageRef) {
+        let blockIndex = page.page / Self.pmdPages
+        guard self[flagsOf: page].contains(.thp), self[frameOf: page] != Frames.none,
+              !self[regionOf: page].splitBlocks.contains(blockIndex) else { return }
+        let block = (blockIndex * Self.pmdPages)..<min((blockIndex + 1) * Self.pmdPages, self[regionOf: page].span)
+        self[regionOf: page].splitBlocks.insert(blockIndex)
+        splitPMDNotifier(page.process, page.region, block, note: "EXCLUSIVE's get_user_pages(FOLL_SPLIT_PMD) splits the PMD of "
+            + "r\(page.region) pages "
             + "\(block.lowerBound)..<\(block.upperBound) (follow_pmd_mask -> split_huge_pmd): their mirror entries go")
     }
 
@@ -546,19 +545,18 @@ extension Model {
     /// is not present; it succeeds when no PTE of the folio is left mapped. If the pages
     /// were small after all, only the head page was converted, so the others are
     /// `exclMaybe`.
-    mutating func convertLargeFolio(_ pi: Int, _ r: Int, head: Int) -> Bool {
-        let region = RegionRef(pi, r)
+    mutating func convertLargeFolio(_ region: RegionRef, head: Int) -> Bool {
         let block = head..<min(head + Self.pmdPages, self[region].span)
-        invalidate(pi, r, block)
+        invalidate(region.process, region.region, block)
         self[region].flags[head].insert(.deviceExclusive)
         var walkStopped = false
         var leftMapped = false
-        for q in block.dropFirst() {
-            let fl = self[region].flags[q]
-            guard fl.contains(.thp), fl.contains(.mapped), self[region].frame[q] > Frames.zero else { continue }
-            if fl.overlaps(.anyDeviceExclusive) { walkStopped = true; continue }
+        for page in block.dropFirst() {
+            let flags = self[region].flags[page]
+            guard flags.contains(.thp), flags.contains(.mapped), self[region].frame[page] > Frames.zero else { continue }
+            if flags.overlaps(.anyDeviceExclusive) { walkStopped = true; continue }
             if walkStopped { leftMapped = true; continue }
-            self[region].flags[q].insert(.maybeDeviceExclusive)
+            self[region].flags[page].insert(.maybeDeviceExclusive)
             s.uncertain = true
         }
         return !leftMapped

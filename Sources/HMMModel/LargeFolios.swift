@@ -91,7 +91,7 @@ extension Model {
             for b in blocks {
                 let range = (b.block * Self.pmdPages)..<min((b.block + 1) * Self.pmdPages, self[b.region].span)
                 if profile.isOn(.thpSplitMapsZeroSubpages) {
-                    mapZeroSubpagesAfterSplit(b.region.process, b.region.region, range)
+                    mapZeroSubpagesAfterSplit(b.region, range)
                 }
                 for q in range { self[b.region].flags[q].remove(.thp) }
                 self[b.region].splitBlocks.remove(b.block)

@@ -723,7 +723,7 @@ extension Model {
             x.note("MADV_FREE over part of a THP splits it first (madvise_free_huge_pmd / madvise_free_pte_range -> split_folio): "
                 + "r\(r) pages \(block.lowerBound)..<\(block.upperBound) are small pages now, their mirror entries go")
             invalidate(pi, r, block)
-            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(pi, r, block) }
+            if profile.isOn(.thpSplitMapsZeroSubpages) { mapZeroSubpagesAfterSplit(region, block) }
             for q in block { self[region].flags[q].remove(.thp) }
             self[region].splitBlocks.remove(b)
         }

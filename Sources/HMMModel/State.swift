@@ -102,6 +102,9 @@ struct RegionRef: Hashable {
         self.process = process
         self.region = region
     }
+
+    /// Page `p` of this region.
+    @inline(__always) func at(_ p: Int) -> PageRef { PageRef(process, region, p) }
 }
 
 /// One page of one region of one process, as the kernel's fault path has a VMA and an
