@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "HMMKernelTests", dependencies: ["HMMKernel", "HMMSystem"]),
         .testTarget(name: "HMMSuiteTests", dependencies: ["HMMSuite", "HMMFixtures", "HMMModel", "HMMKernel"]),
         .testTarget(name: "HMMVMTests", dependencies: ["HMMVM", "HMMGuest", "KTAP"]),
-        .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"]),
+        .testTarget(name: "HMMReportTests", dependencies: ["HMMReport", "KTAP"], exclude: ["Golden"]),
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
