@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "HMMSeriesTests", dependencies: ["HMMSeries", "HMMReport"]),
         .testTarget(name: "HMMLabTests", dependencies: ["HMMLab", "HMMVM", "HMMReport", "KTAP"]),
         .testTarget(name: "HMMFuzzTests", dependencies: ["HMMFuzz", "HMMFixtures", "KTAP"], exclude: ["Consoles"]),
-        .testTarget(name: "HMMWorkflowsTests", dependencies: ["HMMWorkflows", "HMMSuite", "HMMReport", "HMMKernel", "KTAP"]),
+        .testTarget(name: "HMMWorkflowsTests", dependencies: ["HMMWorkflows", "HMMSuite", "HMMGuest", "HMMReport", "HMMKernel", "KTAP"]),
         .testTarget(name: "HMMCoverageTests", dependencies: ["HMMCoverage", "HMMVM", "HMMGuest"], exclude: ["Samples"]),
         .testTarget(name: "CLITests", dependencies: ["hmmkit", "HMMReport", "KTAP", "HMMFixtures", "HMMSeries", "HMMKernel"]),
     ],

@@ -55,6 +55,11 @@ extension Model {
         return next
     }
 
+    /// The 2 MiB blocks (page index / 512) with a page of `pages` marked THP.
+    func thpBlocks(_ region: RegionRef, _ pages: Range<Int>) -> Set<Int> {
+        Set(pages.filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
+    }
+
     static let ownPrivateHazard = "test_hmm stores the DEVICE_PRIVATE struct page itself in the mirror (hmm_range_fault reports "
         + "own-device pages without faulting) and then copies from it, but device-private memory has no kernel mapping: expect an oops [I]"
 
@@ -69,8 +74,7 @@ extension Model {
         var faults: UInt64 = 0
         // Blocks PMD-mapped (THP or huge zero page, not split) before the fault: a write fault
         // splits them (the copy it then makes is a small page), which may cost extra rounds below.
-        let thpBlocksBefore = Set((range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages })
-            .subtracting(self[region].splitBlocks)
+        let thpBlocksBefore = thpBlocks(region, range.first..<end).subtracting(self[region].splitBlocks)
         while true {
             while pos < end {
                 let e = entry(pi, fd, r, pos)
@@ -101,10 +105,9 @@ extension Model {
             faults += 1
         }
         var upper = faults
-        let thpBlocksAfter = (range.first..<end).filter { self[region].flags[$0].contains(.thp) }.map { $0 / Self.pmdPages }
-        let thpBlocks = thpBlocksBefore.union(thpBlocksAfter)
-        if !thpBlocks.isEmpty && write {
-            upper += UInt64(thpBlocks.count)
+        let splitting = thpBlocksBefore.union(thpBlocks(region, range.first..<end))
+        if !splitting.isEmpty && write {
+            upper += UInt64(splitting.count)
             x.note("splitting a huge zero page or THP mapping invalidates the whole PMD range, which can cost extra fault rounds")
         }
         let lower = faults

@@ -30,7 +30,7 @@ public struct GuestPayload: Sendable {
         let key = try identity(executable: executable, fixtures: fixtures)
         let payload = GuestPayload(directory: KernelCache.root + "/payloads/" + key)
         if FileManager.default.fileExists(atPath: payload.initramfs) {
-            // Marks it used, for ``prune(_:keeping:olderThan:now:)``.
+            // Marks it used, for ``prune(_:keeping:current:grace:now:)``.
             try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: payload.directory)
             return payload
         }

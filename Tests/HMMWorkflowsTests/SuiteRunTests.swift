@@ -1,4 +1,5 @@
 import Foundation
+import HMMGuest
 import HMMKernel
 import HMMReport
 import HMMWorkflows
@@ -123,4 +124,11 @@ extension RecordingSinkTests {
         reread.source = nil
         #expect(reread == recorder.results)
     }
+}
+
+/// The host names the model-thread switch through HMMGuest's BootPlan, the suite reads it
+/// through its own constant (HMMSuite does not import HMMGuest): one name for both.
+@Test func theModelThreadSwitchHasOneName() {
+    #expect(ModelChecker.modelThreadVariable == BootPlan.modelThreadVariable)
+    #expect(BootPlan.bootVariables.contains(ModelChecker.modelThreadVariable))
 }
