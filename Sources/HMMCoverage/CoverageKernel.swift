@@ -39,15 +39,3 @@ public struct CoverageKernel: Sendable {
     /// The source file of an object, as the table names it.
     public static func source(of object: String) -> String { object + ".c" }
 }
-
-/// How counters travel from the guest: one file per object in the guest's output directory,
-/// named so the channel accepts it (`GuestChannel.isSafeFileName`): `gcov.mm.hmm.gcda`.
-public enum CoverageFiles {
-    public static func channelName(of object: String) -> String {
-        "gcov." + object.replacingOccurrences(of: "/", with: ".") + ".gcda"
-    }
-
-    /// The objects as the guest command takes them (`--objects`): comma-separated, so the
-    /// host's boot archive never mistakes them for host paths to ship.
-    public static func argument(_ objects: [String]) -> String { objects.joined(separator: ",") }
-}

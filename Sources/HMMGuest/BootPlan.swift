@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import HMMSystem
 
 /// What the guest's init runs, from the boot archive the host added; booted on its own
 /// (a lab that has only the payload), the whole suite on the payload's fixtures.
@@ -13,7 +14,7 @@ public struct BootPlan: Equatable, Sendable {
     public static func read(release: String, kernelCommandLine: String) -> BootPlan {
         func line(_ path: String) -> String? {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = text.trimmed
             return trimmed.isEmpty ? nil : trimmed
         }
         let hostCommand = FileManager.default.contents(atPath: GuestLayout.Boot.command)

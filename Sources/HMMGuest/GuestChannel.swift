@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The guest's report to the host over a serial line, after its command ends: the files
 /// the command saved and its exit code. The host reads it from a file QEMU writes, so the

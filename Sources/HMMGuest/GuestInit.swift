@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HMMKernel
 import HMMSystem
 
@@ -50,29 +50,32 @@ public enum GuestInit {
         // Booted by a lab (no channel: the console is all it reads), the line above ends the
         // lab's watch; powering off at once closes the console under it first, and LAVA then
         // fails the job as an infrastructure error. The lab powers the VM off itself.
-        if plan.channelDevice == nil { sleep(labGraceSeconds) }
+        if plan.channelDevice == nil { sleepSeconds(labGraceSeconds) }
         do { try Machine.powerOff() } catch { say("\(error)") }
-        while true { sleep(60) }
+        while true { sleepSeconds(60) }
     }
 
     /// The saved files and the exit code, over the channel; booted without one, only the
     /// exit code, on the console.
     static func report(exitCode: Int32, to channelDevice: String?) {
-        guard let channelDevice, let channel = FileHandle(forWritingAtPath: channelDevice) else {
+        guard let channelDevice, let channel = try? FileDescriptor.open(channelDevice) else {
             say("# hmmkit: guest command exit code \(exitCode)")
             return
         }
-        channel.write(Data((GuestChannel.header + "\n").utf8))
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: GuestLayout.outputDirectory)) ?? []).sorted()
-        for name in names {
-            guard GuestChannel.isSafeFileName(name),
-                  let data = FileManager.default.contents(atPath: GuestLayout.outputDirectory + "/" + name) else {
-                say("not sent to the host: \(name)")
-                continue
+        do {
+            try channel.write((GuestChannel.header + "\n").utf8)
+            let names = ((try? listDirectory(GuestLayout.outputDirectory)) ?? []).sorted()
+            for name in names {
+                guard GuestChannel.isSafeFileName(name), let bytes = try? readFileBytes(GuestLayout.outputDirectory + "/" + name) else {
+                    say("not sent to the host: \(name)")
+                    continue
+                }
+                try channel.write(GuestChannel.encodeFile(name: name, bytes: bytes).utf8)
             }
-            channel.write(Data(GuestChannel.encodeFile(name: name, bytes: [UInt8](data)).utf8))
+            try channel.write(GuestChannel.encodeExit(exitCode).utf8)
+        } catch {
+            say("\(channelDevice): \(error)")
         }
-        channel.write(Data(GuestChannel.encodeExit(exitCode).utf8))
         try? channel.synchronize()
     }
 
@@ -80,16 +83,16 @@ public enum GuestInit {
     static let labGraceSeconds: UInt32 = 10
 
     static func say(_ text: String) {
-        FileHandle.standardError.write(Data("hmmkit-vm: \(text)\n".utf8))
+        StandardStream.error.write("hmmkit-vm: \(text)\n")
     }
 
     static func uptime() -> Double {
         Double(readLine("/proc/uptime")?.split(separator: " ").first ?? "") ?? 0
     }
 
-    static func format(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
+    static func format(_ seconds: Double) -> String { seconds.fixed(2) }
 
     static func readLine(_ path: String) -> String? {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        (try? readTextFile(path))?.trimmed
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Whether this process runs inside an hmmkit test VM, where loading test_hmm is expected:
 /// its init exported HMMKIT_IN_VM=1 and PID 1 is that init (the payload's hmmkit as /init,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import HMMSystem
 import KTAP
 
 extension ResultSet {
@@ -274,7 +275,7 @@ struct RunHeader: Sendable, Hashable {
         let text = line.dropFirst(2)
         if text.hasPrefix(ResultSet.versionPrefix) {
             isHMMKit = true
-            let version = text.dropFirst(ResultSet.versionPrefix.count).trimmingCharacters(in: .whitespaces)
+            let version = text.dropFirst(ResultSet.versionPrefix.count).trimmed
             if hmmkitVersion == nil, !version.isEmpty { hmmkitVersion = version }
         } else if text.hasPrefix("hmmkit: warning: ") {
             let warning = String(text.dropFirst("hmmkit: warning: ".count))
@@ -282,7 +283,7 @@ struct RunHeader: Sendable, Hashable {
         } else if let (prefix, field) = [(ResultSet.compilerPrefix, \RunHeader.compiler), (ResultSet.configPrefix, \RunHeader.configName),
                                          (ResultSet.machinePrefix, \RunHeader.machine)].first(where: { text.hasPrefix($0.0) }) {
             isHMMKit = true
-            let value = text.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+            let value = text.dropFirst(prefix.count).trimmed
             if self[keyPath: field] == nil, !value.isEmpty { self[keyPath: field] = value }
         } else if text.hasPrefix("hmmkit:") {
             isHMMKit = true

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension ResultSet {
     /// Several result sets as one: the shards of a plan (`run --shard K/N`), or the suite run

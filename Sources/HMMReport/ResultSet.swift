@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import HMMSystem
 import KTAP
 
 /// The results of one run, whatever printed them: hmmkit's suite or the kernel's own
@@ -157,18 +158,16 @@ public enum BoundedFile {
     /// The file's text; a file over `limit` bytes is refused unread, one that is not UTF-8
     /// with `expected` (what the file should have been) and `kind`.
     public static func read(_ path: String, limit: Int, expected: String, kind: ReportError.Kind) throws(ReportError) -> String {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            data = try handle.read(upToCount: limit + 1) ?? Data()
+            bytes = try readFileBytes(path, limit: limit)
         } catch {
-            throw ReportError(.io, "cannot read: \((error as NSError).localizedDescription)", file: path)
+            throw ReportError(.io, "cannot read: \(error)", file: path)
         }
-        guard data.count <= limit else {
+        guard bytes.count <= limit else {
             throw ReportError(kind, "file is over the limit of \(limit) bytes: \(expected)", file: path, line: 1)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ReportError(kind, "not text (not valid UTF-8): \(expected)", file: path, line: 1)
         }
         return text

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KTAP
 
 /// hmmkit's results JSON (`hmmkit run --json`, `hmmkit report convert --json`):

@@ -29,6 +29,18 @@ public struct FileDescriptor: ~Copyable {
 
     public func truncate(to length: Int) throws(SystemError) { try Sys.ftruncate(rawValue, length) }
 
+    /// Writes all of `bytes` at the current position (a pipe, a tty, a file).
+    public func write(_ bytes: some Collection<UInt8>) throws(SystemError) {
+        let bytes = Array(bytes)
+        var done = 0
+        while done < bytes.count {
+            done += try Sys.writeBytes(rawValue, Array(bytes[done...]))
+        }
+    }
+
+    /// fsync(2).
+    public func synchronize() throws(SystemError) { try Sys.fsync(rawValue) }
+
     /// Deallocates [offset, offset+length) keeping the size (FALLOC_FL_PUNCH_HOLE|KEEP_SIZE).
     public func punchHole(offset: Int, length: Int) throws(SystemError) {
         try Sys.fallocate(rawValue, 0x02 | 0x01, offset, length)
@@ -63,13 +75,13 @@ public func writeTextFile(_ path: String, _ text: String) throws(SystemError) {
     _ = try Sys.writeBytes(fd.rawValue, Array(text.utf8))
 }
 
-extension String {
+extension StringProtocol {
     /// The text without leading and trailing whitespace (procfs values end in a newline).
     public var trimmed: String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        return String(scalars[first...last])
+        return String(String.UnicodeScalarView(scalars[first...last]))
     }
 }
 
@@ -101,3 +113,35 @@ public func isDirectory(_ path: String) -> Bool { Sys.isDirectory(path) }
 
 /// Names in a directory (without `.` and `..`), unsorted.
 public func listDirectory(_ path: String) throws(SystemError) -> [String] { try Sys.listDirectory(path) }
+
+/// Reads a file's bytes, but at most `limit + 1` of them: a caller that sees more than
+/// `limit` knows the file is too big without reading it whole.
+public func readFileBytes(_ path: String, limit: Int = .max) throws(SystemError) -> [UInt8] {
+    let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
+    var bytes: [UInt8] = []
+    while bytes.count <= limit {
+        let left = limit - bytes.count
+        let chunk = try Sys.readBytes(fd.rawValue, count: left < 1 << 20 ? left + 1 : 1 << 20)
+        if chunk.isEmpty { break }
+        bytes += chunk
+    }
+    return bytes
+}
+
+/// The process's standard output and error, written unbuffered (one write per call): KTAP
+/// streams line by line, to a serial port in a VM, so a crash loses nothing already
+/// reported. A write that fails (a closed pipe) is dropped: there is nowhere to report it.
+public enum StandardStream {
+    case output, error
+
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in try? Sys.writeAll(self == .output ? 1 : 2, UnsafeRawBufferPointer(utf8)) }
+    }
+}
+
+/// Sleeps for whole seconds (sleep(3)); a signal only shortens it.
+public func sleepSeconds(_ seconds: UInt32) { _ = Glibc.sleep(seconds) }
+
+/// The running executable's path (/proc/self/exe), else argv[0].
+public var currentExecutablePath: String { (try? Sys.readLink("/proc/self/exe")) ?? CommandLine.arguments.first ?? "" }

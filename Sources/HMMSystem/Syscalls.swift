@@ -243,6 +243,14 @@ package enum Sys {
     /// sync(2): flushes every file system's dirty data.
     package static func sync() { Glibc.sync() }
 
+    /// readlink(2), for a link's target up to PATH_MAX.
+    package static func readLink(_ path: String) throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buffer.withUnsafeMutableBufferPointer { Glibc.readlink(path, $0.baseAddress!, $0.count - 1) }
+        if n < 0 { throw SystemError("readlink(\(path))", .current) }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     package static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     package static func geteuid() -> uid_t { Glibc.geteuid() }

@@ -25,7 +25,7 @@ public struct GuestPayload: Sendable {
     /// The payload for the running hmmkit, built once per executable and fixture set and
     /// cached under $HMMKIT_CACHE/payloads.
     public static func cached(progress: (String) -> Void) throws -> GuestPayload {
-        let executable = Repository.executable
+        let executable = GuestExecutable.choose(beside: Repository.executable, progress: progress)
         let fixtures = (try? Repository.root()).map { $0 + "/Fixtures" }
         let key = try identity(executable: executable, fixtures: fixtures)
         let payload = GuestPayload(directory: KernelCache.root + "/payloads/" + key)
@@ -74,8 +74,9 @@ public struct GuestPayload: Sendable {
 
     /// Builds the payload into `directory` (created if needed; its archive is replaced).
     @discardableResult
-    public static func build(into directory: String, executable: String = Repository.executable, fixtures: String?,
+    public static func build(into directory: String, executable chosen: String? = nil, fixtures: String?,
                              overlay: Bool = false, progress: (String) -> Void) throws -> GuestPayload {
+        let executable = chosen ?? GuestExecutable.choose(beside: Repository.executable, progress: progress)
         let payload = GuestPayload(directory: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let shipped = try withoutDebugInfo(executable, in: directory)
@@ -190,6 +191,52 @@ public struct GuestPayload: Sendable {
             if (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeRegular { result.append(relative) }
         }
         return result.sorted()
+    }
+}
+
+/// Which executable the payload ships as /bin/hmmkit: `hmmkit-guest` from the same build
+/// directory (the suite's commands without Foundation, so without ICU's 40 MiB of data),
+/// unless it is missing or older than an object file it is linked from; then hmmkit itself,
+/// which runs the same commands, only from a bigger initramfs.
+public enum GuestExecutable {
+    public static let name = "hmmkit-guest"
+
+    /// The modules `hmmkit-guest` links (SwiftPM builds each into `<Module>.build/` beside
+    /// the executables): any object there newer than it means it was not relinked since.
+    static let modules = ["hmmkit_guest", "HMMCommands", "HMMGuest", "HMMWorkflows", "HMMSuite", "HMMReport", "HMMModel",
+                          "HMMFixtures", "HMMKernel", "HMMSystem", "HMMUAPI", "KTAP", "CSysShims", "ArgumentParser",
+                          "ArgumentParserToolInfo"]
+
+    public static func choose(beside host: String, progress: (String) -> Void) -> String {
+        let directory = (host as NSString).deletingLastPathComponent
+        let guest = directory + "/" + name
+        if (host as NSString).lastPathComponent == name { return host }
+        guard let built = modified(guest) else {
+            progress("payload: no \(name) beside \(host); shipping hmmkit itself "
+                     + "(swift build --product \(name) makes the payload ~60 MiB smaller)")
+            return host
+        }
+        if let stale = newerObject(than: built, in: directory) {
+            progress("payload: \(guest) is older than \(stale); shipping hmmkit itself (rebuild with swift build --product \(name))")
+            return host
+        }
+        return guest
+    }
+
+    /// An object file of a guest module newer than `date`, if any.
+    static func newerObject(than date: Date, in directory: String) -> String? {
+        for module in modules {
+            let objects = directory + "/" + module + ".build"
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: objects) else { continue }
+            for name in names where name.hasSuffix(".o") {
+                if let time = modified(objects + "/" + name), time > date { return objects + "/" + name }
+            }
+        }
+        return nil
+    }
+
+    static func modified(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 }
 

@@ -88,6 +88,10 @@ public struct VMConfiguration: Sendable, Equatable {
             // A panic ends the VM at once (QEMU -no-reboot) instead of hanging it.
             "panic=-1", "oops=continue", "printk.devkmsg=on",
             "tsc=reliable", "no_hash_pointers",
+            // The CPU's RDRAND seeds the kernel's RNG at once. 6.1 does not credit it by default
+            // (6.2 and later do), and Swift's runtime blocks in getrandom() for its hash seed
+            // until the RNG is ready: /init waited a second for "crng init done" on 6.1.
+            "random.trust_cpu=on",
         ]
         args += extraKernelArguments
         return args.joined(separator: " ")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HMMSuite
 import HMMSystem
 import HMMUAPI
@@ -49,9 +49,9 @@ public enum MigrationBenchmarkRun {
             writer.end(KTAPTestCase(name: name, status: .skip, reason: "no round ran", duration: nil))
             return
         }
-        writer.diagnostic(String(format: "%.3f GiB/s, %.2f of memcpy's speed (median of %d rounds: %@ ms)",
-                                 rate, fraction, figure.seconds.count,
-                                 figure.seconds.map { String(format: "%.2f", $0 * 1000) }.joined(separator: " ")))
+        let milliseconds = figure.seconds.map { ($0 * 1000).fixed(2) }.joined(separator: " ")
+        writer.diagnostic("\(rate.fixed(3)) GiB/s, \(fraction.fixed(2)) of memcpy's speed "
+                          + "(median of \(figure.seconds.count) rounds: \(milliseconds) ms)")
         writer.end(KTAPTestCase(name: name, status: .pass, reason: nil, duration: .microseconds(Int(seconds * 1_000_000))))
     }
 }

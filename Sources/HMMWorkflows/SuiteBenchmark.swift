@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HMMKernel
 import HMMSuite
 import HMMSystem
@@ -52,22 +52,22 @@ public struct SuiteBenchmark {
                 sides[i].seconds.append(seconds)
                 sides[i].lastTotals = totals
                 if !ok { sides[i].failedRounds += 1 }
-                log("bench suite: round \(round + 1) \(sides[i].name): \(String(format: "%.2f", seconds)) s (\(totals))")
+                log("bench suite: round \(round + 1) \(sides[i].name): \(seconds.fixed(2)) s (\(totals))")
             }
         }
         var writer = KTAPWriter(style: .kselftest, sink: output)
         writer.start(plan: sides.count, testCases: 1)
         for side in sides {
             writer.begin("bench.suite.\(side.name)")
-            writer.diagnostic("\(side.name): rounds " + side.seconds.map { String(format: "%.2f", $0) }.joined(separator: " ")
-                              + String(format: " s, median %.2f s; last run %@", Self.median(side.seconds), side.lastTotals))
+            let rounds = side.seconds.map { $0.fixed(2) }.joined(separator: " ")
+            let median = Self.median(side.seconds).fixed(2)
+            writer.diagnostic("\(side.name): rounds \(rounds) s, median \(median) s; last run \(side.lastTotals)")
             writer.end(KTAPTestCase(name: "bench.suite.\(side.name)", status: side.failedRounds == 0 ? .pass : .fail,
                                     reason: nil, duration: nil))
         }
         let ratio = Self.median(sides[1].seconds) / Self.median(sides[0].seconds)
-        writer.diagnostic(String(format: "ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
-                                     + "%.2f (target <= %.1f: %@)",
-                                 ratio, Self.targetRatio, ratio <= Self.targetRatio ? "met" : "NOT met"))
+        writer.diagnostic("ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
+                          + "\(ratio.fixed(2)) (target <= \(Self.targetRatio.fixed(1)): \(ratio <= Self.targetRatio ? "met" : "NOT met"))")
         if perTest { try timeEachTest(writer: &writer) }
         return writer.finish()
     }
@@ -86,8 +86,9 @@ public struct SuiteBenchmark {
                 c.append(try Self.time([hmmTests, "-t", name]).0)
                 swift.append(try Self.time([hmmkit, "run", "-t", name]).0)
             }
-            writer.diagnostic(String(format: "per-test %@: hmm-tests %.3f s, hmmkit %.3f s, ratio %.2f",
-                                     name, Self.median(c), Self.median(swift), Self.median(swift) / Self.median(c)))
+            let (cMedian, swiftMedian) = (Self.median(c), Self.median(swift))
+            writer.diagnostic("per-test \(name): hmm-tests \(cMedian.fixed(3)) s, hmmkit \(swiftMedian.fixed(3)) s, "
+                              + "ratio \((swiftMedian / cMedian).fixed(2))")
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMCommands
 import HMMFixtures
 import HMMFuzz
 import HMMModel
@@ -15,26 +16,10 @@ extension VMConfiguration.THPAtBoot: ExpressibleByArgument {}
 extension VMConfiguration.AcceleratorChoice: ExpressibleByArgument {}
 extension VMConfiguration.NodeShape: ExpressibleByArgument {}
 extension VMSession.GuestRootChoice: ExpressibleByArgument {}
-extension MigrationBenchmark.Backing: ExpressibleByArgument {}
 extension THPMode: ExpressibleByArgument {}
-
-/// `K/N` on the command line. The options read it with ``Shard/init(parsing:)`` as a
-/// transform, so a bad value is refused with the reason rather than only "invalid".
-extension Shard: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
 
 extension FuzzDuration: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
-}
-
-extension KernelProfile: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let profile = KernelProfile.named(argument) else { return nil }
-        self = profile
-    }
-    public static var allValueStrings: [String] { all.map(\.name) }
-    public var defaultValueDescription: String { name }
 }
 
 extension DeviceMinors: ExpressibleByArgument {
@@ -49,32 +34,16 @@ extension SeedList: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
 }
 
-extension SPMAddresses: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
-
-extension ModuleParameterValue: ExpressibleByArgument {
-    public init?(argument: String) { try? self.init(parsing: argument) }
-}
-
 extension CommitRange: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
     public var defaultValueDescription: String { text }
 }
 
-/// Option transforms that keep the reason a value was refused (and, where the tests and
-/// users know it so, the option's name in front of it).
-enum Parse {
-    static func shard(_ text: String) throws -> Shard { try Shard(parsing: text) }
+/// The host commands' option transforms, beside those of ``Parse`` the suite's commands share.
+extension Parse {
     static func devices(_ text: String) throws -> DeviceMinors { try DeviceMinors(parsing: text) }
     static func nodes(_ text: String) throws -> NodeNumbers { try NodeNumbers(parsing: text) }
     static func seeds(_ text: String) throws -> SeedList { try SeedList(parsing: text) }
-    static func moduleParameter(_ text: String) throws -> ModuleParameterValue {
-        try ModuleParameterValue(parsing: text)
-    }
-    static func spm(_ text: String) throws -> SPMAddresses {
-        do { return try SPMAddresses(parsing: text) } catch { throw ValidationError("--spm takes \(error)") }
-    }
     static func commitRange(_ text: String) throws -> CommitRange {
         guard let range = CommitRange(text) else {
             throw ValidationError("--range takes A..B (two revisions; not A...B), got '\(text)'")
@@ -83,25 +52,6 @@ enum Parse {
     }
 }
 
-/// The value of a filter option (`-t`, `-T`, `-v`, `-V`, `-f`, `-F`, `-r`) and its place
-/// among them. The first rule that matches a test decides, so their order counts across
-/// options, which ArgumentParser keeps only within each option's array. It reads the command
-/// line left to right and transforms each value as it reaches it, so a number drawn from one
-/// counter in the transform orders the values of one parse (draws by other parses at the same
-/// time only leave gaps). `FilterOrderTests` checks it through the command tree.
-struct FilterArgument: Sendable {
-    let rule: TestFilter.Rule
-    let position: Int
-
-    private static let counter = Atomic<Int>(0)
-
-    static func reader(_ include: Bool, _ field: TestFilter.Field) -> @Sendable (String) -> FilterArgument {
-        { value in
-            FilterArgument(rule: TestFilter.Rule(include: include, field: field, value: value),
-                           position: counter.add(1, ordering: .sequentiallyConsistent).newValue)
-        }
-    }
-}
 
 /// How a command boots its VMs: the accelerator and when a silent guest counts as hung.
 /// Shared by `vm run`, `series` and `coverage`.

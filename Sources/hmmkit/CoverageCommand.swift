@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMCommands
 import HMMCoverage
 import HMMGuest
 import HMMVM
@@ -8,7 +9,7 @@ struct CoverageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coverage",
         abstract: "Kernel line coverage (gcov) of mm/hmm.c, mm/migrate_device.c, mm/memory.c, mm/rmap.c and lib/test_hmm.c.",
-        subcommands: [Run.self, Collect.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, CoverageCollectCommand.self], defaultSubcommand: Run.self)
 
     enum WorkloadName: String, ExpressibleByArgument, CaseIterable {
         case suite
@@ -99,31 +100,4 @@ struct CoverageCommand: ParsableCommand {
         }
     }
 
-    /// The guest side: reset the counters, run the workload, copy the counters for the host.
-    struct Collect: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "In a coverage VM: zero gcov's counters, run a command, save the objects' .gcda files for the host.",
-            shouldDisplay: false)
-        @Option(help: "The instrumented objects, comma-separated paths under the build directory without .o (mm/hmm,...).")
-        var objects: String
-        @Option(help: "Where to save the counters (default $HMMKIT_OUTPUT_DIR, else the guest's output directory).")
-        var outputDirectory: String?
-        @Argument(parsing: .postTerminator, help: "The workload's command, after --.")
-        var command: [String] = []
-
-        func validate() throws {
-            guard let first = command.first, first.hasPrefix("/") else {
-                throw ValidationError("give the workload as an absolute path and its arguments after --")
-            }
-            if objects.split(separator: ",").isEmpty { throw ValidationError("--objects names no object") }
-        }
-
-        func run() throws {
-            let directory = outputDirectory ?? ProcessInfo.processInfo.environment["HMMKIT_OUTPUT_DIR"] ?? GuestLayout.outputDirectory
-            let code = GuestCollector.run(command: command, objects: objects.split(separator: ",").map(String.init),
-                                          outputDirectory: directory, say: { log("hmmkit coverage: \($0)") })
-            // The workload's own exit code, passed through (as module run-program does).
-            throw ExitCode(code)
-        }
-    }
 }

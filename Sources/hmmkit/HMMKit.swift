@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMCommands
 import HMMGuest
 import KTAP
 
@@ -23,62 +24,15 @@ public struct HMMKit: ParsableCommand {
 
     public init() {}
 
-    /// ArgumentParser's own `main`, except that a usage error exits 2 (as documented) instead of 64.
+    /// ArgumentParser's own `main`, except that a usage error exits 2 (see ``CommandMain``).
     public static func main() {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
-        do {
-            var command = try fastRun() ?? parseAsRoot()
-            try command.run()
-        } catch {
-            if let code = usageExitCode(for: error) {
-                FileHandleStderr.write(fullMessage(for: error) + "\n")
-                exit(withError: code)
-            }
-            exit(withError: error)
-        }
-    }
-
-    /// `hmmkit run ...` parsed as `run`'s own command line, or nil to parse the whole tree.
-    /// Building the tree (every subcommand's name and options, by reflection) was half of
-    /// the start-up under TCG, paid once per run and once per test name in `bench suite
-    /// --per-test`. Anything `run` alone does not accept (help, a usage error) goes through
-    /// the tree, so messages and exit codes stay the tree's.
-    static func fastRun() -> (any ParsableCommand)? {
-        let arguments = CommandLine.arguments
-        guard arguments.count >= 2, arguments[1] == "run" else { return nil }
-        return try? RunCommand.parseAsRoot(Array(arguments.dropFirst(2)))
+        CommandMain.run(root: self)
     }
 
     /// 2 for a usage error (bad or missing arguments), nil for any other outcome.
     public static func usageExitCode(for error: any Error) -> ExitCode? {
-        exitCode(for: error) == .validationFailure ? ExitStatus.usage : nil
+        CommandMain.usageExitCode(for: error, root: self)
     }
-}
-
-/// The exit codes of every command: kselftest's for a run (`KSFT_PASS` 0, `KSFT_FAIL` 1,
-/// `KSFT_SKIP` 4), and 2 for a usage error or input that cannot be read. `compare` and
-/// `series` use `fail` for a regression.
-enum ExitStatus {
-    static let pass = ExitCode(KSFTExitCode.pass.rawValue)
-    static let fail = ExitCode(KSFTExitCode.fail.rawValue)
-    static let usage = ExitCode(2)
-    static let skip = ExitCode(KSFTExitCode.skip.rawValue)
-
-    /// Ends a command with a run's exit code: returns for a pass, throws 4 for a skipped
-    /// run and 1 for anything else.
-    static func end(with code: KSFTExitCode) throws {
-        switch code {
-        case .pass: return
-        case .skip: throw skip
-        default: throw fail
-        }
-    }
-}
-
-/// Prints to standard error (progress and logs never go to stdout, which carries KTAP).
-func log(_ text: String) {
-    var line = text
-    if !line.hasSuffix("\n") { line += "\n" }
-    FileHandleStderr.write(line)
 }

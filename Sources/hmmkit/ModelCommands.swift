@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMCommands
 import HMMFixtures
 import HMMKernel
 import HMMModel
@@ -34,30 +35,6 @@ struct GenCommand: ParsableCommand {
         try FixtureFiles.generate(seeds: seeds.seeds, profile: profile,
                                   environment: Environment(devices: devices.minors, nodes: nodes.nodes, thp: thp), steps: steps,
                                   into: output) { print($0) }
-    }
-}
-
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print figures.",
-                                                    subcommands: [Model.self, Suite.self, Migrate.self])
-
-    struct Model: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "model", 
-            abstract: "Model steps per second, memory for a 262,144-page space, time to generate and check sequences.")
-        @Option(help: "Sequences to generate and check.")
-        var sequences = 10_000
-        @Option(help: "Operations per sequence.")
-        var length = 50
-
-        func run() throws {
-            let f = ModelBenchmark.run(sequences: sequences, length: length)
-            print(String(format: "model steps per second: %.0f (target > 1,000,000: %@)", f.stepsPerSecond,
-                         f.stepsPerSecond > 1_000_000 ? "met" : "NOT met"))
-            print(String(format: "model memory for 262,144 pages: %.1f MiB (target < 64 MiB: %@)",
-                         Double(f.bytesFor262144Pages) / 1_048_576, f.bytesFor262144Pages < 64 << 20 ? "met" : "NOT met"))
-            print(String(format: "generate + model-check %d sequences of %d operations: %.2f s", f.sequences, f.length,
-                         f.generateAndCheckSeconds))
-        }
     }
 }
 

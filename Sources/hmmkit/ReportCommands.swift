@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMCommands
 import HMMReport
 import HMMSuite
 import HMMSystem
@@ -144,45 +145,3 @@ private func logIncompleteHint(_ error: any Error) {
     }
 }
 
-/// `--json`, `--kcidb`, `--junit`, `--ktap` and the KCIDB settings, for `report convert`,
-/// `report merge` and `run`.
-struct ResultFileOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Write hmmkit results JSON to this file.", valueName: "file"))
-    var json: String?
-    @Option(help: ArgumentHelp("Write KCIDB v\(KCIDBWriter.schemaMajor).\(KCIDBWriter.schemaMinor) JSON to this file.", valueName: "file"))
-    var kcidb: String?
-    @Option(help: ArgumentHelp("Write JUnit XML to this file.", valueName: "file"))
-    var junit: String?
-    @Option(help: ArgumentHelp("Write KTAP (as hmmkit prints a run) to this file.", valueName: "file"))
-    var ktap: String?
-    @Option(help: "KCIDB origin: the CI system's name (a-z, 0-9, _).")
-    var origin = "hmmkit"
-    @Option(help: "KCIDB build the tests ran on ('origin:id'); without it a checkout and a build are written too.")
-    var kcidbBuildId: String?
-
-    var requested: Bool { json != nil || kcidb != nil || junit != nil || ktap != nil }
-
-    static let noOutputMessage = "name at least one output: --json, --kcidb, --junit or --ktap"
-
-    func validate() throws {
-        do {
-            _ = try KCIDBWriter(origin: origin, buildID: kcidbBuildId)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        // Fail before a long run rather than after it.
-        for (flag, path) in [("--json", json), ("--kcidb", kcidb), ("--junit", junit), ("--ktap", ktap)] {
-            guard let path else { continue }
-            let directory = (path as NSString).deletingLastPathComponent
-            var isDirectory: ObjCBool = false
-            if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
-                throw ValidationError("\(flag): directory '\(directory)' does not exist")
-            }
-        }
-    }
-
-    /// The files these options ask for.
-    var files: ResultFiles {
-        ResultFiles(json: json, kcidb: kcidb, junit: junit, ktap: ktap, origin: origin, kcidbBuildID: kcidbBuildId)
-    }
-}

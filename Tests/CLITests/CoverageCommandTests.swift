@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMCommands
 import Testing
 @testable import hmmkit
 

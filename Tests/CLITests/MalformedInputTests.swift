@@ -1,4 +1,5 @@
 import Foundation
+import HMMCommands
 import HMMFixtures
 import HMMKernel
 import HMMReport

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HMMCommands
 import HMMReport
 import KTAP
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import HMMCommands
 import HMMSeries
 import Testing
 import hmmkit

@@ -1,4 +1,5 @@
 import Foundation
+import HMMCommands
 import Testing
 
 /// The built `hmmkit` beside this test bundle, run with `arguments`: its exit status and

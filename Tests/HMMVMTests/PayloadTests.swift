@@ -233,3 +233,52 @@ import Testing
         #expect(GuestPayload.prune(payloads([99_999, 88_888]), keeping: 6, current: "/c/x", grace: 3600, now: now).isEmpty)
     }
 }
+
+/// Which executable the payload ships: hmmkit-guest when it is up to date, else hmmkit.
+@Suite struct GuestExecutableTests {
+    /// A build directory with hmmkit, optionally hmmkit-guest, and one object of a guest module;
+    /// times are seconds after an arbitrary epoch.
+    func buildDirectory(guest: Double?, object: Double, objectModule: String = "HMMSuite") throws -> String {
+        let dir = NSTemporaryDirectory() + "hmmkit-guestexe-\(getpid())-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/\(objectModule).build", withIntermediateDirectories: true)
+        func file(_ path: String, at time: Double) throws {
+            #expect(fm.createFile(atPath: path, contents: Data("x".utf8)))
+            try fm.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + time)], ofItemAtPath: path)
+        }
+        try file(dir + "/hmmkit", at: 500)
+        if let guest { try file(dir + "/hmmkit-guest", at: guest) }
+        try file(dir + "/\(objectModule).build/Runner.swift.o", at: object)
+        return dir
+    }
+
+    @Test func shipsTheGuestExecutableWhenItIsNewerThanItsObjects() throws {
+        let dir = try buildDirectory(guest: 100, object: 50)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var said: [String] = []
+        #expect(GuestExecutable.choose(beside: dir + "/hmmkit") { said.append($0) } == dir + "/hmmkit-guest")
+        #expect(said.isEmpty)
+    }
+
+    @Test func shipsHmmkitWhenTheGuestExecutableIsStale() throws {
+        let dir = try buildDirectory(guest: 100, object: 200)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var said: [String] = []
+        #expect(GuestExecutable.choose(beside: dir + "/hmmkit") { said.append($0) } == dir + "/hmmkit")
+        #expect(said.count == 1 && said[0].contains("older than") && said[0].contains("HMMSuite.build/Runner.swift.o"))
+    }
+
+    @Test func aHostOnlyObjectDoesNotMakeItStale() throws {
+        let dir = try buildDirectory(guest: 100, object: 200, objectModule: "HMMVM")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(GuestExecutable.choose(beside: dir + "/hmmkit") { _ in } == dir + "/hmmkit-guest")
+    }
+
+    @Test func shipsHmmkitWhenThereIsNoGuestExecutable() throws {
+        let dir = try buildDirectory(guest: nil, object: 50)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var said: [String] = []
+        #expect(GuestExecutable.choose(beside: dir + "/hmmkit") { said.append($0) } == dir + "/hmmkit")
+        #expect(said.count == 1 && said[0].contains("no hmmkit-guest"))
+    }
+}

@@ -1,15 +1,17 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import HMMGuest
 import HMMKernel
 import HMMSuite
 import HMMSystem
 import HMMWorkflows
 
-struct ModuleCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ModuleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "module", abstract: "Load, unload and inspect test_hmm through libkmod.",
         subcommands: [Load.self, Unload.self, Status.self, Params.self, RunProgram.self])
+
+    public init() {}
 
     struct Common: ParsableArguments {
         @Option(help: "Directory with modules.dep (default /lib/modules/$(uname -r), or $HMMKIT_MODULES_DIR).")

@@ -1,8 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import HMMSuite
 import HMMSystem
-import HMMVM
 import HMMWorkflows
 
 extension BenchCommand {
@@ -43,7 +42,7 @@ extension BenchCommand {
         func run() throws {
             let loaded = try module.load()
             defer { loaded?.unload() }
-            let benchmark = SuiteBenchmark(hmmTests: hmmTests!, hmmkit: Repository.executable, rounds: rounds, warmup: warmup,
+            let benchmark = SuiteBenchmark(hmmTests: hmmTests!, hmmkit: currentExecutablePath, rounds: rounds, warmup: warmup,
                                            select: select, perTest: perTest)
             if try benchmark.run(output: Stdout.line, log: log) != .pass { throw ExitStatus.fail }
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import HMMGuest
 import HMMSuite
 import HMMSystem
@@ -61,8 +61,8 @@ public struct ListCommand: ParsableCommand {
     }
 }
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct RunCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the suite on this kernel and print KTAP.",
         discussion: "Loading test_hmm is opt-in: --load-module inside a test VM, plus --allow-host-module-load elsewhere.")
@@ -80,7 +80,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Run each test this many times in a row (a soak); reported once with its pass/fail counts, flaky when they differ.")
     var `repeat`: Int = 1
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         if timeout <= 0 { throw ValidationError("--timeout must be positive, got \(timeout)") }
         if !(1...100_000).contains(`repeat`) { throw ValidationError("--repeat takes 1 to 100000, got \(`repeat`)") }
         if let startAfter, TestPlan.resuming(after: startAfter, in: planned()) == nil {
@@ -93,7 +95,7 @@ struct RunCommand: ParsableCommand {
         filters.plan.tests(replays: replay.fixtureTests().plan(expanding: fixturePaths))
     }
 
-    func run() throws {
+    public func run() throws {
         let all = planned()
         let selected = startAfter.flatMap { TestPlan.resuming(after: $0, in: all) } ?? all
         let loaded = try module.load()
@@ -104,7 +106,7 @@ struct RunCommand: ParsableCommand {
 }
 
 /// Loading test_hmm: opt-in, and refused outside a test VM unless asked for explicitly.
-struct ModuleOptions: ParsableArguments {
+public struct ModuleOptions: ParsableArguments {
     @Flag(help: "Load test_hmm through libkmod before running and unload it after.")
     var loadModule = false
     @Flag(help: "Allow --load-module on a machine that is not an hmmkit test VM.")
@@ -115,7 +117,9 @@ struct ModuleOptions: ParsableArguments {
     @Option(help: "Directory with modules.dep for libkmod (default /lib/modules/$(uname -r); the VM sets HMMKIT_MODULES_DIR).")
     var modulesDir: String?
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         if (spm != nil || modulesDir != nil) && !loadModule {
             throw ValidationError("--spm and --modules-dir only apply with --load-module")
         }
@@ -129,7 +133,7 @@ struct ModuleOptions: ParsableArguments {
     }
 
     /// Loads the module when asked; a failure is a KTAP bail-out (nothing can run).
-    func load() throws -> ModuleSession? {
+    public func load() throws -> ModuleSession? {
         guard loadModule else { return nil }
         do {
             return try ModuleSession(modulesDirectory: modulesDir ?? ProcessInfo.processInfo.environment["HMMKIT_MODULES_DIR"],

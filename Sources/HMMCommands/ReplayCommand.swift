@@ -1,12 +1,12 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import HMMKernel
 import HMMModel
 import HMMSuite
 import HMMWorkflows
 
 /// How fixtures replay, shared by `replay` and `run --fixtures`.
-struct ReplayOptions: ParsableArguments {
+public struct ReplayOptions: ParsableArguments {
     @Flag(help: "Run steps the model predicts may crash the kernel (hazards); otherwise a fixture stops before them (SKIP).")
     var allowHazards = false
     @Flag(name: .customLong("no-shrink"), help: "Do not shrink a divergent fixture on the kernel.")
@@ -25,7 +25,9 @@ struct ReplayOptions: ParsableArguments {
         """)
     var kcov = false
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         if shrinkSeconds < 0 { throw ValidationError("--shrink-seconds must not be negative") }
         if stepTimeout <= 0 { throw ValidationError("--step-timeout must be positive") }
     }
@@ -49,8 +51,8 @@ struct ReplayOptions: ParsableArguments {
 
 }
 
-struct ReplayCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ReplayCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay fixtures on this kernel, checking every step against the model; print KTAP.",
         discussion: """
@@ -69,7 +71,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Resume after this test (replay.dir.name); used by the VM host after a crash.")
     var startAfter: String?
 
-    func validate() throws {
+    public init() {}
+
+    public func validate() throws {
         if fixtures.isEmpty { throw ValidationError("name at least one fixture file or directory") }
     }
 
@@ -78,7 +82,7 @@ struct ReplayCommand: ParsableCommand {
         filters.plan.tests(suite: false, replays: replay.fixtureTests().plan(expanding: fixtures))
     }
 
-    func run() throws {
+    public func run() throws {
         var planned = planned()
         if let startAfter {
             guard let rest = TestPlan.resuming(after: startAfter, in: planned) else {

@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import HMMKernel
+import HMMSystem
 
 /// The guest side of a coverage run (`hmmkit coverage collect`, inside the VM): zero the
 /// kernel's gcov counters, run the workload, copy each object's counters (`.gcda`) into the
@@ -16,15 +17,15 @@ public enum GuestCollector {
     /// failure, a kernel without gcov, is 1 before anything runs).
     public static func run(command: [String], objects: [String], outputDirectory: String,
                            say: (String) -> Void) -> Int32 {
-        guard FileManager.default.fileExists(atPath: gcovRoot + "/reset") else {
+        guard fileExists(gcovRoot + "/reset") else {
             say("\(gcovRoot)/reset is missing: this kernel has no CONFIG_GCOV_KERNEL (or debugfs is not mounted)")
             return 1
         }
-        do { try Data("1\n".utf8).write(to: URL(fileURLWithPath: gcovRoot + "/reset")) } catch {
+        do { try writeTextFile(gcovRoot + "/reset", "1\n") } catch {
             say("cannot reset the gcov counters: \(error)")
             return 1
         }
-        let started = Date()
+        let started = ContinuousClock.now
         var code: Int32
         do {
             let pid = try InitProcess.spawn(command, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
@@ -35,7 +36,9 @@ public enum GuestCollector {
             say("\(error)")
             code = 127
         }
-        say(String(format: "workload exited %d after %.1f s; copying gcov counters", code, Date().timeIntervalSince(started)))
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        say("workload exited \(code) after \(seconds.fixed(1)) s; copying gcov counters")
         let found = dataFiles()
         try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         for object in objects {
@@ -44,15 +47,14 @@ public enum GuestCollector {
                 say("\(object).gcda: \(matching.isEmpty ? "not under \(gcovRoot)" : "\(matching.count) candidates: \(matching)")")
                 continue
             }
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                say("cannot open \(path)")
+            // debugfs reports size 0: read to the end.
+            let bytes: [UInt8]
+            do { bytes = try readFileBytes(path) } catch {
+                say("cannot read \(path): \(error)")
                 continue
             }
-            // debugfs reports size 0: read to the end.
-            let bytes = handle.readDataToEndOfFile()
-            try? handle.close()
             let target = outputDirectory + "/" + CoverageFiles.channelName(of: object)
-            do { try bytes.write(to: URL(fileURLWithPath: target)) } catch { say("cannot write \(target): \(error)") }
+            do { try Data(bytes).write(to: URL(fileURLWithPath: target)) } catch { say("cannot write \(target): \(error)") }
             say("\(object).gcda: \(bytes.count) bytes")
         }
         return code
@@ -60,11 +62,27 @@ public enum GuestCollector {
 
     /// Every `.gcda` under the gcov tree (regular files; the `.gcno` entries are symlinks).
     static func dataFiles() -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: gcovRoot) else { return [] }
         var result: [String] = []
-        while let relative = walker.nextObject() as? String {
-            if relative.hasSuffix(".gcda") { result.append(gcovRoot + "/" + relative) }
+        // The tree mirrors the kernel's build directories, a few levels deep.
+        func walk(_ directory: String, depth: Int) {
+            guard depth < 32, let names = try? listDirectory(directory) else { return }
+            for name in names {
+                let path = directory + "/" + name
+                if name.hasSuffix(".gcda") { result.append(path) } else if isDirectory(path) { walk(path, depth: depth + 1) }
+            }
         }
+        walk(gcovRoot, depth: 0)
         return result
     }
+}
+
+/// The names a coverage run's counters travel under, shared by the guest's collector and the host.
+public enum CoverageFiles {
+    public static func channelName(of object: String) -> String {
+        "gcov." + object.replacing("/", with: ".") + ".gcda"
+    }
+
+    /// The objects as the guest command takes them (`--objects`): comma-separated, so the
+    /// host's boot archive never mistakes them for host paths to ship.
+    public static func argument(_ objects: [String]) -> String { objects.joined(separator: ",") }
 }
