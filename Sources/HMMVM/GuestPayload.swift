@@ -201,36 +201,31 @@ public struct GuestPayload: Sendable {
 public enum GuestExecutable {
     public static let name = "hmmkit-guest"
 
-    /// The modules `hmmkit-guest` links (SwiftPM builds each into `<Module>.build/` beside
-    /// the executables): any object there newer than it means it was not relinked since.
-    static let modules = ["hmmkit_guest", "HMMCommands", "HMMGuest", "HMMWorkflows", "HMMSuite", "HMMReport", "HMMModel",
-                          "HMMFixtures", "HMMKernel", "HMMSystem", "HMMUAPI", "KTAP", "CSysShims", "ArgumentParser",
-                          "ArgumentParserToolInfo"]
-
     public static func choose(beside host: String, progress: (String) -> Void) -> String {
+        if (host as NSString).lastPathComponent == name { return host }
         let directory = (host as NSString).deletingLastPathComponent
         let guest = directory + "/" + name
-        if (host as NSString).lastPathComponent == name { return host }
         guard let built = modified(guest) else {
             progress("payload: no \(name) beside \(host); shipping hmmkit itself "
-                     + "(swift build --product \(name) makes the payload ~60 MiB smaller)")
+                     + "(swift build --product \(name) makes the payload ~50 MiB smaller)")
             return host
         }
-        if let stale = newerObject(than: built, in: directory) {
+        if let stale = newerObject(than: built, linkedInto: directory + "/" + name + ".product") {
             progress("payload: \(guest) is older than \(stale); shipping hmmkit itself (rebuild with swift build --product \(name))")
             return host
         }
         return guest
     }
 
-    /// An object file of a guest module newer than `date`, if any.
-    static func newerObject(than date: Date, in directory: String) -> String? {
-        for module in modules {
-            let objects = directory + "/" + module + ".build"
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: objects) else { continue }
-            for name in names where name.hasSuffix(".o") {
-                if let time = modified(objects + "/" + name), time > date { return objects + "/" + name }
-            }
+    /// An object file newer than `date` among those SwiftPM linked into the product (its
+    /// `Objects.LinkFileList`): then the product was not relinked since. Without the list
+    /// (a copy outside a build directory) nothing is known to be stale.
+    static func newerObject(than date: Date, linkedInto product: String) -> String? {
+        guard let list = try? String(contentsOfFile: product + "/Objects.LinkFileList", encoding: .utf8) else { return nil }
+        for line in list.split(separator: "\n") {
+            // SwiftPM quotes a path with spaces.
+            let object = line.trimmingCharacters(in: CharacterSet(charactersIn: "\" \t"))
+            if let time = modified(object), time > date { return object }
         }
         return nil
     }

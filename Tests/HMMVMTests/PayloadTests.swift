@@ -236,19 +236,23 @@ import Testing
 
 /// Which executable the payload ships: hmmkit-guest when it is up to date, else hmmkit.
 @Suite struct GuestExecutableTests {
-    /// A build directory with hmmkit, optionally hmmkit-guest, and one object of a guest module;
-    /// times are seconds after an arbitrary epoch.
-    func buildDirectory(guest: Double?, object: Double, objectModule: String = "HMMSuite") throws -> String {
+    /// A build directory with hmmkit, optionally hmmkit-guest, one object of a module and,
+    /// when `linked`, SwiftPM's list of the guest's objects naming it; times are seconds
+    /// after an arbitrary epoch.
+    func buildDirectory(guest: Double?, object: Double, linked: Bool = true) throws -> String {
         let dir = NSTemporaryDirectory() + "hmmkit-guestexe-\(getpid())-\(UUID().uuidString)"
         let fm = FileManager.default
-        try fm.createDirectory(atPath: dir + "/\(objectModule).build", withIntermediateDirectories: true)
-        func file(_ path: String, at time: Double) throws {
-            #expect(fm.createFile(atPath: path, contents: Data("x".utf8)))
+        try fm.createDirectory(atPath: dir + "/HMMSuite.build", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/hmmkit-guest.product", withIntermediateDirectories: true)
+        func file(_ path: String, at time: Double, text: String = "x") throws {
+            #expect(fm.createFile(atPath: path, contents: Data(text.utf8)))
             try fm.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + time)], ofItemAtPath: path)
         }
         try file(dir + "/hmmkit", at: 500)
         if let guest { try file(dir + "/hmmkit-guest", at: guest) }
-        try file(dir + "/\(objectModule).build/Runner.swift.o", at: object)
+        try file(dir + "/HMMSuite.build/Runner.swift.o", at: object)
+        let list = (linked ? [dir + "/HMMSuite.build/Runner.swift.o"] : []) + [dir + "/KTAP.build/gone.o"]
+        try file(dir + "/hmmkit-guest.product/Objects.LinkFileList", at: 0, text: list.joined(separator: "\n") + "\n")
         return dir
     }
 
@@ -268,8 +272,8 @@ import Testing
         #expect(said.count == 1 && said[0].contains("older than") && said[0].contains("HMMSuite.build/Runner.swift.o"))
     }
 
-    @Test func aHostOnlyObjectDoesNotMakeItStale() throws {
-        let dir = try buildDirectory(guest: 100, object: 200, objectModule: "HMMVM")
+    @Test func anObjectItDoesNotLinkDoesNotMakeItStale() throws {
+        let dir = try buildDirectory(guest: 100, object: 200, linked: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(GuestExecutable.choose(beside: dir + "/hmmkit") { _ in } == dir + "/hmmkit-guest")
     }
