@@ -22,6 +22,15 @@ struct HMMKitGuest: ParsableCommand {
     static func main() {
         // The kernel starts the payload's /init (this executable) as PID 1 with no arguments.
         if GuestInit.isRequested { GuestInit.run() }
+        if let command = CommandLine.arguments.dropFirst().first, hostCommands.contains(command) {
+            // ArgumentParser alone would say only "unexpected arguments".
+            FileHandleStderr.write("hmmkit: '\(command)' runs on the host, with hmmkit; this is the guest's hmmkit "
+                                   + "(hmmkit-guest), which runs the suite on this kernel: see 'hmmkit --help'\n")
+            exit(withError: ExitStatus.usage)
+        }
         CommandMain.run(root: self)
     }
+
+    /// The host executable's commands this one leaves out.
+    static let hostCommands: Set<String> = ["kernel", "vm", "payload", "gen", "fixture", "compare", "report", "series", "lava", "fuzz"]
 }

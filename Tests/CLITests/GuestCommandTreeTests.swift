@@ -2,6 +2,7 @@ import ArgumentParser
 import HMMCommands
 import HMMVM
 import Testing
+import hmmkit
 
 /// The guest's executable (`hmmkit-guest`) declares only ``GuestCommands``: every command
 /// line a host boots into a payload must parse there, or the VM would run nothing.
@@ -35,6 +36,18 @@ import Testing
     @Test func hostOnlyCommandsAreUnknownThere() {
         for command in ["vm", "series", "fuzz", "lava", "report", "compare", "kernel", "gen"] {
             #expect(throws: (any Error).self) { try GuestTree.parseAsRoot([command]) }
+        }
+    }
+
+    /// Every command of the host's tree that the guest's lacks gets a message saying where it
+    /// runs, and exit 2, from the built hmmkit-guest.
+    @Test func theGuestExecutableSendsHostCommandsToTheHost() throws {
+        let guest = Set(GuestCommands.all.map { $0._commandName })
+        let hostOnly = HMMKit.configuration.subcommands.map { $0._commandName }.filter { !guest.contains($0) }
+        #expect(hostOnly.count >= 8)
+        for command in hostOnly {
+            let (status, stderr) = try hmmkit([command], name: "hmmkit-guest")
+            #expect(status == 2 && stderr.contains("'\(command)' runs on the host"), "\(command): \(status) \(stderr)")
         }
     }
 }

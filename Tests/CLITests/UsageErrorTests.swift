@@ -2,13 +2,13 @@ import Foundation
 import HMMCommands
 import Testing
 
-/// The built `hmmkit` beside this test bundle, run with `arguments`: its exit status and
-/// standard error.
-private func hmmkit(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+/// The built `hmmkit` (or `name`) beside this test bundle, run with `arguments`: its exit
+/// status and standard error.
+func hmmkit(_ arguments: [String], name: String = "hmmkit") throws -> (status: Int32, stderr: String) {
     let directory = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         .deletingLastPathComponent()
-    let executable = directory.appendingPathComponent("hmmkit").path
-    try #require(FileManager.default.isExecutableFile(atPath: executable), "no hmmkit beside the tests in \(directory.path)")
+    let executable = directory.appendingPathComponent(name).path
+    try #require(FileManager.default.isExecutableFile(atPath: executable), "no \(name) beside the tests in \(directory.path)")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
