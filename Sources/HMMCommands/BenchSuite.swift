@@ -20,7 +20,7 @@ extension BenchCommand {
             the first run of either side was always the slowest).
             """)
         var warmup = 1
-        @Option(name: .customLong("select"), parsing: .singleValue,
+        @Option(name: .customLong("select"), parsing: .unconditionalSingleValue,
                 help: """
                     A kselftest filter argument passed to both sides, e.g. --select -t --select migrate_multiple \
                     (repeatable; order kept).

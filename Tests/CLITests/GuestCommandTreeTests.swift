@@ -1,8 +1,8 @@
 import ArgumentParser
-import HMMCommands
 import HMMVM
 import Testing
 import hmmkit
+@testable import HMMCommands
 
 /// The guest's executable (`hmmkit-guest`) declares only ``GuestCommands``: every command
 /// line a host boots into a payload must parse there, or the VM would run nothing.
@@ -19,6 +19,8 @@ import hmmkit
         GuestCommand.hmmkit(["replay", "/", "--no-shrink"]).command,
         GuestCommand.hmmkit(["bench", "suite", "--rounds", "5"], peer: "/bin/true").command,
         GuestCommand.hmmkit(["bench", "migrate", "--sizes", "1", "4"]).command,
+        // A kselftest filter passed to both sides, as usage.md spells it: values that start with '-'.
+        GuestCommand.hmmkit(["bench", "suite", "--select", "-t", "--select", "migrate_multiple"], peer: "/bin/true").command,
         ["/h", "coverage", "collect", "--objects", "mm/hmm,lib/test_hmm", "--", "/h", "run", "--no-shrink"],
         (try? VMRun.guestCommand(kselftest: false, program: "/bin/true", guestArguments: [], artifacts: KernelArtifacts(directory: "/"),
                                  executable: "/h").command) ?? [],
@@ -49,5 +51,11 @@ import hmmkit
             let (status, stderr) = try hmmkit([command], name: "hmmkit-guest")
             #expect(status == 2 && stderr.contains("'\(command)' runs on the host"), "\(command): \(status) \(stderr)")
         }
+    }
+
+    @Test func benchSuitePassesDashedFilterValues() throws {
+        let line = ["bench", "suite", "--hmm-tests", "/bin/true", "--select", "-t", "--select", "migrate_multiple"]
+        let parsed = try #require(try HMMKit.parseAsRoot(line) as? BenchCommand.Suite)
+        #expect(parsed.select == ["-t", "migrate_multiple"])
     }
 }
