@@ -1,4 +1,5 @@
 import ArgumentParser
+import HMMSystem
 
 /// The commands a test VM's guest runs, in both executables' trees.
 public enum GuestCommands {
@@ -26,7 +27,7 @@ public enum CommandMain {
             root.exit()
         } catch {
             if let code = usageExitCode(for: error, root: root) {
-                FileHandleStderr.write(root.fullMessage(for: error) + "\n")
+                StandardStream.error.write(root.fullMessage(for: error) + "\n")
                 root.exit(withError: code)
             }
             root.exit(withError: error)

@@ -25,7 +25,7 @@ public enum GuestCollector {
             say("cannot reset the gcov counters: \(error)")
             return 1
         }
-        let started = ContinuousClock.now
+        let started = monotonicSeconds()
         var code: Int32
         do {
             let pid = try InitProcess.spawn(command, environment: ProcessInfo.processInfo.environment.map { "\($0)=\($1)" },
@@ -36,9 +36,7 @@ public enum GuestCollector {
             say("\(error)")
             code = 127
         }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        say("workload exited \(code) after \(seconds.fixed(1)) s; copying gcov counters")
+        say("workload exited \(code) after \((monotonicSeconds() - started).fixed(1)) s; copying gcov counters")
         let found = dataFiles()
         try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         for object in objects {

@@ -62,10 +62,7 @@ public struct GuestPayload: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         let payloads = names.compactMap { name -> (directory: String, used: Date)? in
             let directory = root + "/" + name
-            guard let used = (try? FileManager.default.attributesOfItem(atPath: directory))?[.modificationDate] as? Date else {
-                return nil
-            }
-            return (directory, used)
+            return GuestExecutable.modified(directory).map { (directory, $0) }
         }
         let stale = prune(payloads, keeping: cachedPayloads, current: current, grace: payloadGraceSeconds, now: Date())
         for directory in stale { try? FileManager.default.removeItem(atPath: directory) }

@@ -74,9 +74,7 @@ public enum Repository {
         throw HMMKitError("cannot find hmmkit's scripts/ directory; set HMMKIT_ROOT to the repository")
     }
 
-    public static var executable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
+    public static var executable: String { currentExecutablePath }
 }
 
 /// Builds (or finds in the cache) a kernel through scripts/kernel-build.
