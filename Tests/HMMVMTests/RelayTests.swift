@@ -149,7 +149,7 @@ import Testing
         var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
         c.instructionCountShift = 3
         c.accelerator = .tcg
-        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", "shift=3"]))
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single", "-cpu", "max,-erms,-fsrm", "-icount", "shift=3"]))
         c.accelerator = .kvm
         #expect(!c.qemuArguments.contains("-icount"))
     }
