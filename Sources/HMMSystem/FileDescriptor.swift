@@ -60,11 +60,16 @@ public struct FileDescriptor: ~Copyable {
 public func readTextFile(_ path: String, limit: Int = .max) throws(SystemError) -> String {
     let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
     var bytes: [UInt8] = []
+    // The first read asks for one page: a procfs sysctl (/proc/sys/kernel/tainted, read twice
+    // per test) allocates and zeroes a kernel buffer as large as the request, and 64 KiB
+    // cost a large allocation per read. Longer files continue in 64 KiB chunks.
+    var chunkSize = 4096
     // Stops past `limit`: the caller sees more than `limit` bytes and refuses the file.
     while bytes.count <= limit {
-        let chunk = try Sys.readBytes(fd.rawValue, count: 65536)
+        let chunk = try Sys.readBytes(fd.rawValue, count: chunkSize)
         if chunk.isEmpty { break }
         bytes += chunk
+        chunkSize = 65536
     }
     return String(decoding: bytes, as: UTF8.self)
 }
