@@ -245,6 +245,15 @@ package enum Sys {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
+    /// getrusage(2) of RUSAGE_CHILDREN: user and system CPU seconds of every descendant
+    /// waited for so far (a child's own waited-for children included).
+    package static func childrenCPUSeconds() -> (user: Double, system: Double) {
+        var usage = rusage()
+        _ = getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+    }
+
     /// usleep(3); an interruption only shortens the sleep.
     package static func sleep(microseconds: UInt32) { _ = usleep(microseconds) }
 

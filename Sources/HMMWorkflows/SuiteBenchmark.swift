@@ -33,6 +33,8 @@ public struct SuiteBenchmark {
         var name: String
         var argv: [String]
         var seconds: [Double] = []
+        /// CPU time of each round, user and kernel: where a difference between the sides is.
+        var cpu: [CPUSeconds] = []
         var lastTotals: KTAPTotals?
         var failedRounds = 0
 
@@ -50,8 +52,9 @@ public struct SuiteBenchmark {
         for round in 0..<rounds {
             // Alternate which side goes first so drift in machine load is shared.
             for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
-                let (seconds, totals, ok) = try Self.time(sides[i].argv)
+                let (seconds, cpu, totals, ok) = try Self.time(sides[i].argv)
                 sides[i].seconds.append(seconds)
+                sides[i].cpu.append(cpu)
                 sides[i].lastTotals = totals
                 if !ok { sides[i].failedRounds += 1 }
                 log("bench suite: round \(round + 1) \(sides[i].name): \(seconds.fixed(2)) s (\(sides[i].lastTotalsText))")
@@ -64,6 +67,8 @@ public struct SuiteBenchmark {
             let rounds = side.seconds.map { $0.fixed(2) }.joined(separator: " ")
             let median = Self.median(side.seconds).fixed(2)
             writer.diagnostic("\(side.name): rounds \(rounds) s, median \(median) s; last run \(side.lastTotalsText)")
+            writer.diagnostic("\(side.name): CPU per round (median): user \(Self.median(side.cpu.map(\.user)).fixed(2)) s, "
+                              + "kernel \(Self.median(side.cpu.map(\.system)).fixed(2)) s")
             writer.end(KTAPTestCase(name: "bench.suite.\(side.name)", status: side.failedRounds == 0 ? .pass : .fail,
                                     reason: nil, duration: nil))
         }
@@ -79,6 +84,7 @@ public struct SuiteBenchmark {
             let verdict = ratio <= Self.targetRatio ? "met" : "NOT met"
             writer.diagnostic("ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
                               + "\(ratio.fixed(2)) (target <= \(Self.targetRatio.fixed(1)): \(verdict))")
+            writer.diagnostic(Self.cpuDifference(hmmTests: sides[0].cpu, hmmkit: sides[1].cpu))
         } else {
             writer.diagnostic("no ratio: the two sides ran different cases")
         }
@@ -119,12 +125,25 @@ public struct SuiteBenchmark {
 
     static func median(_ values: [Double]) -> Double { HMMSuite.median(values) ?? .nan }
 
-    /// Runs a suite to completion; returns wall seconds, its `# Totals:` counts and whether it passed.
-    static func time(_ argv: [String]) throws(SystemError) -> (seconds: Double, totals: KTAPTotals?, passed: Bool) {
+    /// Runs a suite to completion; returns wall seconds, its CPU time, its `# Totals:` counts
+    /// and whether it passed.
+    static func time(_ argv: [String]) throws(SystemError)
+        -> (seconds: Double, cpu: CPUSeconds, totals: KTAPTotals?, passed: Bool) {
+        let cpuBefore = CPUSeconds.ofReapedChildren()
         let start = monotonicSeconds()
         let run = try runProgram(argv, input: .inherited, error: .discarded)
         let seconds = monotonicSeconds() - start
-        return (seconds, KTAPParser.parse(run.output).reportedTotals, run.termination == .exited(0))
+        let cpu = CPUSeconds.ofReapedChildren() - cpuBefore
+        return (seconds, cpu, KTAPParser.parse(run.output).reportedTotals, run.termination == .exited(0))
+    }
+
+    /// Where hmmkit's extra time goes, by the kernel's accounting: user space (hmmkit's own
+    /// code: the model, its bookkeeping) against the kernel (the work both sides ask for).
+    static func cpuDifference(hmmTests: [CPUSeconds], hmmkit: [CPUSeconds]) -> String {
+        let user = median(hmmkit.map(\.user)) - median(hmmTests.map(\.user))
+        let kernel = median(hmmkit.map(\.system)) - median(hmmTests.map(\.system))
+        func signed(_ value: Double) -> String { (value >= 0 ? "+" : "") + value.fixed(2) }
+        return "hmmkit - hm-tests (median CPU per round): user \(signed(user)) s, kernel \(signed(kernel)) s"
     }
 
     /// Why the two sides' last runs are not the same workload (different numbers of tests,
