@@ -58,8 +58,8 @@ package enum Sys {
     }
 
     /// Reads up to `count` bytes from the current offset (`pread` when `offset` is given).
-    /// Up to `count` bytes; the buffer is not zero-filled first (callers read 64 KiB chunks
-    /// per line of a child's pipe, and the memset showed in profiles under TCG).
+    /// The buffer is not zero-filled first: callers read a child's pipe in 64 KiB chunks,
+    /// and the memset showed in profiles under TCG.
     package static func readBytes(_ fd: Int32, count: Int, offset: Int? = nil) throws(SystemError) -> [UInt8] {
         var failure: SystemError?
         let bytes = [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
