@@ -31,11 +31,12 @@ public struct FileDescriptor: ~Copyable {
 
     /// Writes all of `bytes` at the current position (a pipe, a tty, a file).
     public func write(_ bytes: some Collection<UInt8>) throws(SystemError) {
-        let bytes = Array(bytes)
-        var done = 0
-        while done < bytes.count {
-            done += try Sys.writeBytes(rawValue, Array(bytes[done...]))
+        let fd = rawValue
+        var failure: SystemError?
+        Array(bytes).withUnsafeBytes { buffer in
+            do throws(SystemError) { try Sys.writeAll(fd, buffer) } catch { failure = error }
         }
+        if let failure { throw failure }
     }
 
     /// fsync(2).
@@ -58,20 +59,7 @@ public struct FileDescriptor: ~Copyable {
 
 /// Reads a whole small file (procfs, sysfs) as text.
 public func readTextFile(_ path: String, limit: Int = .max) throws(SystemError) -> String {
-    let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
-    var bytes: [UInt8] = []
-    // The first read asks for one page: a procfs sysctl (/proc/sys/kernel/tainted, read twice
-    // per test) allocates and zeroes a kernel buffer as large as the request, and 64 KiB
-    // cost a large allocation per read. Longer files continue in 64 KiB chunks.
-    var chunkSize = 4096
-    // Stops past `limit`: the caller sees more than `limit` bytes and refuses the file.
-    while bytes.count <= limit {
-        let chunk = try Sys.readBytes(fd.rawValue, count: chunkSize)
-        if chunk.isEmpty { break }
-        bytes += chunk
-        chunkSize = 65536
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    String(decoding: try readFileBytes(path, limit: limit), as: UTF8.self)
 }
 
 /// Writes text to a procfs/sysfs file (e.g. the THP `enabled` knob).
@@ -124,11 +112,16 @@ public func listDirectory(_ path: String) throws(SystemError) -> [String] { try 
 public func readFileBytes(_ path: String, limit: Int = .max) throws(SystemError) -> [UInt8] {
     let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
     var bytes: [UInt8] = []
+    // The first read asks for one page: a procfs sysctl (/proc/sys/kernel/tainted, read twice
+    // per test) allocates and zeroes a kernel buffer as large as the request. Longer files
+    // continue in chunks of up to 1 MiB.
+    var chunkSize = 4096
     while bytes.count <= limit {
         let left = limit - bytes.count
-        let chunk = try Sys.readBytes(fd.rawValue, count: left < 1 << 20 ? left + 1 : 1 << 20)
+        let chunk = try Sys.readBytes(fd.rawValue, count: left < chunkSize ? left + 1 : chunkSize)
         if chunk.isEmpty { break }
         bytes += chunk
+        chunkSize = 1 << 20
     }
     return bytes
 }

@@ -101,25 +101,6 @@ public struct ForkedChild: ~Copyable {
 /// CLOCK_MONOTONIC in seconds.
 public func monotonicSeconds() -> Double { Sys.monotonicSeconds() }
 
-/// CPU time, split as the kernel accounts it.
-public struct CPUSeconds: Sendable, Equatable {
-    /// In user space.
-    public var user: Double
-    /// In the kernel, on the process's behalf (system calls, page faults).
-    public var system: Double
-
-    /// The CPU time of every child (and its descendants) reaped so far; the difference
-    /// across one `runProgram` is that program's.
-    public static func ofReapedChildren() -> CPUSeconds {
-        let (user, system) = Sys.childrenCPUSeconds()
-        return CPUSeconds(user: user, system: system)
-    }
-
-    public static func - (a: CPUSeconds, b: CPUSeconds) -> CPUSeconds {
-        CPUSeconds(user: a.user - b.user, system: a.system - b.system)
-    }
-}
-
 /// A forked worker the parent talks to in request and reply lines: the kernel side of a
 /// fixture replay, so a step that crashes or hangs takes down the worker, not the
 /// process that knows which step it was.

@@ -67,6 +67,16 @@ public struct ProgramResult: Sendable, Equatable {
     public var output: String
     /// Standard error when captured apart, else empty.
     public var errorOutput: String
+    /// The CPU time the program used, its reaped descendants' included (wait4's rusage).
+    public var cpu = CPUSeconds(user: 0, system: 0)
+}
+
+/// CPU time, split as the kernel accounts it.
+public struct CPUSeconds: Sendable, Equatable {
+    /// In user space.
+    public var user: Double
+    /// In the kernel, on the process's behalf (system calls, page faults).
+    public var system: Double
 }
 
 /// A program started by ``spawnProgram(_:directory:environment:input:output:error:)``, not
@@ -102,8 +112,11 @@ public struct RunningProgram: ~Copyable {
             }
         }
         for i in polled { try? Sys.close(streams[i].fd) }
-        return ProgramResult(termination: waitForExit(pid), output: String(decoding: streams[0].bytes, as: UTF8.self),
-                             errorOutput: String(decoding: streams[1].bytes, as: UTF8.self))
+        let reaped = try? Sys.wait4(pid)
+        return ProgramResult(termination: ProcessTermination(waitStatus: reaped?.status ?? 0),
+                             output: String(decoding: streams[0].bytes, as: UTF8.self),
+                             errorOutput: String(decoding: streams[1].bytes, as: UTF8.self),
+                             cpu: CPUSeconds(user: reaped?.user ?? 0, system: reaped?.system ?? 0))
     }
 
     deinit {

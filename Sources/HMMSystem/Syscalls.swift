@@ -176,6 +176,16 @@ package enum Sys {
         return (r, status)
     }
 
+    /// wait4(2) for `pid`, retried on EINTR: its status word and the CPU seconds it used, user
+    /// and system, with those of every descendant it waited for itself.
+    package static func wait4(_ pid: pid_t) throws(SystemError) -> (status: Int32, user: Double, system: Double) {
+        var status: Int32 = 0
+        var usage = rusage()
+        _ = try retryingEINTR("wait4") { Glibc.wait4(pid, &status, 0, &usage) }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (status, seconds(usage.ru_utime), seconds(usage.ru_stime))
+    }
+
     package static func kill(_ pid: pid_t, _ signal: Int32) {
         _ = Glibc.kill(pid, signal)
     }
@@ -243,15 +253,6 @@ package enum Sys {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    /// getrusage(2) of RUSAGE_CHILDREN: user and system CPU seconds of every descendant
-    /// waited for so far (a child's own waited-for children included).
-    package static func childrenCPUSeconds() -> (user: Double, system: Double) {
-        var usage = rusage()
-        _ = getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return (seconds(usage.ru_utime), seconds(usage.ru_stime))
     }
 
     /// usleep(3); an interruption only shortens the sleep.

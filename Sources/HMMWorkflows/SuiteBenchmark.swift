@@ -129,12 +129,10 @@ public struct SuiteBenchmark {
     /// and whether it passed.
     static func time(_ argv: [String]) throws(SystemError)
         -> (seconds: Double, cpu: CPUSeconds, totals: KTAPTotals?, passed: Bool) {
-        let cpuBefore = CPUSeconds.ofReapedChildren()
         let start = monotonicSeconds()
         let run = try runProgram(argv, input: .inherited, error: .discarded)
         let seconds = monotonicSeconds() - start
-        let cpu = CPUSeconds.ofReapedChildren() - cpuBefore
-        return (seconds, cpu, KTAPParser.parse(run.output).reportedTotals, run.termination == .exited(0))
+        return (seconds, run.cpu, KTAPParser.parse(run.output).reportedTotals, run.termination == .exited(0))
     }
 
     /// Where hmmkit's extra time goes, by the kernel's accounting: user space (hmmkit's own
