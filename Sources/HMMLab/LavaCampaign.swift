@@ -1,4 +1,5 @@
 import Foundation
+import HMMGuest
 import HMMReport
 import HMMVM
 import KTAP
@@ -46,16 +47,20 @@ public enum LavaCampaign {
             try fm.copyItem(atPath: kernel.bzImage, toPath: kernelDirectory + "/bzImage")
             // No command and no serial lines: the guest runs the standalone suite (the shard
             // from the kernel command line) and prints KTAP on the console, LAVA's one line.
+            var kernelMachine = machine
+            kernelMachine.tcgThreading = kernel.tcgThreading
             let modules = kernelDirectory + "/modules.cpio"
-            try BootArchive(command: [], workingDirectory: "/", artifacts: kernel, ktapDevice: nil, channelDevice: nil)
-                .write(to: modules)
+            var archive = BootArchive(command: [], workingDirectory: "/", artifacts: kernel, ktapDevice: nil, channelDevice: nil)
+            // As `vm run` does: vCPUs that take turns gain nothing from the model's own thread.
+            if kernelMachine.vCPUsTakeTurns { archive.environment.append(BootPlan.modelThreadVariable + "=0") }
+            try archive.write(to: modules)
             try concatenate([payload.initramfs, modules], into: kernelDirectory + "/ramdisk.cpio")
             try fm.removeItem(atPath: modules)
             let base = artifactURL.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/" + label }
                 ?? "file://" + kernelDirectory
             for shard in specs {
                 var job = LavaJob(kernelLabel: label, kernelURL: base + "/bzImage", ramdiskURL: base + "/ramdisk.cpio",
-                                  shard: shard, machine: machine, hmmkitVersion: hmmkitVersion)
+                                  shard: shard, machine: kernelMachine, hmmkitVersion: hmmkitVersion)
                 job.timeouts = timeouts
                 let path = kernelDirectory + "/\(shard.fileStem).yaml"
                 try AtomicFile.write(try job.definition(), to: path)

@@ -56,7 +56,7 @@ public struct LavaJob: Sendable, Equatable {
     /// QEMU options the lab's device template does not give: TCG's threading, the CPU model,
     /// and the NUMA nodes (the template's `-m` is the nodes' sum, from `memory`).
     public var extraQEMUOptions: [String] {
-        var options = ["-accel " + VMConfiguration.tcgAccelerator, "-cpu " + VMConfiguration.tcgCPU]
+        var options = ["-accel " + machine.tcgAccelerator, "-cpu " + VMConfiguration.tcgCPU]
         let numa = machine.numaArguments
         for index in stride(from: 0, to: numa.count - 1, by: 2) { options.append(numa[index] + " " + numa[index + 1]) }
         return options

@@ -27,6 +27,10 @@ public struct KernelArtifacts: Sendable {
         let hash = key[key.index(after: dash)...]
         return hash.count == 12 && hash.allSatisfy(\.isHexDigit) ? "config-" + hash : nil
     }
+    /// How TCG should run this kernel's vCPUs, from its configuration.
+    public var tcgThreading: VMConfiguration.TCGThreading {
+        VMConfiguration.tcgThreading(forKernelConfig: try? String(contentsOfFile: configPath, encoding: .utf8))
+    }
     public var sourceTree: String? {
         (try? String(contentsOfFile: directory + "/source", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -36,6 +36,9 @@ public struct VMConfiguration: Sendable, Equatable {
     public var thp: THPAtBoot = .madvise
     public var nodeShape: NodeShape = .memoryOnlyNode
     public var cpus = 2
+    /// TCG only: whether the vCPUs take turns on one host thread or run side by side
+    /// (``tcgThreading(forKernelConfig:)`` picks it for the kernel being booted).
+    public var tcgThreading: TCGThreading = .oneThread
     /// TCG only: QEMU's `-icount shift=N`. Guest time then counts executed instructions
     /// (2^N ns each) instead of the host's clock, so a benchmark's figures no longer move
     /// with the host's load; what an instruction costs on the host is left out.
@@ -113,14 +116,39 @@ public struct VMConfiguration: Sendable, Equatable {
         }
     }
 
-    /// QEMU's TCG runs the vCPUs in turn on one thread. With a thread per vCPU (thread=multi)
-    /// a vCPU sometimes ran the int3 that text_poke_bp leaves in place during a live patch
-    /// after the patch had finished, and the kernel oopsed at boot ("Oops: int3" at
-    /// sched_clock_cpu+0x9, right after sched_clock_init_late enabled __sched_clock_stable;
-    /// twice on 6.12.118 with the distro config, with and without initramfs_async=0). One
-    /// thread cannot run one vCPU while another rewrites its code. The suite took 53 s this
-    /// way against 56 s with thread=multi on the same machine (2 cores, 6.12.118).
-    public static let tcgAccelerator = "tcg,thread=single"
+    /// How QEMU's TCG runs the guest's vCPUs.
+    public enum TCGThreading: String, Sendable, Equatable {
+        /// In turn on one host thread (`thread=single`).
+        case oneThread = "single"
+        /// Each on a host thread of its own (`thread=multi`), side by side on the host's cores.
+        case threadPerVCPU = "multi"
+    }
+
+    /// A thread per vCPU only for a kernel whose configuration says it does not rewrite its
+    /// own live code with jump labels; one thread for any other, and when the configuration
+    /// is unknown. With a thread per vCPU a vCPU sometimes ran the int3 that text_poke_bp
+    /// leaves in place during a live patch after the patch had finished, and the kernel
+    /// oopsed at boot ("Oops: int3" at sched_clock_cpu+0x9, right after sched_clock_init_late
+    /// flipped the __sched_clock_stable static key; twice on 6.12.118 with the distro config).
+    /// One thread cannot run one vCPU while another rewrites its code. hmmkit's own
+    /// configuration has no jump labels (tinyconfig's default): its static keys are plain
+    /// branches, and nothing patches live text after boot. There a second vCPU runs the
+    /// reference model beside the test, as a second CPU does under KVM.
+    public static func tcgThreading(forKernelConfig text: String?) -> TCGThreading {
+        guard let text else { return .oneThread }
+        return text.split(whereSeparator: \.isNewline).contains("# CONFIG_JUMP_LABEL is not set") ? .threadPerVCPU : .oneThread
+    }
+
+    /// `-accel` under TCG. `-icount` counts one stream of instructions: it needs one thread.
+    public var tcgAccelerator: String {
+        "tcg,thread=" + (instructionCountShift == nil ? tcgThreading : .oneThread).rawValue
+    }
+
+    /// Whether the guest's CPUs take turns on one host thread: a second thread in the guest
+    /// then overlaps nothing (the guest is told so: ``BootPlan/modelThreadVariable``).
+    public var vCPUsTakeTurns: Bool {
+        accelerator == .tcg && (tcgThreading == .oneThread || instructionCountShift != nil)
+    }
 
     /// The vCPU under TCG: QEMU's `max` model without ERMS and FSRM. With them the kernel
     /// clears every new page with `rep stosb` and copies to and from user space with
@@ -136,7 +164,7 @@ public struct VMConfiguration: Sendable, Equatable {
         switch accelerator {
         case .kvm: a += ["-accel", "kvm", "-cpu", "host"]
         case .tcg:
-            a += ["-accel", Self.tcgAccelerator, "-cpu", Self.tcgCPU]
+            a += ["-accel", tcgAccelerator, "-cpu", Self.tcgCPU]
             if let shift = instructionCountShift { a += ["-icount", "shift=\(shift)"] }
         }
         a += ["-machine", "pc", "-smp", "\(cpus)", "-m", "\(memoryMiB)M"] + numaArguments

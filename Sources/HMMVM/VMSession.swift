@@ -215,11 +215,18 @@ public final class VMSession {
 
     private func configuration(bootDir: String, accelerator: VMConfiguration.Accelerator) -> VMConfiguration {
         let initPath = (try? Repository.root()).map { $0 + "/scripts/vm-init" } ?? "/scripts/vm-init"
-        var c = VMConfiguration(bzImage: options.artifacts.bzImage,
-                                guestRoot: .hostRoot(modulesDirectory: options.artifacts.modulesRoot,
-                                                     exchangeDirectory: bootDir + "/out", initPath: initPath),
+        return machine(.hostRoot(modulesDirectory: options.artifacts.modulesRoot, exchangeDirectory: bootDir + "/out",
+                                 initPath: initPath),
+                       bootDir: bootDir, accelerator: accelerator)
+    }
+
+    /// The VM's shape from the options, the kernel and the accelerator, booting `guestRoot`.
+    private func machine(_ guestRoot: VMConfiguration.GuestRoot, bootDir: String,
+                         accelerator: VMConfiguration.Accelerator) -> VMConfiguration {
+        var c = VMConfiguration(bzImage: options.artifacts.bzImage, guestRoot: guestRoot,
                                 consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
         c.accelerator = accelerator
+        c.tcgThreading = options.artifacts.tcgThreading
         c.instructionCountShift = options.instructionCountShift
         c.thp = options.thp
         c.nodeShape = options.nodeShape
@@ -235,25 +242,18 @@ public final class VMSession {
         let host = Repository.executable
         let guestArgv = argv.map { $0 == host ? GuestLayout.executable : $0 }
         let cwd = FileManager.default.currentDirectoryPath
+        let initrd = bootDir + "/initrd.cpio"
+        let c = machine(.initramfs(path: initrd, channelLog: bootDir + "/channel.log"), bootDir: bootDir, accelerator: accelerator)
         var archive = BootArchive(command: guestArgv, workingDirectory: cwd, artifacts: options.artifacts)
-        // TCG runs the vCPUs in turn on one host thread: a second thread for the model
-        // overlaps nothing and adds wake-ups, scheduler balancing and TLB-flush IPIs.
-        if accelerator == .tcg && !archive.environment.contains(where: { $0.hasPrefix(BootPlan.modelThreadVariable + "=") }) {
+        // vCPUs that take turns on one host thread: a second thread for the model overlaps
+        // nothing and adds wake-ups, scheduler balancing and TLB-flush IPIs.
+        if c.vCPUsTakeTurns && !archive.environment.contains(where: { $0.hasPrefix(BootPlan.modelThreadVariable + "=") }) {
             archive.environment.append(BootPlan.modelThreadVariable + "=0")
         }
         archive.hostPaths = options.hostFiles + BootArchive.hostPaths(namedBy: Array(guestArgv.dropFirst()), workingDirectory: cwd)
         let bootArchive = bootDir + "/boot.cpio"
-        let initrd = bootDir + "/initrd.cpio"
         try archive.write(to: bootArchive)
         try concatenate([payload.initramfs, bootArchive], into: initrd)
-        var c = VMConfiguration(bzImage: options.artifacts.bzImage,
-                                guestRoot: .initramfs(path: initrd, channelLog: bootDir + "/channel.log"),
-                                consoleLog: bootDir + "/console.log", ktapLog: bootDir + "/ktap.log")
-        c.accelerator = accelerator
-        c.instructionCountShift = options.instructionCountShift
-        c.thp = options.thp
-        c.nodeShape = options.nodeShape
-        c.extraKernelArguments += options.extraKernelArguments
         _ = FileManager.default.createFile(atPath: bootDir + "/channel.log", contents: nil)
         return c
     }

@@ -30,6 +30,13 @@ private func job(shard: Shard) -> LavaJob {
         #expect(definition.contains("job_name: 'hmmkit debian-6.12-abc shard 2/4'\n"))
     }
 
+    @Test func theJobRunsTheVCPUsAsTheKernelAllows() throws {
+        #expect(try job(shard: Shard(1, of: 1)).definition().contains("  - '-accel tcg,thread=single'\n"))
+        var parallel = job(shard: try Shard(1, of: 1))
+        parallel.machine.tcgThreading = .threadPerVCPU
+        #expect(try parallel.definition().contains("  - '-accel tcg,thread=multi'\n"))
+    }
+
     @Test func aSingleShardRunsTheWholeSuite() throws {
         let definition = try job(shard: Shard(1, of: 1)).definition()
         #expect(!definition.contains("hmmkit.shard="))

@@ -145,6 +145,29 @@ import Testing
         #expect(!c.qemuArguments.contains("-icount"))
     }
 
+    @Test func aThreadPerVCPUOnlyForAKernelWithoutJumpLabels() {
+        #expect(VMConfiguration.tcgThreading(forKernelConfig: nil) == .oneThread, "unknown: the safe way")
+        #expect(VMConfiguration.tcgThreading(forKernelConfig: "CONFIG_SMP=y\nCONFIG_JUMP_LABEL=y\n") == .oneThread)
+        #expect(VMConfiguration.tcgThreading(forKernelConfig: "CONFIG_SMP=y\n# CONFIG_JUMP_LABEL is not set\n")
+                    == .threadPerVCPU)
+        #expect(VMConfiguration.tcgThreading(forKernelConfig: "CONFIG_SMP=y\n") == .oneThread, "no word on it")
+        #expect(VMConfiguration.tcgThreading(forKernelConfig: "# CONFIG_JUMP_LABEL_X is not set\n") == .oneThread)
+    }
+
+    @Test func vCPUsSideBySideRunTheModelOnItsOwnThread() {
+        var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
+        #expect(c.vCPUsTakeTurns)
+        c.tcgThreading = .threadPerVCPU
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=multi"]))
+        #expect(!c.vCPUsTakeTurns)
+        c.instructionCountShift = 3
+        #expect(c.qemuArguments.starts(with: ["-accel", "tcg,thread=single"]), "-icount needs one thread")
+        #expect(c.vCPUsTakeTurns)
+        c.instructionCountShift = nil
+        c.accelerator = .kvm
+        #expect(!c.vCPUsTakeTurns)
+    }
+
     @Test func instructionCountingIsTCGOnly() {
         var c = VMConfiguration(bzImage: "b", guestRoot: .initramfs(path: "i", channelLog: "ch"), consoleLog: "c", ktapLog: "k")
         c.instructionCountShift = 3
