@@ -36,8 +36,8 @@ public struct BootPlan: Equatable, Sendable {
     /// (``configNameVariable``); results say it as KCIDB's `config_name`.
     public static let configNameVariable = "HMMKIT_CONFIG_NAME"
     /// How the kselftest-named tests run the reference model (`HMMSuite`'s `ModelChecker`):
-    /// `0` on the test's own thread, `1` on a thread of its own. The host sets `0` for a TCG
-    /// boot, whose vCPUs take turns on one host thread (``VMConfiguration/tcgAccelerator``).
+    /// `0` on the test's own thread, `1` on a thread of its own. The host sets `0` for a boot
+    /// whose vCPUs take turns on one host thread (`VMConfiguration.vCPUsTakeTurns` in HMMVM).
     public static let modelThreadVariable = "HMMKIT_MODEL_THREAD"
     /// Everything the boot archive's environment file may set; anything else in it is ignored.
     public static let bootVariables = hostVariables + [configNameVariable, modelThreadVariable]

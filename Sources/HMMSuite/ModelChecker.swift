@@ -10,7 +10,7 @@ import HMMSystem
 /// Under QEMU TCG the model's work per step cost as much as the kernel's, and the C
 /// selftest leaves the second vCPU idle.
 ///
-/// Where the CPUs take turns (hmmkit's TCG VMs run every vCPU on one host thread, and
+/// Where the CPUs take turns (a TCG VM that runs every vCPU on one host thread, and
 /// `HMMKIT_MODEL_THREAD=0` says so) the thread overlaps nothing: the checker then checks
 /// each batch on the caller's thread as it is submitted. Same checks, same order; no
 /// wake-ups, no scheduler balancing, no TLB-flush IPIs to a second CPU in the test's mm.
