@@ -1,4 +1,5 @@
 import HMMKernel
+import struct HMMModel.IntRun
 
 /// hmm-tests' `struct hmm_buffer` for the tests the model cannot follow (a racing munmap,
 /// a mapping of the device file): a mapping, a device-side mirror buffer, and hmm-tests'
@@ -23,16 +24,9 @@ public struct TestBuffer: ~Copyable {
 
     public var intCount: Int { pages * Machine.pageSize / 4 }
 
-    /// The CPU writes `ptr[i] = offset + i` over the whole mapping. (A plain loop over
-    /// ints: under TCG a closure call per int doubled the wall time against hmm-tests.)
+    /// The CPU writes `ptr[i] = offset + i` over the whole mapping.
     public func fill(offset: Int32 = 0) {
-        region.withBytes(pages: 0..<pages) { raw in
-            var value = offset
-            for i in 0..<raw.count / 4 {
-                raw.storeBytes(of: value, toByteOffset: i * 4, as: Int32.self)
-                value &+= 1
-            }
-        }
+        region.withBytes(pages: 0..<pages) { IntRun(start: offset, stride: 1).write(into: $0) }
     }
 
     /// The first int of the mirror that is not `offset + i`, or nil.

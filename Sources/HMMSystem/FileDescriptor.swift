@@ -112,18 +112,28 @@ public func listDirectory(_ path: String) throws(SystemError) -> [String] { try 
 public func readFileBytes(_ path: String, limit: Int = .max) throws(SystemError) -> [UInt8] {
     let fd = FileDescriptor(adopting: try Sys.open(path, O_RDONLY))
     var bytes: [UInt8] = []
-    // The first read asks for one page: a procfs sysctl (/proc/sys/kernel/tainted, read twice
-    // per test) allocates and zeroes a kernel buffer as large as the request. Longer files
-    // continue in chunks of up to 1 MiB.
-    var chunkSize = 4096
+    var sizes = ReadSizes()
     while bytes.count <= limit {
         let left = limit - bytes.count
-        let chunk = try Sys.readBytes(fd.rawValue, count: left < chunkSize ? left + 1 : chunkSize)
+        let request = left < sizes.next ? left + 1 : sizes.next
+        let chunk = try Sys.readBytes(fd.rawValue, count: request)
         if chunk.isEmpty { break }
         bytes += chunk
-        chunkSize = 1 << 20
+        sizes.update(requested: request, got: chunk.count)
     }
     return bytes
+}
+
+/// How much each read of one file asks for: one page first, doubling only while reads come
+/// back full, up to 1 MiB. A procfs sysctl (/proc/sys/kernel/tainted, read twice per test)
+/// allocates and zeroes a kernel buffer as large as the request, the read that finds its end
+/// included: asking 1 MiB there cost more than all the runner's other reads in a TCG guest.
+struct ReadSizes {
+    private(set) var next = 4096
+
+    mutating func update(requested: Int, got: Int) {
+        if got == requested { next = min(next * 2, 1 << 20) }
+    }
 }
 
 /// The process's standard output and error, written unbuffered (one write per call): KTAP

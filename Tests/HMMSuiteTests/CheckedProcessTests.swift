@@ -83,10 +83,41 @@ import Glibc
         }
         #expect(IntRun(start: 0, stride: 0).token == 0)
         #expect([UInt8](repeating: 0, count: 4096).withUnsafeBytes { IntRun.decode($0) } == 0)
+        #expect([UInt8](repeating: 0, count: 4).withUnsafeBytes { IntRun.decode($0) } == nil, "one int names no run")
         #expect(IntRun(token: 0x1234) == nil)  // no run tag: a fixture token, not a run
         // hmm-tests' ptr[i] = i: page 1 starts at the page's first int index.
         #expect(IntRun.page(1, offset: 0, stride: 1, intsPerPage: 1024) == IntRun(start: 1024, stride: 1))
         #expect(IntRun.page(2, offset: 5, stride: -1, intsPerPage: 1024) == IntRun(start: 5 - 2048, stride: -1))
+    }
+}
+
+@Suite struct IntRunDecodeTests {
+    /// decode reads two ints per load, four loads per pass, then the ints left over: a
+    /// changed int is found wherever it lies, on pages whose length is no multiple of a pass.
+    /// (Two ints always make a run: the first two define it.)
+    @Test(arguments: [12, 28, 32, 36, 60, 4096, 4096 + 20])
+    func aChangeInAnyIntIsFound(bytes: Int) {
+        // The wrap inside the page exercises both halves of a 64-bit word separately.
+        for run in [IntRun(start: 0, stride: 1), IntRun(start: -2, stride: 1), IntRun(start: Int32.max - 3, stride: 3),
+                    IntRun(start: 9, stride: -7), IntRun(start: 5, stride: 0)] {
+            var page = [UInt8](repeating: 0, count: bytes)
+            page.withUnsafeMutableBytes { run.write(into: $0) }
+            #expect(page.withUnsafeBytes { IntRun.decode($0) } == run.token)
+            for int in 0..<(bytes / 4) {
+                for bit in [0, 31] {
+                    page[int * 4 + bit / 8] ^= UInt8(1 << (bit % 8))
+                    #expect(page.withUnsafeBytes { IntRun.decode($0) } == nil, "int \(int) bit \(bit) of \(bytes) bytes, \(run)")
+                    page[int * 4 + bit / 8] ^= UInt8(1 << (bit % 8))
+                }
+            }
+        }
+    }
+
+    @Test func bytesPastTheLastWholeIntAreNotRead() {
+        var page = [UInt8](repeating: 0xFF, count: 4096 + 3)
+        page.withUnsafeMutableBytes { IntRun(start: 1, stride: 1).write(into: $0) }
+        #expect(page.suffix(3) == [0xFF, 0xFF, 0xFF])
+        #expect(page.withUnsafeBytes { IntRun.decode($0) } == IntRun(start: 1, stride: 1).token)
     }
 }
 

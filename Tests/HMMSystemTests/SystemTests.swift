@@ -108,6 +108,28 @@ import Glibc
     }
 }
 
+@Suite struct FileReadingTests {
+    @Test func readsGrowOnlyWhileTheyComeBackFull() {
+        var sizes = ReadSizes()
+        #expect(sizes.next == 4096)
+        sizes.update(requested: 4096, got: 2)
+        #expect(sizes.next == 4096, "a short read (a sysctl's whole value): the read that finds the end stays small")
+        for _ in 0..<20 { sizes.update(requested: sizes.next, got: sizes.next) }
+        #expect(sizes.next == 1 << 20)
+    }
+
+    @Test func longFilesAndLimitsReadWhole() throws {
+        let dir = try makeTemporaryDirectory(in: "/tmp", prefix: "hmmsystem-test-")
+        let text = String((0..<(3 << 20) + 5).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+        try createTextFile(dir + "/long", text)
+        #expect(try readTextFile(dir + "/long") == text)
+        #expect(try readFileBytes(dir + "/long", limit: 10).count == 11, "one byte past the limit says it was passed")
+        if fileExists("/proc/sys/kernel/tainted") {
+            #expect(UInt64(try readTextFile("/proc/sys/kernel/tainted").trimmed) != nil, "a sysctl reads whole")
+        }
+    }
+}
+
 @Suite struct SpawnTests {
     @Test func capturesOutputAndErrorApart() throws {
         let r = try runProgram(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], error: .captured)
