@@ -248,8 +248,9 @@ public final class CheckedProcess {
     // MARK: fork
 
     /// Forks; the child performs `childSteps` (its own device files: it opens them) and
-    /// exits. The parent waits, then queues each of the child's answers for the model in
-    /// order, as if the child's steps ran between `fork` and the child's exit.
+    /// exits. The parent hands each of the child's answers to the model in order as it
+    /// arrives, as if the child's steps ran between `fork` and the child's exit: the model
+    /// checks them while the child goes on.
     public func fork(_ childSteps: [Action], file: String = #fileID, line: Int = #line) throws {
         try step(.fork, file: file, line: line)
         // No other thread may be inside the runtime (holding its locks) when we fork.
@@ -273,28 +274,40 @@ public final class CheckedProcess {
             if !batch.isEmpty { send("O " + batch.joined(separator: ";")) }
             return 0
         }
-        var answers: [Observation] = []
+        var answered = 0
+        var stopped: String?
         let deadline = monotonicSeconds() + 25
         loop: while true {
             switch child.next(deadline: deadline) {
             case let .line(l):
-                guard l.hasPrefix("O "), let batch = ObservationText.decodeBatch(String(l.dropFirst(2))) else {
-                    throw TestFailure("forked child: unreadable answer '\(l.prefix(200))'", file: file, line: line)
+                guard l.hasPrefix("O "), let batch = ObservationText.decodeBatch(String(l.dropFirst(2))),
+                      batch.count <= childSteps.count - answered else {
+                    stopped = "unreadable answer '\(l.prefix(200))'"
+                    break loop
                 }
-                answers += batch
+                for answer in batch {
+                    let item = ModelChecker.Item(action: childSteps[answered], answer: answer, followOnly: false, inChild: true,
+                                                 file: file, line: line)
+                    recorded.append(item.action)
+                    outbox.append(item)
+                    answered += 1
+                }
+                // A divergence found meanwhile stops the test at the exitChild step below.
+                _ = checker.submit(outbox)
+                outbox.removeAll(keepingCapacity: true)
             case .closed: break loop
             case .timedOut:
-                child.killGroup()
-                throw TestFailure("forked child: no answer within 25 s (after \(answers.count) of \(childSteps.count) steps)",
-                                  file: file, line: line)
+                stopped = "no answer within 25 s"
+                break loop
             }
         }
+        if stopped != nil { child.killGroup() }
         let end = child.wait()
-        guard end == .exited(0), answers.count == childSteps.count else {
-            throw TestFailure("forked child \(end) after \(answers.count) of \(childSteps.count) steps", file: file, line: line)
+        if let stopped {
+            throw TestFailure("forked child: \(stopped) (after \(answered) of \(childSteps.count) steps)", file: file, line: line)
         }
-        for (action, answer) in zip(childSteps, answers) {
-            try queue(.init(action: action, answer: answer, followOnly: false, inChild: true, file: file, line: line), handOver: false)
+        guard end == .exited(0), answered == childSteps.count else {
+            throw TestFailure("forked child \(end) after \(answered) of \(childSteps.count) steps", file: file, line: line)
         }
         try step(.exitChild, file: file, line: line)
     }

@@ -43,6 +43,37 @@ import Glibc
         #expect(!log.lines.contains { $0.contains("divergence") })
     }
 
+    /// The child's answers reach the model as they arrive, several lines of them here; one
+    /// outside the envelope fails the test, named as the child's.
+    @Test(arguments: modelThreads)
+    func aChildsAnswerTheModelDidNotPredictFailsTheTest(inline: Bool) throws {
+        let log = Log()
+        let context = Self.context(log)
+        let p = try CheckedProcess(context, modelInline: inline)
+        p.reproducerDirectory = "/tmp/hmmkit-checked-child-\(getpid())-\(inline)"
+        let r = try p.mmap(pages: 8)
+        try p.cpuWrite(r, 0..<8)
+        // Behind the model's back: one int of page 5 changes; the child reads it in its
+        // third line of answers (CheckedProcess.answersPerLine is 256).
+        VirtualMemory.store(at: p.address(r, page: 5) + 8, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
+        let reads = (0..<80).flatMap { _ in (0..<8).map { Action.cpuRead(r, page: $0) } }
+        // The model's own thread may not have reached page 5 by the child's exit; checked
+        // inline, it has.
+        do {
+            try p.fork(reads)
+            if inline { Issue.record("the parent went on past the child's exit after a divergence") }
+        } catch let failure as TestFailure {
+            #expect(failure.message.contains("divergence"))
+        }
+        do {
+            try context.runEndChecks()
+            Issue.record("a child's corrupted page passed the model check")
+        } catch let failure as TestFailure {
+            #expect(failure.message.contains("cpu-read r0 5"))
+            #expect(log.lines.contains { $0.contains("(in the forked child)") })
+        }
+    }
+
     @Test(arguments: modelThreads)
     func dataTheModelDidNotPredictFailsTheStep(inline: Bool) throws {
         let log = Log()
