@@ -137,6 +137,17 @@ public struct Model: Sendable {
         return mismatches
     }
 
+    /// Moves the model to the primary outcome of a step no answer comes back for (a CPU
+    /// write: a fault that fails kills the process). The same state as ``step(_:)``, without
+    /// the backup and the small-pages alternatives `apply` keeps for a `commit`: a backup
+    /// held across the step made every write to a region copy the region's page arrays.
+    /// The envelope holds the primary outcome only, with its hazard and expected warning.
+    public mutating func follow(_ action: Action) -> Envelope {
+        pending = nil
+        x = Exec()
+        return execute(action)
+    }
+
     /// `apply` then `commit` of the primary expectation.
     @discardableResult
     public mutating func step(_ action: Action) -> Envelope {

@@ -146,7 +146,7 @@ final class ModelChecker: @unchecked Sendable {
                                                                 file: item.file, line: item.line))
             }
             if item.followOnly {
-                let e = model.step(action)
+                let e = model.follow(action)
                 if let failure = hazard(e, item) { return failure }
                 continue
             }
