@@ -96,6 +96,14 @@ final class StepPerformer {
     /// The device file a step opened as `fd`.
     func device(_ fd: FdID) -> OpenDevice? { devices[fd] }
 
+    /// Closes every device file now, in descriptor order, as the process's end would. Each
+    /// close makes test_hmm evict its device memory back to the system: kernel work that
+    /// can run while the model checks the last steps.
+    func closeDevices() {
+        for fd in devices.keys.sorted() { try? devices[fd]?.close() }
+        devices = [:]
+    }
+
     // MARK: Steps
 
     func perform(_ action: Action) -> Observation {
