@@ -1,5 +1,4 @@
 import Foundation
-import HMMGuest
 import HMMReport
 import HMMVM
 import KTAP
@@ -51,8 +50,7 @@ public enum LavaCampaign {
             kernelMachine.tcgThreading = kernel.tcgThreading
             let modules = kernelDirectory + "/modules.cpio"
             var archive = BootArchive(command: [], workingDirectory: "/", artifacts: kernel, ktapDevice: nil, channelDevice: nil)
-            // As `vm run` does: vCPUs that take turns gain nothing from the model's own thread.
-            if kernelMachine.vCPUsTakeTurns { archive.environment.append(BootPlan.modelThreadVariable + "=0") }
+            if kernelMachine.vCPUsTakeTurns { archive.checkModelInline() }
             try archive.write(to: modules)
             try concatenate([payload.initramfs, modules], into: kernelDirectory + "/ramdisk.cpio")
             try fm.removeItem(atPath: modules)

@@ -135,9 +135,14 @@ public final class CheckedProcess {
     /// stops, as hmm-tests' ASSERTs do (the end check reports it, with the reproducer):
     /// later steps would run on a kernel the model no longer describes.
     private func queue(_ item: ModelChecker.Item, handOver now: Bool) throws {
+        record(item)
+        if now || outbox.count >= Self.handOverBatch { try handOver() }
+    }
+
+    /// Adds a performed step to the reproducer's steps and to the outbox.
+    private func record(_ item: ModelChecker.Item) {
         recorded.append(item.action)
         outbox.append(item)
-        if now || outbox.count >= Self.handOverBatch { try handOver() }
     }
 
     /// Hands the outbox to the model's thread.
@@ -289,10 +294,7 @@ public final class CheckedProcess {
                     break loop
                 }
                 for answer in batch {
-                    let item = ModelChecker.Item(action: childSteps[answered], answer: answer, followOnly: false, inChild: true,
-                                                 file: file, line: line)
-                    recorded.append(item.action)
-                    outbox.append(item)
+                    record(.init(action: childSteps[answered], answer: answer, followOnly: false, inChild: true, file: file, line: line))
                     answered += 1
                 }
                 // A divergence found meanwhile stops the test at the exitChild step below.

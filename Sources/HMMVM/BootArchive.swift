@@ -18,6 +18,12 @@ public struct BootArchive {
     /// `NAME=VALUE` entries for the guest command's environment (``BootPlan/hostVariables``);
     /// the kernel's config name (``KernelArtifacts/configName``) is added when it is known.
     public var environment: [String] = BootPlan.passedEnvironment(ProcessInfo.processInfo.environment)
+    /// Has the guest check the reference model on the test's own thread: its vCPUs take
+    /// turns on one host thread (``VMConfiguration/vCPUsTakeTurns``), where a thread of the
+    /// model's own overlaps nothing and adds wake-ups and TLB-flush IPIs.
+    public mutating func checkModelInline() {
+        environment.append(BootPlan.modelThreadVariable + "=0")
+    }
     /// The most the host files may add (a mistyped argument such as `/` must not copy the disk).
     public static let hostFileLimit = 512 << 20
 

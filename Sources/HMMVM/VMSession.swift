@@ -245,11 +245,7 @@ public final class VMSession {
         let initrd = bootDir + "/initrd.cpio"
         let c = machine(.initramfs(path: initrd, channelLog: bootDir + "/channel.log"), bootDir: bootDir, accelerator: accelerator)
         var archive = BootArchive(command: guestArgv, workingDirectory: cwd, artifacts: options.artifacts)
-        // vCPUs that take turns on one host thread: a second thread for the model overlaps
-        // nothing and adds wake-ups, scheduler balancing and TLB-flush IPIs.
-        if c.vCPUsTakeTurns && !archive.environment.contains(where: { $0.hasPrefix(BootPlan.modelThreadVariable + "=") }) {
-            archive.environment.append(BootPlan.modelThreadVariable + "=0")
-        }
+        if c.vCPUsTakeTurns { archive.checkModelInline() }
         archive.hostPaths = options.hostFiles + BootArchive.hostPaths(namedBy: Array(guestArgv.dropFirst()), workingDirectory: cwd)
         let bootArchive = bootDir + "/boot.cpio"
         try archive.write(to: bootArchive)

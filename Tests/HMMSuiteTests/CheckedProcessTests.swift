@@ -24,6 +24,19 @@ import Glibc
     /// Each test runs with the model on its own thread and on the test's (TCG VMs).
     static let modelThreads = [false, true]
 
+    /// A checked process whose one region of `pages` pages the CPU has written, then one int
+    /// of `page` changed behind the model's back. Reproducers go to a directory of `name`'s.
+    static func corrupted(page: Int, of pages: Int, inline: Bool, _ log: Log, name: String) throws
+        -> (TestContext, CheckedProcess, RegionID) {
+        let context = Self.context(log)
+        let p = try CheckedProcess(context, modelInline: inline)
+        p.reproducerDirectory = "/tmp/hmmkit-checked-\(name)-\(getpid())-\(inline)"
+        let r = try p.mmap(pages: pages)
+        try p.cpuWrite(r, 0..<pages)
+        VirtualMemory.store(at: p.address(r, page: page) + 40, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
+        return (context, p, r)
+    }
+
     @Test(arguments: [HMMModel.MappingKind.anonPrivate, .anonShared], modelThreads)
     func forkedChildAndParentFollowTheModel(kind: HMMModel.MappingKind, inline: Bool) throws {
         let log = Log()
@@ -48,14 +61,8 @@ import Glibc
     @Test(arguments: modelThreads)
     func aChildsAnswerTheModelDidNotPredictFailsTheTest(inline: Bool) throws {
         let log = Log()
-        let context = Self.context(log)
-        let p = try CheckedProcess(context, modelInline: inline)
-        p.reproducerDirectory = "/tmp/hmmkit-checked-child-\(getpid())-\(inline)"
-        let r = try p.mmap(pages: 8)
-        try p.cpuWrite(r, 0..<8)
-        // Behind the model's back: one int of page 5 changes; the child reads it in its
-        // third line of answers (CheckedProcess.answersPerLine is 256).
-        VirtualMemory.store(at: p.address(r, page: 5) + 8, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
+        let (context, p, r) = try Self.corrupted(page: 5, of: 8, inline: inline, log, name: "child")
+        // The child reads page 5 in its third line of answers (CheckedProcess.answersPerLine is 256).
         let reads = (0..<80).flatMap { _ in (0..<8).map { Action.cpuRead(r, page: $0) } }
         // The model's own thread may not have reached page 5 by the child's exit; checked
         // inline, it has.
@@ -77,13 +84,7 @@ import Glibc
     @Test(arguments: modelThreads)
     func dataTheModelDidNotPredictFailsTheStep(inline: Bool) throws {
         let log = Log()
-        let context = Self.context(log)
-        let p = try CheckedProcess(context, modelInline: inline)
-        p.reproducerDirectory = "/tmp/hmmkit-checked-\(getpid())-\(inline)"
-        let r = try p.mmap(pages: 4)
-        try p.cpuWrite(r, 0..<4)
-        // Behind the model's back: one int of page 2 changes.
-        VirtualMemory.store(at: p.address(r, page: 2) + 40, bytes: 4) { $0.storeBytes(of: Int32(-7), as: Int32.self) }
+        let (context, p, r) = try Self.corrupted(page: 2, of: 4, inline: inline, log, name: "parent")
         // The check trails the kernel: the verdict comes at the end (the reads may already
         // stop once the model's thread has seen page 2).
         _ = try? p.cpuRead(r, 0..<4)
