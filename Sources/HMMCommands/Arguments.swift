@@ -27,6 +27,11 @@ extension KernelProfile: ExpressibleByArgument {
     public var defaultValueDescription: String { name }
 }
 
+extension JobCount: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public var defaultValueDescription: String { description }
+}
+
 extension SPMAddresses: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
 }

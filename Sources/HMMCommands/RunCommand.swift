@@ -79,6 +79,12 @@ public struct RunCommand: ParsableCommand {
     var startAfter: String?
     @Option(help: "Run each test this many times in a row (a soak); reported once with its pass/fail counts, flaky when they differ.")
     var `repeat`: Int = 1
+    @Option(help: ArgumentHelp("""
+        How many tests may run at once: 'auto' (the local node's CPUs; 1 where the host says the vCPUs take turns) \
+        or 1 to \(JobCount.maximum). Only tests that share no device run together; results stay in plan order. \
+        Default: auto, or 1 with --start-after (a resumed run after a crash names the next crash's test).
+        """, valueName: "N|auto"))
+    var jobs: JobCount?
 
     public init() {}
 
@@ -100,7 +106,8 @@ public struct RunCommand: ParsableCommand {
         let selected = startAfter.flatMap { TestPlan.resuming(after: $0, in: all) } ?? all
         let loaded = try module.load()
         defer { loaded?.unload() }
-        try ExitStatus.end(with: SuiteRun.run(selected, timeout: timeout, repeatCount: `repeat`, resultFiles: resultFiles.files,
+        try ExitStatus.end(with: SuiteRun.run(selected, timeout: timeout, repeatCount: `repeat`,
+                                              jobs: jobs ?? (startAfter == nil ? .automatic : .exactly(1)), resultFiles: resultFiles.files,
                                               output: Stdout.line, log: log))
     }
 }

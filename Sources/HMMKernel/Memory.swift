@@ -181,6 +181,8 @@ public enum Machine {
     public static var pageSize: Int { Sys.pageSize }
     public static var isRoot: Bool { Sys.geteuid() == 0 }
     public static var kernelRelease: String { Sys.uname().release }
+    /// CPUs online now (at least 1).
+    public static var onlineProcessors: Int { Sys.onlineProcessors }
     /// Whether `path` lives on tmpfs (statfs f_type TMPFS_MAGIC), where shared file
     /// mappings are shmem and want no write notification.
     public static func isOnTmpfs(_ path: String) throws(SystemError) -> Bool {

@@ -34,7 +34,7 @@ public final class CheckedProcess {
     /// The model for the running kernel and this machine. A kernel no profile covers
     /// skips the test: without a model there is nothing to check against.
     public convenience init(_ context: TestContext) throws {
-        try self.init(context, modelInline: ModelChecker.checksInline)
+        try self.init(context, modelInline: context.modelInline)
     }
 
     /// `modelInline`: check on the test's thread instead of the model's own (``ModelChecker``).

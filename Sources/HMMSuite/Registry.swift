@@ -14,7 +14,9 @@ public enum Registry {
                 for def in KselftestParity.definitions where def.fixture == fixture {
                     let id = TestID(fixture: fixture, variant: variant.name, name: def.name)
                     let needs: [TestNeed] = [.root] + variant.minors.map { .device(minor: $0) } + def.needs
-                    out.append(PlannedTest(test: TestCase(id, needs: needs, timeout: def.timeout, body: def.body), variant: variant))
+                    let test = TestCase(id, needs: needs, timeout: def.timeout,
+                                        concurrency: .kselftest(variant: variant, needs: needs), body: def.body)
+                    out.append(PlannedTest(test: test, variant: variant))
                 }
             }
         }

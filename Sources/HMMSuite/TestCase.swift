@@ -58,15 +58,18 @@ public struct TestCase: Sendable {
     public var needs: [TestNeed]
     /// Seconds before the runner kills the test's process group (kselftest default 30).
     public var timeout: Double?
+    /// Which tests it may run beside under `run --jobs N` (alone unless declared).
+    public var concurrency: Concurrency
     /// Runs in a forked child. Throws `TestFailure` (assert) or `TestSkip`; `context.expect`
     /// records non-fatal failures.
     public var body: @Sendable (TestContext) throws -> Void
 
-    public init(_ id: TestID, needs: [TestNeed] = [], timeout: Double? = nil,
+    public init(_ id: TestID, needs: [TestNeed] = [], timeout: Double? = nil, concurrency: Concurrency = .alone,
                 body: @escaping @Sendable (TestContext) throws -> Void) {
         self.id = id
         self.needs = needs
         self.timeout = timeout
+        self.concurrency = concurrency
         self.body = body
     }
 }
@@ -76,14 +79,19 @@ public final class TestContext {
     public let id: TestID
     public let variant: Variant
     public let facts: SystemFacts
+    /// Check the model on the test's thread (``ModelChecker``): where the vCPUs take turns,
+    /// or where another test runs beside this one and keeps the other CPU busy.
+    let modelInline: Bool
     /// Writes one diagnostic line to the parent (survives the child crashing later).
     let emit: (String) -> Void
     public private(set) var failures = 0
 
-    init(id: TestID, variant: Variant, facts: SystemFacts, emit: @escaping (String) -> Void) {
+    init(id: TestID, variant: Variant, facts: SystemFacts, modelInline: Bool = ModelChecker.checksInline,
+         emit: @escaping (String) -> Void) {
         self.id = id
         self.variant = variant
         self.facts = facts
+        self.modelInline = modelInline
         self.emit = emit
     }
 

@@ -68,17 +68,35 @@ public struct ForkedChild: ~Copyable {
     /// The next line, waiting until `deadline` (CLOCK_MONOTONIC seconds).
     public mutating func next(deadline: Double) -> Event {
         while true {
-            if let line = pending.takeLine() { return .line(line) }
+            if let event = nextIfReady() { return event }
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 { return .timedOut }
-            let ready = (try? Sys.poll(channel.rawValue, events: Int16(POLLIN), timeoutMilliseconds: Int32(min(remaining, 1) * 1000))) ?? 0
-            if ready == 0 { continue }
-            guard let chunk = try? Sys.readBytes(channel.rawValue, count: 65536), !chunk.isEmpty else {
-                if let rest = pending.takeRest() { return .line(rest) }
-                return .closed
-            }
-            pending.append(chunk)
+            Self.waitForInput(on: [descriptor], seconds: min(remaining, 1))
         }
+    }
+
+    /// The next line without waiting: one already read, or one a read of the ready pipe
+    /// completes; `.closed` at end of file; nil while nothing (or half a line) has come.
+    public mutating func nextIfReady() -> Event? {
+        if let line = pending.takeLine() { return .line(line) }
+        let ready = (try? Sys.poll(channel.rawValue, events: Int16(POLLIN), timeoutMilliseconds: 0)) ?? 0
+        if ready == 0 { return nil }
+        guard let chunk = try? Sys.readBytes(channel.rawValue, count: 65536), !chunk.isEmpty else {
+            if let rest = pending.takeRest() { return .line(rest) }
+            return .closed
+        }
+        pending.append(chunk)
+        return pending.takeLine().map { .line($0) }
+    }
+
+    /// The pipe the child reports on, for ``waitForInput(on:seconds:)`` over several children.
+    public var descriptor: Int32 { channel.rawValue }
+
+    /// Waits up to `seconds` until one of `descriptors` (children's ``descriptor``s) has
+    /// input or has closed; a signal ends the wait early.
+    public static func waitForInput(on descriptors: [Int32], seconds: Double) {
+        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = try? Sys.poll(&fds, timeoutMilliseconds: Int32(max(0, min(seconds, 3600)) * 1000))
     }
 
     /// SIGKILLs the child's whole process group (its own forks included).

@@ -270,6 +270,8 @@ package enum Sys {
     }
 
     package static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+    /// CPUs online now (at least 1).
+    package static var onlineProcessors: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     package static func geteuid() -> uid_t { Glibc.geteuid() }
 

@@ -44,14 +44,17 @@ public struct SuiteBenchmark {
     /// Times both sides, writes KTAP to `output` (one result per side, the figures as
     /// diagnostics) and returns its exit code.
     public func run(output: @escaping (String) -> Void, log: (String) -> Void) throws(SystemError) -> KSFTExitCode {
+        // hmmkit as `run` runs by default (`--jobs auto`), and one test at a time: the
+        // second shows what running tests side by side is worth.
         var sides = [Side(name: "hmm-tests", argv: [hmmTests] + select),
-                     Side(name: "hmmkit", argv: [hmmkit, "run"] + select)]
+                     Side(name: "hmmkit", argv: [hmmkit, "run"] + select),
+                     Side(name: "hmmkit-jobs-1", argv: [hmmkit, "run", "--jobs", "1"] + select)]
         for _ in 0..<warmup {
             for side in sides { _ = try Self.time(side.argv) }
         }
         for round in 0..<rounds {
-            // Alternate which side goes first so drift in machine load is shared.
-            for i in (round % 2 == 0 ? [0, 1] : [1, 0]) {
+            // Rotate which side goes first so drift in machine load is shared.
+            for i in sides.indices.map({ ($0 + round) % sides.count }) {
                 let (seconds, cpu, totals, ok) = try Self.time(sides[i].argv)
                 sides[i].seconds.append(seconds)
                 sides[i].cpu.append(cpu)
@@ -75,6 +78,7 @@ public struct SuiteBenchmark {
         // A ratio of two different workloads means nothing: the 6.1 harness, for one, ignores
         // -t and runs every test while hmmkit runs the selected ones.
         let mismatch = Self.caseMismatch(hmmTests: sides[0].lastTotals, hmmkit: sides[1].lastTotals)
+            ?? Self.caseMismatch(hmmTests: sides[0].lastTotals, hmmkit: sides[2].lastTotals)
         writer.begin("bench.suite.same-cases")
         if let mismatch { writer.diagnostic(mismatch) }
         writer.end(KTAPTestCase(name: "bench.suite.same-cases", status: mismatch == nil ? .pass : .fail,
@@ -85,6 +89,8 @@ public struct SuiteBenchmark {
             writer.diagnostic("ratio hmmkit / hmm-tests (median wall time, same cases, same machine): "
                               + "\(ratio.fixed(2)) (target <= \(Self.targetRatio.fixed(1)): \(verdict))")
             writer.diagnostic(Self.cpuDifference(hmmTests: sides[0].cpu, hmmkit: sides[1].cpu))
+            let serial = Self.median(sides[2].seconds) / Self.median(sides[0].seconds)
+            writer.diagnostic("ratio hmmkit --jobs 1 / hm-tests (one test at a time, for comparison): \(serial.fixed(2))")
         } else {
             writer.diagnostic("no ratio: the two sides ran different cases")
         }

@@ -11,7 +11,8 @@ public enum SuiteRun {
     /// `taint`: the kernel's files unless a test names others) is a `# hmmkit: warning:` in
     /// the KTAP header and a warning in the results; a result file that cannot be written
     /// fails the run.
-    public static func run(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, resultFiles: ResultFiles,
+    public static func run(_ selected: [PlannedTest], timeout: Double, repeatCount: Int = 1, jobs: JobCount = .exactly(1),
+                           resultFiles: ResultFiles,
                            output: @escaping (String) -> Void, log: (String) -> Void,
                            kernelLog: String = KernelLogMark.path, taint: String = Taint.path) -> KSFTExitCode {
         let facts = SystemFacts.gather()
@@ -19,7 +20,8 @@ public enum SuiteRun {
             + "devices \(facts.devices.sorted())")
         log("hmmkit: machine: \(facts.summary)")
         let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
-        let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount)
+        let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount, jobs: jobs.count(facts: facts))
+        if runner.jobs > 1 { log("hmmkit: up to \(runner.jobs) tests at once (--jobs \(jobs)); results in plan order") }
         let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
         for gap in gaps { log("hmmkit: warning: \(gap)") }
         let recorder = RecordingSink(forwardingTo: sink, warnings: gaps, machine: facts.summary)
