@@ -100,8 +100,8 @@ public struct Runner {
         func advance(_ test: LiveTest) {
             while let run = test.soak.nextRun {
                 test.run = run
-                guard let outcome = start(test, modelInline: ModelChecker.checksInline || live.count > 1,
-                                          say: { tell(report.diagnostic(test.index, $0)) }) else { return }
+                // Beside another test the other CPU is taken: the model checks on the test's thread.
+                guard let outcome = start(test, modelInline: ModelChecker.checksInline || live.count > 1) else { return }
                 finish(test, run: run, outcome)
             }
             complete(test)
@@ -168,7 +168,7 @@ public struct Runner {
 
     /// Starts one run of `test`: its needs, the kernel log and taint before it, its child.
     /// Returns the outcome when there is no child to wait for (an unmet need, a failed fork).
-    private func start(_ test: LiveTest, modelInline: Bool, say: @escaping (String) -> Void) -> TestOutcome? {
+    private func start(_ test: LiveTest, modelInline: Bool) -> TestOutcome? {
         for need in test.test.needs {
             if let reason = facts.unmet(need) {
                 return TestOutcome(status: .skip, reason: reason, diagnostics: [], seconds: 0)
