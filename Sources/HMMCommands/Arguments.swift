@@ -29,7 +29,6 @@ extension KernelProfile: ExpressibleByArgument {
 
 extension JobCount: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
-    public var defaultValueDescription: String { description }
 }
 
 extension SPMAddresses: ExpressibleByArgument {

@@ -41,8 +41,10 @@ public struct Runner {
     public var repeatCount: Int
     /// How many tests may run at once.
     public var jobs: Int
-    /// The taint mask read around each test (the kernel's; tests name another file).
-    var taintPath = Taint.path
+    /// The kernel log and taint mask read around each test (the kernel's unless a test
+    /// names other files).
+    public var kernelLogPath = KernelLogMark.path
+    public var taintPath = Taint.path
 
     public init(facts: SystemFacts, defaultTimeout: Double = 30, watchKernelLog: Bool = true, repeatCount: Int = 1,
                 jobs: Int = 1) {
@@ -174,7 +176,7 @@ public struct Runner {
                 return TestOutcome(status: .skip, reason: reason, diagnostics: [], seconds: 0)
             }
         }
-        test.log = watchKernelLog ? try? KernelLogMark() : nil
+        test.log = watchKernelLog ? try? KernelLogMark(path: kernelLogPath) : nil
         test.taintBefore = Taint.current(path: taintPath)
         test.started = monotonicSeconds()
         test.deadline = test.started + (test.test.timeout ?? defaultTimeout)

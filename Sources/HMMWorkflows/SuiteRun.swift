@@ -20,7 +20,10 @@ public enum SuiteRun {
             + "devices \(facts.devices.sorted())")
         log("hmmkit: machine: \(facts.summary)")
         let sink = KTAPSink(testCases: Set(selected.map { "\($0.test.id.fixture).\($0.test.id.variant)" }).count, output: output)
-        let runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount, jobs: jobs.count(facts: facts))
+        var runner = Runner(facts: facts, defaultTimeout: timeout, repeatCount: repeatCount, jobs: jobs.count(facts: facts))
+        // The files the header warns about are the ones watched around each test.
+        runner.kernelLogPath = kernelLog
+        runner.taintPath = taint
         if runner.jobs > 1 { log("hmmkit: up to \(runner.jobs) tests at once (--jobs \(jobs)); results in plan order") }
         let gaps = runner.checksThatCannotRun(kernelLog: kernelLog, taint: taint)
         for gap in gaps { log("hmmkit: warning: \(gap)") }
